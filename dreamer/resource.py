@@ -1,0 +1,72 @@
+"""What a quantum resource *is* (static capabilities) and how it *is doing* (status).
+
+Capabilities change when a device is recalibrated; status changes every few
+seconds.  Keeping them apart lets the selector cache capabilities for the life
+of a pilot and refresh status from a monitor.
+
+Both are plain frozen dataclasses: adapters in ``pilot.backends`` build them
+from SDK objects (Qiskit ``Target``, Braket device properties, PennyLane
+devices); nothing here knows about those SDKs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ResourceCapabilities:
+    """Static description of one quantum resource (a device or simulator).
+
+    Attributes:
+        name: the backend's own name (``"aer_simulator"``, ``"fake_lagos"``,
+            ``"lightning.qubit"``, ``"SV1"``).
+        executor: the executor that reaches it (``"qiskit_fake"``).
+        provider: who operates it (``"local"``, ``"ibm"``, ``"aws"``).
+        pilot: name of the pilot that holds it.
+        num_qubits: the largest circuit width it accepts.
+        native_gates: gate names in canonical (Qiskit) spelling; empty means
+            "any gate the framework can decompose" (ideal simulators).
+        coupling_map: directed two-qubit edges, or ``None`` for all-to-all.
+        simulator: ``True`` for simulators (local or managed).
+        noisy: ``True`` when results carry device noise (fake backends, QPUs).
+        max_shots: upper bound on shots per circuit, ``None`` for no limit.
+        supports_exact: whether ``shots=None`` (exact probabilities) works.
+        num_gpus: GPUs the resource's actor holds (0 for CPU simulators).
+        gate_errors: ``{(gate, qubits): error}`` from calibration, if known.
+        readout_errors: ``{qubit: error}`` from calibration, if known.
+        pricing: free-form pricing keys (filled from ``conf/pricing.toml``).
+    """
+
+    name: str
+    executor: str
+    provider: str
+    num_qubits: int
+    pilot: str = ""
+    native_gates: frozenset[str] = frozenset()
+    coupling_map: tuple[tuple[int, int], ...] | None = None
+    simulator: bool = True
+    noisy: bool = False
+    max_shots: int | None = None
+    supports_exact: bool = False
+    num_gpus: float = 0.0
+    gate_errors: dict[tuple[str, tuple[int, ...]], float] = field(default_factory=dict)
+    readout_errors: dict[int, float] = field(default_factory=dict)
+    pricing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """``"pilot/name"``: unique across a service."""
+        return f"{self.pilot}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ResourceStatus:
+    """Dynamic state of a resource at ``observed_at`` (seconds since the epoch)."""
+
+    online: bool = True
+    queue_depth: int = 0
+    typical_job_seconds: float | None = None
+    observed_at: float = field(default_factory=time.time)
+    message: str = ""

@@ -1,0 +1,136 @@
+"""The contract every executor family implements.
+
+A backend lives inside a pilot's Ray actor (``pilot.workers.QuantumWorker``)
+and is a plain class, so it is tested without Ray.  Its lifecycle, all on the
+actor::
+
+    __init__(config, pilot=..., num_cpus=...)
+        │  connect, load devices; raise CredentialsError / MissingDependencyError /
+        │  ConfigError with a message that says how to fix it
+        ▼
+    resources() ──> [ResourceCapabilities]      one per device held (fixed for life)
+        │
+        ├── run_native(resource, circuits, shots) ─> [NativeOutput]
+        │       circuits written for this backend's own framework, run as-is;
+        │       counts keys already in that framework's convention
+        ├── sample(resource, jobs, shots) ─> [{ordered bits: count}]
+        │       portable gate-only circuits; measure job.measured in order;
+        │       keys list measured qubits in that order, the first leftmost
+        ├── exact(resource, jobs) ─> [{ordered bits: probability}]
+        │       same, without sampling (only if capabilities say supports_exact)
+        ├── status(resource) ─> ResourceStatus
+        ▼
+    close()
+
+``sample``, ``exact`` and ``run_native`` take lists so that a backend can run
+a batch in one SDK call (Aer runs a list of circuits in one job, Braket has
+``run_batch``).  A subclass sets ``framework`` (checked when the class is
+defined) and implements ``resources`` and ``sample``.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dreamer.resource import ResourceCapabilities, ResourceStatus
+from pilot.errors import ConfigError, UnsupportedOperationError
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+
+    from pilot.config import QuantumConfig
+
+logger = logging.getLogger(__name__)
+
+FRAMEWORKS = ("qiskit", "pennylane", "braket")
+
+
+@dataclass
+class NativeOutput:
+    """What a native run produced, in the circuit's own conventions."""
+
+    counts: dict[str, int] | None = None
+    probabilities: dict[str, float] | None = None
+    expectation_values: list[float] | None = None
+    native: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A portable circuit ready to run: gates, then measure ``measured`` in order."""
+
+    body: QuantumCircuit
+    measured: tuple[int, ...]
+
+
+class QuantumBackend(ABC):
+    """Base class of executor families (see the module docstring for the contract)."""
+
+    #: The SDK whose circuits this backend runs natively.
+    framework: ClassVar[str]
+    #: Executor name (``config.executor``, already resolved from aliases).
+    executor: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "__abstractmethods__", None):
+            return  # an intermediate base
+        if getattr(cls, "framework", None) not in FRAMEWORKS:
+            raise TypeError(f"{cls.__name__}.framework must be one of {FRAMEWORKS}")
+
+    def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
+        self.config = config
+        self.executor = config.executor
+        self.pilot = pilot
+        self.num_cpus = num_cpus
+        self.threads = max(1, int(num_cpus))
+
+    def __repr__(self) -> str:
+        # Never the config: it may hold a token.
+        return f"{type(self).__name__}(executor={self.executor!r}, pilot={self.pilot!r})"
+
+    # ------------------------------------------------------------- contract
+    @abstractmethod
+    def resources(self) -> list[ResourceCapabilities]:
+        """Capabilities of every device this backend holds (fixed for its life)."""
+
+    @abstractmethod
+    def sample(self, resource: str, jobs: Sequence[Job], shots: int) -> list[dict[str, int]]:
+        """Run portable jobs; counts keyed by ordered bit strings."""
+
+    def exact(self, resource: str, jobs: Sequence[Job]) -> list[dict[str, float]]:
+        """Exact probabilities keyed by ordered bit strings."""
+        raise UnsupportedOperationError(
+            "shots=None", f"{self.executor} resource {resource!r}",
+            "exact probabilities need an ideal simulator; pass shots=N",
+        )
+
+    def run_native(self, resource: str, circuits: Sequence[Any], shots: int) -> list[NativeOutput]:
+        """Run circuits of this backend's own framework as written."""
+        raise NotImplementedError
+
+    def status(self, resource: str) -> ResourceStatus:
+        return ResourceStatus(online=True)
+
+    def close(self) -> None:
+        """Release connections (default: nothing to release)."""
+
+    # ------------------------------------------------------------- helpers
+    def resource_names(self) -> list[str]:
+        return [r.name for r in self.resources()]
+
+    def check_resource(self, resource: str) -> None:
+        names = self.resource_names()
+        if resource not in names:
+            raise ConfigError.unknown("resource", "resource", resource, names)
+
+
+def bits_from_qiskit_key(key: str, width: int) -> str:
+    """Qiskit count key over clbits 0..width-1 -> ordered string (clbit 0 first)."""
+    key = key.replace(" ", "")
+    return key[::-1][:width].ljust(width, "0")

@@ -1,0 +1,216 @@
+"""Amazon Braket: the local simulator (``braket_local``) and AWS devices through ``AwsDevice``.
+
+``braket_sv1`` / ``braket_dm1`` / ``braket_tn1`` use the managed simulators'
+ARNs; ``braket_qpu`` needs ``quantum.braket_device_arn``.  Cloud devices need
+AWS credentials the usual boto3 way (environment, ``AWS_PROFILE``,
+``~/.aws/credentials``) and write results to S3: ``quantum.s3_bucket`` /
+``quantum.s3_prefix``, or the SDK's default bucket.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dreamer.resource import ResourceCapabilities, ResourceStatus
+from dreamer.workload import canonical_gates
+from pilot.backends.base import Job, NativeOutput, QuantumBackend
+from pilot.convert.braket import to_braket
+from pilot.errors import ConfigError, CredentialsError, PilotStartError
+
+if TYPE_CHECKING:
+    from pilot.config import QuantumConfig
+
+logger = logging.getLogger(__name__)
+
+#: Managed simulators (their ARNs have no region).
+SIMULATOR_ARNS = {
+    "braket_sv1": "arn:aws:braket:::device/quantum-simulator/amazon/sv1",
+    "braket_dm1": "arn:aws:braket:::device/quantum-simulator/amazon/dm1",
+    "braket_tn1": "arn:aws:braket:::device/quantum-simulator/amazon/tn1",
+}
+LOCAL_DEVICES = ("braket_sv", "braket_dm")
+
+
+def _result_output(result: Any, circuit: Any) -> NativeOutput:
+    """Counts in Braket's convention plus any result types the circuit asked for."""
+    out = NativeOutput(native=None)
+    counts = getattr(result, "measurement_counts", None)
+    if counts:
+        out.counts = {str(k): int(v) for k, v in counts.items()}
+    expvals: list[float] = []
+    for rt in getattr(circuit, "result_types", []) or []:
+        kind = type(rt).__name__
+        value = result.get_value_by_result_type(rt)
+        if kind == "Expectation":
+            expvals.append(float(value))
+        elif kind == "Probability" and out.probabilities is None:
+            import numpy as np
+
+            probs = np.asarray(value, dtype=float).ravel()
+            width = max(len(rt.target) if rt.target else int(np.log2(len(probs))), 1)
+            out.probabilities = {
+                format(i, f"0{width}b"): float(p) for i, p in enumerate(probs) if p > 1e-15
+            }
+        else:
+            out.metadata.setdefault(kind.lower(), []).append(value)
+    out.expectation_values = expvals or None
+    task_meta = getattr(result, "task_metadata", None)
+    if task_meta is not None:
+        out.metadata["task_id"] = str(task_meta.id)
+    return out
+
+
+class _BraketBase(QuantumBackend):
+    framework = "braket"
+
+    _device: Any
+    _caps: ResourceCapabilities
+
+    def resources(self) -> list[ResourceCapabilities]:
+        return [self._caps]
+
+    def _run_one(self, circuit: Any, shots: int) -> Any:
+        raise NotImplementedError
+
+    def run_native(self, resource: str, circuits: Sequence[Any], shots: int | None) -> list[NativeOutput]:
+        n = 0 if shots is None else shots
+        return [_result_output(self._run_one(c, n), c) for c in circuits]
+
+    def sample(self, resource: str, jobs: Sequence[Job], shots: int) -> list[dict[str, int]]:
+        out = []
+        for job in jobs:
+            circ = to_braket(job.body, job.measured, backend=f"{self.executor} {resource}")
+            result = self._run_one(circ, shots)
+            order = [int(q) for q in result.measured_qubits]
+            index = [order.index(q) for q in job.measured]
+            counts: dict[str, int] = {}
+            for key, value in result.measurement_counts.items():
+                k = "".join(key[i] for i in index)
+                counts[k] = counts.get(k, 0) + int(value)
+            out.append(counts)
+        return out
+
+    def exact(self, resource: str, jobs: Sequence[Job]) -> list[dict[str, float]]:
+        if not self._caps.supports_exact:
+            return super().exact(resource, jobs)
+        import numpy as np
+
+        out = []
+        for job in jobs:
+            circ = to_braket(job.body, job.measured, exact=True,
+                             backend=f"{self.executor} {resource}")
+            probs = np.asarray(self._run_one(circ, 0).values[0], dtype=float).ravel()
+            width = len(job.measured)
+            out.append({format(i, f"0{width}b"): float(p) for i, p in enumerate(probs) if p > 1e-15})
+        return out
+
+
+class BraketLocalBackend(_BraketBase):
+    """``braket_local``: ``braket.devices.LocalSimulator``."""
+
+    def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
+        super().__init__(config, pilot=pilot, num_cpus=num_cpus)
+        from braket.devices import LocalSimulator
+
+        name = config.device or config.backend or "braket_sv"
+        if name not in LOCAL_DEVICES:
+            raise ConfigError.unknown("Braket local device", "quantum.device", name, LOCAL_DEVICES)
+        self.device_name = name
+        self._device = LocalSimulator(name)
+        paradigm = self._device.properties.paradigm
+        self._caps = ResourceCapabilities(
+            name=name, executor=self.executor, provider="local", pilot=pilot,
+            num_qubits=int(paradigm.qubitCount), simulator=True, noisy=False,
+            supports_exact=True,
+        )
+
+    def _run_one(self, circuit: Any, shots: int) -> Any:
+        return self._device.run(circuit, shots=shots).result()
+
+
+class BraketAwsBackend(_BraketBase):
+    """``braket_sv1`` / ``braket_dm1`` / ``braket_tn1`` / ``braket_qpu`` through ``AwsDevice``."""
+
+    def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
+        super().__init__(config, pilot=pilot, num_cpus=num_cpus)
+        self.arn = self._arn(config)
+        import boto3
+        from braket.aws import AwsDevice, AwsSession
+
+        region = config.aws_region or self._arn_region(self.arn) or None
+        boto_session = boto3.Session(region_name=region)
+        if boto_session.get_credentials() is None:
+            raise CredentialsError(
+                f"executor {self.executor!r} needs AWS credentials: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run `aws configure`"
+            )
+        if boto_session.region_name is None:
+            raise ConfigError(
+                f"executor {self.executor!r} needs an AWS region: set quantum.aws_region or "
+                "AWS_DEFAULT_REGION",
+                key="quantum.aws_region",
+            )
+        try:
+            self._device = AwsDevice(self.arn, aws_session=AwsSession(boto_session=boto_session))
+            props = self._device.properties
+        except Exception as exc:
+            raise PilotStartError(
+                f"could not reach Braket device {self.arn}: {type(exc).__name__}: {exc}"
+            ) from None
+        paradigm = getattr(props, "paradigm", None)
+        qubits = int(getattr(paradigm, "qubitCount", 0) or 0)
+        native = getattr(paradigm, "nativeGateSet", None) or []
+        shots_range = getattr(getattr(props, "service", None), "shotsRange", None)
+        simulator = "quantum-simulator" in self.arn
+        self._caps = ResourceCapabilities(
+            name=str(self._device.name), executor=self.executor, provider="aws", pilot=pilot,
+            num_qubits=qubits, native_gates=canonical_gates(native), simulator=simulator,
+            noisy=not simulator, max_shots=int(shots_range[1]) if shots_range else None,
+            supports_exact=self.executor == "braket_sv1",
+        )
+        self._destination = (config.s3_bucket, config.s3_prefix) if config.s3_bucket else None
+
+    def _arn(self, config: QuantumConfig) -> str:
+        given = config.braket_device_arn
+        expected = SIMULATOR_ARNS.get(self.executor)
+        if expected is None:
+            if not given:
+                raise ConfigError(
+                    f"executor {self.executor!r} needs quantum.braket_device_arn, e.g. "
+                    "'arn:aws:braket:us-east-1::device/qpu/ionq/Aria-1'",
+                    key="quantum.braket_device_arn",
+                )
+            return given
+        if given and given.rsplit("/", 1)[-1].lower() != expected.rsplit("/", 1)[-1]:
+            raise ConfigError(
+                f"quantum.braket_device_arn {given!r} does not name the device of executor "
+                f"{self.executor!r}; its ARN is {expected!r} (or use executor 'braket_qpu')",
+                key="quantum.braket_device_arn",
+            )
+        if given and "quantum-simulator" not in given:
+            raise ConfigError(
+                f"quantum.braket_device_arn {given!r} is not a Braket managed simulator ARN; "
+                f"executor {self.executor!r} uses {expected!r}",
+                key="quantum.braket_device_arn",
+            )
+        return given or expected
+
+    @staticmethod
+    def _arn_region(arn: str) -> str:
+        parts = arn.split(":")
+        return parts[3] if len(parts) > 3 else ""
+
+    def status(self, resource: str) -> ResourceStatus:
+        self._device.refresh_metadata()
+        online = str(self._device.status) == "ONLINE"
+        return ResourceStatus(online=online, message=str(self._device.status))
+
+    def _run_one(self, circuit: Any, shots: int) -> Any:
+        kwargs: dict[str, Any] = {"shots": shots,
+                                  "poll_interval_seconds": self.config.poll_interval_seconds}
+        if self._destination is not None:
+            kwargs["s3_destination_folder"] = self._destination
+        task = self._device.run(circuit, **kwargs)
+        return task.result()

@@ -1,0 +1,137 @@
+"""``pennylane_default`` (``default.qubit``) and ``pennylane_lightning`` (``lightning.qubit``).
+
+Tapes written in PennyLane run as written (any operation the device
+supports, every measurement type); portable circuits are rebuilt as PennyLane
+operations.  The QNode's own device is not used: the pilot's device is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dreamer.resource import ResourceCapabilities
+from pilot.backends.base import Job, NativeOutput, QuantumBackend
+from pilot.backends.qiskit import memory_qubit_limit
+from pilot.convert.pennylane import to_pennylane_ops
+from pilot.errors import CircuitError
+
+if TYPE_CHECKING:
+    from pilot.config import QuantumConfig
+
+logger = logging.getLogger(__name__)
+
+DEVICES = {"pennylane_default": "default.qubit", "pennylane_lightning": "lightning.qubit"}
+
+
+def _bitstring(key: Any) -> str:
+    return str(key)
+
+
+def _probs_dict(probs: Any) -> dict[str, float]:
+    import numpy as np
+
+    probs = np.asarray(probs, dtype=float).ravel()
+    width = max(int(round(np.log2(len(probs)))), 1) if len(probs) > 1 else 0
+    return {format(i, f"0{width}b"): float(p) for i, p in enumerate(probs) if p > 1e-15}
+
+
+def _counts_from_samples(samples: Any) -> dict[str, int]:
+    import numpy as np
+
+    arr = np.asarray(samples)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    out: dict[str, int] = {}
+    for row in arr:
+        key = "".join(str(int(b)) for b in row)
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+class PennyLaneBackend(QuantumBackend):
+    framework = "pennylane"
+
+    def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
+        super().__init__(config, pilot=pilot, num_cpus=num_cpus)
+        import pennylane as qml
+
+        self.device_name = config.device or DEVICES.get(self.executor, "default.qubit")
+        kwargs: dict[str, Any] = {}
+        if config.seed is not None:
+            kwargs["seed"] = config.seed
+        try:
+            self._dev = qml.device(self.device_name, **kwargs)
+        except Exception as exc:
+            raise CircuitError(f"cannot create PennyLane device {self.device_name!r}: {exc}") from exc
+        self._caps = ResourceCapabilities(
+            name=self.device_name, executor=self.executor, provider="local", pilot=pilot,
+            num_qubits=memory_qubit_limit(), simulator=True, noisy=False, supports_exact=True,
+        )
+
+    def resources(self) -> list[ResourceCapabilities]:
+        return [self._caps]
+
+    def _execute(self, tapes: list[Any]) -> Any:
+        import pennylane as qml
+
+        return qml.execute(tapes, self._dev)
+
+    def run_native(self, resource: str, circuits: Sequence[Any], shots: int | None) -> list[NativeOutput]:
+        tapes = [t.copy(shots=shots) for t in circuits]
+        for tape in tapes:
+            needs_shots = [type(m).__name__ for m in tape.measurements
+                           if type(m).__name__ in ("CountsMP", "SampleMP")]
+            if shots is None and needs_shots:
+                raise CircuitError(
+                    f"{needs_shots[0].removesuffix('MP').lower()}() needs shots; pass shots=N "
+                    "(shots=None gives exact expectation values and probabilities)"
+                )
+        results = self._execute(tapes)
+        return [self._native_output(t, r) for t, r in zip(tapes, results, strict=True)]
+
+    def _native_output(self, tape: Any, result: Any) -> NativeOutput:
+        values = result if len(tape.measurements) > 1 else (result,)
+        out = NativeOutput(native=None)
+        expvals: list[float] = []
+        extra: dict[str, Any] = {}
+        for mp, value in zip(tape.measurements, values, strict=True):
+            kind = type(mp).__name__
+            if kind == "ExpectationMP":
+                expvals.append(float(value))
+            elif kind == "CountsMP" and out.counts is None:
+                out.counts = {_bitstring(k): int(v) for k, v in value.items()}
+            elif kind == "SampleMP" and out.counts is None:
+                out.counts = _counts_from_samples(value)
+            elif kind == "ProbabilityMP" and out.probabilities is None:
+                out.probabilities = _probs_dict(value)
+            else:
+                extra.setdefault(kind.removesuffix("MP").lower(), []).append(value)
+        out.expectation_values = expvals or None
+        out.metadata = extra
+        return out
+
+    def sample(self, resource: str, jobs: Sequence[Job], shots: int) -> list[dict[str, int]]:
+        import pennylane as qml
+
+        tapes = [
+            qml.tape.QuantumScript(
+                to_pennylane_ops(job.body, self.device_name),
+                [qml.counts(wires=list(job.measured))], shots=shots,
+            )
+            for job in jobs
+        ]
+        return [{_bitstring(k): int(v) for k, v in r.items()} for r in self._execute(tapes)]
+
+    def exact(self, resource: str, jobs: Sequence[Job]) -> list[dict[str, float]]:
+        import pennylane as qml
+
+        tapes = [
+            qml.tape.QuantumScript(
+                to_pennylane_ops(job.body, self.device_name),
+                [qml.probs(wires=list(job.measured))],
+            )
+            for job in jobs
+        ]
+        return [_probs_dict(r) for r in self._execute(tapes)]

@@ -1,0 +1,286 @@
+"""Qiskit Aer: the ideal simulator (``qiskit_local``) and IBM fake devices (``qiskit_fake``).
+
+Fake devices from ``qiskit_ibm_runtime.fake_provider`` carry real calibration
+snapshots (coupling map, per-instruction and readout errors); circuits are
+transpiled to each device and simulated with its noise model in Aer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dreamer.resource import ResourceCapabilities
+from dreamer.workload import canonical_gate
+from pilot.backends.base import Job, NativeOutput, QuantumBackend, bits_from_qiskit_key
+from pilot.convert.qiskit import measured_circuit
+from pilot.errors import ConfigError, UnsupportedOperationError
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+
+    from pilot.config import QuantumConfig
+
+logger = logging.getLogger(__name__)
+
+#: Target operations that are not gates.
+_NOT_GATES = {"measure", "delay", "reset", "if_else", "for_loop", "while_loop", "switch_case",
+              "barrier", "store", "box"}
+
+
+def memory_qubit_limit(bytes_per_amplitude: int = 16, cap: int = 30) -> int:
+    """Largest statevector width that fits in half of this machine's memory."""
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 26
+    n = 1
+    while bytes_per_amplitude * 2 ** (n + 1) <= mem // 2 and n < cap:
+        n += 1
+    return n
+
+
+def capabilities_from_target(target: Any, *, name: str, executor: str, provider: str,
+                             pilot: str, simulator: bool, noisy: bool,
+                             max_shots: int | None, supports_exact: bool) -> ResourceCapabilities:
+    """Static capabilities from a Qiskit ``Target`` (calibration data included)."""
+    gate_errors: dict[tuple[str, tuple[int, ...]], float] = {}
+    readout: dict[int, float] = {}
+    native = set()
+    for op_name in target.operation_names:
+        if op_name in _NOT_GATES:
+            continue
+        native.add(canonical_gate(op_name))
+    for op_name in target.operation_names:
+        if op_name in ("delay", "barrier") or op_name not in target:
+            continue
+        props_map = target[op_name]
+        if not props_map:
+            continue
+        for qargs, props in props_map.items():
+            if qargs is None or props is None or props.error is None:
+                continue
+            if op_name == "measure":
+                readout[int(qargs[0])] = float(props.error)
+            elif op_name not in _NOT_GATES:
+                gate_errors[(canonical_gate(op_name), tuple(int(q) for q in qargs))] = float(props.error)
+    coupling = None
+    try:
+        cmap = target.build_coupling_map()
+        if cmap is not None:
+            coupling = tuple((int(a), int(b)) for a, b in cmap.get_edges())
+    except Exception:  # ideal targets have no coupling map
+        coupling = None
+    return ResourceCapabilities(
+        name=name, executor=executor, provider=provider, pilot=pilot,
+        num_qubits=int(target.num_qubits or 0), native_gates=frozenset(native),
+        coupling_map=coupling, simulator=simulator, noisy=noisy, max_shots=max_shots,
+        supports_exact=supports_exact, gate_errors=gate_errors, readout_errors=readout,
+    )
+
+
+def counts_from_result(result: Any, index: int) -> dict[str, int]:
+    """Qiskit-convention counts for experiment ``index`` (registers concatenated)."""
+    try:
+        counts = result.get_counts(index)
+    except Exception:  # no measurements -> no counts
+        return {}
+    out: dict[str, int] = {}
+    for key, value in counts.items():
+        k = key.replace(" ", "")
+        out[k] = out.get(k, 0) + int(value)
+    return out
+
+
+def has_measurements(qc: QuantumCircuit) -> bool:
+    return any(inst.operation.name == "measure" for inst in qc.data)
+
+
+def _ordered_probabilities(probs: Any, width: int) -> dict[str, float]:
+    """Aer ``save_probabilities`` (little-endian over the listed qubits) -> ordered keys."""
+    out = {}
+    for index, p in enumerate(probs):
+        if p > 1e-15:
+            out[format(index, f"0{width}b")[::-1]] = float(p)
+    return out
+
+
+class _AerRunner(QuantumBackend):
+    """Shared Aer plumbing: ``_simulator(resource)`` and ``_prepare(resource, qc)``."""
+
+    framework = "qiskit"
+
+    def _simulator(self, resource: str, exact: bool = False) -> Any:
+        raise NotImplementedError
+
+    def _prepare(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
+        raise NotImplementedError
+
+    def _run(self, resource: str, circuits: list[QuantumCircuit], shots: int | None,
+             exact: bool = False) -> Any:
+        sim = self._simulator(resource, exact)
+        prepared = [self._prepare(resource, qc) for qc in circuits]
+        opts: dict[str, Any] = {} if shots is None else {"shots": shots}
+        return sim.run(prepared, **opts).result()
+
+    def run_native(self, resource: str, circuits: Sequence[Any], shots: int | None) -> list[NativeOutput]:
+        if shots is None:
+            raise NotImplementedError  # exact results go through the portable path
+        circuits = list(circuits)
+        result = self._run(resource, circuits, shots)
+        return [
+            NativeOutput(counts=counts_from_result(result, i), native=None,
+                         metadata={"transpiled": self._transpiles})
+            for i in range(len(circuits))
+        ]
+
+    _transpiles = False
+
+    def sample(self, resource: str, jobs: Sequence[Job], shots: int) -> list[dict[str, int]]:
+        circuits = [measured_circuit(j.body, j.measured) for j in jobs]
+        result = self._run(resource, circuits, shots)
+        out = []
+        for i, job in enumerate(jobs):
+            counts = counts_from_result(result, i)
+            out.append({bits_from_qiskit_key(k, len(job.measured)): v for k, v in counts.items()})
+        return out
+
+    def exact(self, resource: str, jobs: Sequence[Job]) -> list[dict[str, float]]:
+        from qiskit_aer.library import SaveProbabilities
+
+        circuits = []
+        for job in jobs:
+            qc = self._prepare(resource, job.body).copy()
+            physical = _physical_qubits(qc, job.measured)
+            qc.append(SaveProbabilities(len(physical)), physical)
+            circuits.append(qc)
+        result = self._simulator(resource, exact=True).run(circuits).result()
+        return [
+            _ordered_probabilities(result.data(i)["probabilities"], len(job.measured))
+            for i, job in enumerate(jobs)
+        ]
+
+
+def _physical_qubits(qc: QuantumCircuit, qubits: Sequence[int]) -> list[int]:
+    """Where the transpiler put virtual ``qubits`` (identity when not transpiled)."""
+    if qc.layout is None:
+        return list(qubits)
+    final = qc.layout.final_index_layout()
+    return [final[q] for q in qubits]
+
+
+class AerBackend(_AerRunner):
+    """``qiskit_local``: the ideal ``AerSimulator``."""
+
+    RESOURCE = "aer_simulator"
+
+    def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
+        super().__init__(config, pilot=pilot, num_cpus=num_cpus)
+        from qiskit_aer import AerSimulator
+
+        opts: dict[str, Any] = {"max_parallel_threads": self.threads}
+        if config.seed is not None:
+            opts["seed_simulator"] = config.seed
+        self._sim = AerSimulator(method=config.method or "automatic", **opts)
+        self._exact_sim = AerSimulator(method="statevector", **opts)
+        self._ops = set(self._sim.target.operation_names)
+        self._caps = ResourceCapabilities(
+            name=self.RESOURCE, executor=self.executor, provider="local", pilot=pilot,
+            num_qubits=min(int(self._sim.num_qubits), memory_qubit_limit()),
+            simulator=True, noisy=False, supports_exact=True,
+        )
+
+    def resources(self) -> list[ResourceCapabilities]:
+        return [self._caps]
+
+    def _simulator(self, resource: str, exact: bool = False) -> Any:
+        return self._exact_sim if exact else self._sim
+
+    def _prepare(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
+        names = {inst.operation.name for inst in qc.data}
+        if names <= self._ops:
+            return qc
+        from qiskit import transpile
+
+        return transpile(qc, self._sim, optimization_level=0)
+
+
+def normalise_fake_name(name: str) -> str:
+    """``FakeLagosV2``, ``fake_lagos``, ``lagos`` -> ``fake_lagos``."""
+    low = re.sub(r"v2$", "", str(name).strip().lower())
+    low = low.removeprefix("fake_").removeprefix("fake")
+    return "fake_" + low.strip("_")
+
+
+class FakeBackend(_AerRunner):
+    """``qiskit_fake``: IBM fake devices, transpiled and simulated with their noise."""
+
+    _transpiles = True
+
+    def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
+        super().__init__(config, pilot=pilot, num_cpus=num_cpus)
+        from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
+
+        provider = FakeProviderForBackendV2()
+        available = {b.name: b for b in provider.backends()}
+        wanted = config.backends or ((config.backend,) if config.backend else tuple(available))
+        self._devices: dict[str, Any] = {}
+        for raw in wanted:
+            name = normalise_fake_name(raw)
+            if name not in available:
+                raise ConfigError.unknown("fake backend", "quantum.backends", str(raw), available)
+            self._devices[name] = available[name]
+        self._sims: dict[tuple[str, bool], Any] = {}
+        self._pms: dict[str, Any] = {}
+        self._caps = [self._capabilities(n, d) for n, d in self._devices.items()]
+
+    def _capabilities(self, name: str, dev: Any) -> ResourceCapabilities:
+        try:
+            max_shots = int(dev.configuration().max_shots)
+        except Exception:
+            max_shots = None
+        return capabilities_from_target(
+            dev.target, name=name, executor=self.executor, provider="ibm-fake", pilot=self.pilot,
+            simulator=True, noisy=True, max_shots=max_shots, supports_exact=True,
+        )
+
+    def resources(self) -> list[ResourceCapabilities]:
+        return list(self._caps)
+
+    def _device(self, resource: str) -> Any:
+        try:
+            return self._devices[resource]
+        except KeyError:
+            raise ConfigError.unknown("resource", "resource", resource, self._devices) from None
+
+    def _simulator(self, resource: str, exact: bool = False) -> Any:
+        key = (resource, exact)
+        if key not in self._sims:
+            from qiskit_aer import AerSimulator
+
+            opts: dict[str, Any] = {"max_parallel_threads": self.threads}
+            if self.config.seed is not None:
+                opts["seed_simulator"] = self.config.seed
+            if exact:
+                opts["method"] = "density_matrix"
+            self._sims[key] = AerSimulator.from_backend(self._device(resource), **opts)
+        return self._sims[key]
+
+    def _prepare(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
+        if resource not in self._pms:
+            from qiskit.transpiler import generate_preset_pass_manager
+
+            self._pms[resource] = generate_preset_pass_manager(
+                optimization_level=self.config.optimization_level,
+                backend=self._device(resource),
+                seed_transpiler=self.config.seed,
+            )
+        try:
+            return self._pms[resource].run(qc)
+        except Exception as exc:
+            raise UnsupportedOperationError(
+                qc.name, f"qiskit_fake resource {resource!r}", f"transpilation failed: {exc}"
+            ) from exc

@@ -1,0 +1,140 @@
+"""The portable circuit every executor can run, and the counts-key conventions.
+
+Every input format is loaded into a :class:`LoadedCircuit`.  When the circuit's
+own framework matches the executor's (a Qiskit circuit on Aer, a Braket circuit
+on Braket, a PennyLane tape on a PennyLane device) the executor runs the native
+object.  Otherwise it runs the :class:`PortableCircuit`: a gate-only Qiskit
+``QuantumCircuit`` (Qiskit is our hub format and a base dependency) plus what
+to measure and how to report it.
+
+Counts keys
+-----------
+Backends return bit strings in *measurement order* ("ordered": the first
+measured qubit is the leftmost character).  :class:`KeyFormat` turns them into
+the convention of the framework the circuit was written in, whichever backend
+ran it:
+
+* Qiskit, OpenQASM 2 and 3: one character per classical bit, the highest
+  clbit leftmost (``c[0]`` is the rightmost character); several registers are
+  concatenated, the last register leftmost (as ``SamplerV2``'s ``join_data``);
+  clbits never written read ``0``.
+* Braket: measured qubits in the order they were measured (``measured_qubits``),
+  the first leftmost.
+* PennyLane: the wires of the ``counts``/``sample``/``probs`` measurement in
+  order, the first leftmost.
+* Gate dict (seed 002): qubit 0 leftmost, over all qubits unless the dict lists
+  ``measure`` entries (then in that order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+
+#: Source formats, as reported in ``QuantumResult.source_format``.
+SOURCE_FORMATS = ("qiskit", "qasm2", "qasm3", "braket", "pennylane", "gatedict")
+
+#: Which executor framework runs each source format natively.
+NATIVE_FRAMEWORK = {
+    "qiskit": "qiskit",
+    "qasm2": "qiskit",
+    "qasm3": "qiskit",
+    "braket": "braket",
+    "pennylane": "pennylane",
+    "gatedict": None,
+}
+
+
+@dataclass(frozen=True)
+class KeyFormat:
+    """Maps an ordered bit string (measurement order) to a counts key.
+
+    ``clbit_sources`` is ``None`` for order-based conventions (Braket,
+    PennyLane, gate dict): the key *is* the ordered string.  For the Qiskit
+    convention it lists, for each classical bit ``0..n-1``, the index in the
+    ordered string that lands there (``None`` when no measurement writes it).
+    """
+
+    clbit_sources: tuple[int | None, ...] | None = None
+
+    def format(self, ordered: str) -> str:
+        if self.clbit_sources is None:
+            return ordered
+        return "".join(
+            "0" if src is None else ordered[src] for src in reversed(self.clbit_sources)
+        )
+
+    def format_dist(self, dist: dict[str, Any]) -> dict[str, Any]:
+        if self.clbit_sources is None:
+            return dict(dist)
+        out: dict[str, Any] = {}
+        for key, value in dist.items():
+            k = self.format(key)
+            out[k] = out.get(k, 0) + value
+        return out
+
+
+@dataclass(frozen=True)
+class PauliTerm:
+    """``coeff * P_q0 P_q1 ...`` with ``paulis = ((qubit, "X"|"Y"|"Z"), ...)``."""
+
+    coeff: float
+    paulis: tuple[tuple[int, str], ...] = ()
+
+
+#: A Hermitian observable as a real linear combination of Pauli words.
+Observable = tuple[PauliTerm, ...]
+
+
+@dataclass
+class PortableCircuit:
+    """A gate-only circuit plus what to measure and how to report it.
+
+    Attributes:
+        body: gates only (no measurements or barriers), width ``num_qubits``.
+        measured: qubits measured in the computational basis, output order.
+            Empty when only expectation values are wanted.
+        keys: how to turn ordered bit strings into counts keys.
+        observables: expectation values to report, in order.
+        want_counts: report ``counts`` (``False`` for expectation-only QNodes).
+    """
+
+    body: QuantumCircuit
+    measured: tuple[int, ...]
+    keys: KeyFormat = field(default_factory=KeyFormat)
+    observables: tuple[Observable, ...] = ()
+    want_counts: bool = True
+
+    @property
+    def num_qubits(self) -> int:
+        return int(self.body.num_qubits)
+
+
+@dataclass
+class LoadedCircuit:
+    """A user circuit after loading, before running.
+
+    ``native`` is the framework object (Qiskit ``QuantumCircuit``, Braket
+    ``Circuit``, PennyLane ``QuantumScript``), run as-is when an executor of
+    ``framework`` runs it.  ``portable`` is built on first use.
+    """
+
+    source_format: str
+    native: Any
+    num_qubits: int
+    gates: frozenset[str]
+    name: str
+    to_portable: Any = None  # Callable[[], PortableCircuit]
+    _portable: PortableCircuit | None = None
+
+    @property
+    def framework(self) -> str | None:
+        return NATIVE_FRAMEWORK[self.source_format]
+
+    def portable(self) -> PortableCircuit:
+        if self._portable is None:
+            self._portable = self.to_portable()
+        return self._portable

@@ -1,0 +1,167 @@
+"""Exceptions raised by :mod:`pilot`.
+
+Every exception we raise derives from :class:`PilotError`; where a builtin
+fits, it is mixed in so that ``except ValueError`` keeps working::
+
+    PilotError
+     ├── ConfigError (ValueError)            a pilot description or option is wrong
+     ├── MissingDependencyError (ImportError) an executor's SDK is not installed
+     ├── CredentialsError                     a cloud executor has no credentials
+     ├── CircuitError (ValueError)            a circuit cannot be read or does not
+     │    │                                   match what the task declares
+     │    └── UnsupportedOperationError       a gate/measurement a backend cannot run
+     ├── SchedulingError                      work that could never be placed
+     │    └── NoFeasibleResourceError         (also dreamer.NoFeasibleResourceError)
+     ├── PilotStartError                      a pilot's actors or reservation failed
+     ├── TaskFailedError                      a task raised; chains the original error
+     └── ServiceClosedError                   the service was cancelled
+
+Errors keep their evidence as attributes (``ConfigError.key``,
+``CircuitError.line``, ``TaskFailedError.task_id``...), and messages say what
+to do about them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+
+from dreamer.errors import NoFeasibleResourceError as _DreamerNoFeasible
+
+
+def _rebuild(cls: type[BaseException], message: str, state: dict) -> BaseException:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.__dict__.update(state)
+    return exc
+
+
+class PilotError(Exception):
+    """Root of every exception raised by :mod:`pilot`.
+
+    Picklable whatever a subclass's ``__init__`` takes, so errors raised inside
+    a Ray worker reach the driver intact.
+    """
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The closest spelling of ``word`` among ``choices`` (or ``None``)."""
+    matches = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+class ConfigError(PilotError, ValueError):
+    """A pilot description, task option or configuration file is wrong.
+
+    ``key`` names the offending entry (dotted, e.g. ``"quantum.executor"``) and
+    ``suggestion`` holds the closest valid spelling when there is one.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, suggestion: str | None = None):
+        self.key = key
+        self.suggestion = suggestion
+        if suggestion and "did you mean" not in message:
+            message = f"{message} (did you mean {suggestion!r}?)"
+        super().__init__(message)
+
+    @classmethod
+    def unknown(cls, kind: str, key: str, value: str, valid: Iterable[str]) -> ConfigError:
+        """``unknown <kind> 'value'`` with a suggestion and the valid choices."""
+        valid = sorted(valid)
+        return cls(
+            f"{key}: unknown {kind} {value!r}; valid: {', '.join(valid)}",
+            key=key,
+            suggestion=closest(value, valid),
+        )
+
+
+class MissingDependencyError(PilotError, ImportError):
+    """An executor's SDK is not installed; the message holds the install command."""
+
+    def __init__(self, executor: str, module: str, install: str):
+        self.executor = executor
+        self.module = module
+        self.install = install
+        super().__init__(
+            f"executor {executor!r} needs the Python package that provides {module!r}; "
+            f"install it with: {install}"
+        )
+
+
+class CredentialsError(PilotError):
+    """A cloud executor has no credentials (the message says where to put them)."""
+
+
+class CircuitError(PilotError, ValueError):
+    """A circuit cannot be read, converted, or does not match its task.
+
+    ``line`` is the 1-based source line for text formats (OpenQASM) when known.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None, source_format: str | None = None):
+        self.line = line
+        self.source_format = source_format
+        super().__init__(message)
+
+
+class UnsupportedOperationError(CircuitError):
+    """A gate, measurement or result type that the named backend cannot run."""
+
+    def __init__(self, operation: str, backend: str, hint: str = ""):
+        self.operation = operation
+        self.backend = backend
+        message = f"{operation!r} is not supported by {backend}"
+        super().__init__(f"{message}: {hint}" if hint else message)
+
+
+class SchedulingError(PilotError):
+    """Work that could never be placed (e.g. more CPUs than its pilot holds)."""
+
+
+class NoFeasibleResourceError(SchedulingError, _DreamerNoFeasible):
+    """No quantum resource of any pilot can run the task; lists every rejection."""
+
+    def __init__(self, task: str, rejections: Mapping[str, Sequence[str]]):
+        _DreamerNoFeasible.__init__(self, task, rejections)
+
+
+class PilotStartError(PilotError):
+    """A pilot's actors or resource reservation did not come up."""
+
+
+class TaskFailedError(PilotError):
+    """A task raised; ``__cause__`` is the original exception from the worker.
+
+    ``task_id`` and ``pilot`` say which task, ``stage`` which part of it
+    (``"quantum:<name>@<resource>"`` or the function name).
+    """
+
+    def __init__(self, message: str, *, task_id: str | None = None, pilot: str | None = None,
+                 stage: str | None = None):
+        self.task_id = task_id
+        self.pilot = pilot
+        self.stage = stage
+        super().__init__(message)
+
+
+class ServiceClosedError(PilotError):
+    """The ``PilotComputeService`` was cancelled and cannot take more work."""
+
+
+__all__ = [
+    "CircuitError",
+    "ConfigError",
+    "CredentialsError",
+    "MissingDependencyError",
+    "NoFeasibleResourceError",
+    "PilotError",
+    "PilotStartError",
+    "SchedulingError",
+    "ServiceClosedError",
+    "TaskFailedError",
+    "UnsupportedOperationError",
+    "closest",
+]

@@ -1,0 +1,153 @@
+"""Run loaded circuits on one backend resource and report them in the user's conventions.
+
+A circuit runs *natively* when the backend's framework is the one it was
+written in (and the backend can honour the request as written); otherwise its
+:class:`~pilot.convert.PortableCircuit` runs.  Expectation values of Pauli
+sums are measured by grouping qubit-wise commuting terms, rotating each group
+into the computational basis, and averaging parities (exactly, from
+probabilities, when ``shots=None``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pilot.backends.base import Job, NativeOutput, QuantumBackend
+from pilot.convert.portable import LoadedCircuit, Observable, PortableCircuit
+
+
+@dataclass
+class Outcome:
+    counts: dict[str, int] | None
+    probabilities: dict[str, float] | None
+    expectation_values: list[float] | None
+    path: str  # "native" | "portable"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    native: Any = None
+
+
+def _normalise(dist: dict[str, Any]) -> dict[str, float]:
+    total = float(sum(dist.values()))
+    return {k: v / total for k, v in sorted(dist.items())} if total else {}
+
+
+def runs_natively(circuit: LoadedCircuit, backend: QuantumBackend, shots: int | None) -> bool:
+    if circuit.framework != backend.framework:
+        return False
+    if backend.framework == "pennylane":
+        return True
+    if shots is None:
+        return False
+    if backend.framework == "qiskit":
+        return any(inst.operation.name == "measure" for inst in circuit.native.data)
+    return True
+
+
+# ------------------------------------------------------------------ observables
+Basis = dict[int, str]
+
+
+def measurement_groups(observables: Sequence[Observable]) -> list[tuple[Basis, list[tuple[int, int]]]]:
+    """Greedy qubit-wise-commuting groups: ``[(basis, [(obs index, term index)...])...]``."""
+    groups: list[tuple[Basis, list[tuple[int, int]]]] = []
+    for oi, obs in enumerate(observables):
+        for ti, term in enumerate(obs):
+            if not term.paulis:
+                continue
+            for basis, members in groups:
+                if all(basis.get(q, p) == p for q, p in term.paulis):
+                    basis.update(dict(term.paulis))
+                    members.append((oi, ti))
+                    break
+            else:
+                groups.append((dict(term.paulis), [(oi, ti)]))
+    return groups
+
+
+def _rotated(body: Any, basis: Basis) -> Job:
+    qc = body.copy()
+    for q, p in sorted(basis.items()):
+        if p == "X":
+            qc.h(q)
+        elif p == "Y":
+            qc.sdg(q)
+            qc.h(q)
+    return Job(qc, tuple(sorted(basis)))
+
+
+def _parity_expectation(dist: dict[str, float], measured: tuple[int, ...], qubits: Sequence[int]) -> float:
+    pos = [measured.index(q) for q in qubits]
+    total = 0.0
+    for key, p in dist.items():
+        ones = sum(key[i] == "1" for i in pos)
+        total += -p if ones % 2 else p
+    return total
+
+
+# ------------------------------------------------------------------ execution
+def execute(backend: QuantumBackend, resource: str, circuits: Sequence[LoadedCircuit],
+            shots: int | None) -> list[Outcome]:
+    """Run ``circuits`` on ``resource`` of ``backend`` (batched per path)."""
+    outcomes: list[Outcome | None] = [None] * len(circuits)
+    native_idx = [i for i, c in enumerate(circuits) if runs_natively(c, backend, shots)]
+    if native_idx:
+        outs = backend.run_native(resource, [circuits[i].native for i in native_idx], shots)
+        for i, out in zip(native_idx, outs, strict=True):
+            outcomes[i] = _from_native(out, shots)
+    portable_idx = [i for i in range(len(circuits)) if outcomes[i] is None]
+    if portable_idx:
+        plans = [_plan(circuits[i].portable()) for i in portable_idx]
+        jobs = [job for plan in plans for job in plan[1]]
+        dists: list[dict[str, Any]] = (
+            backend.exact(resource, jobs) if shots is None else backend.sample(resource, jobs, shots)
+        )
+        pos = 0
+        for i, (portable, plan_jobs, groups) in zip(portable_idx, plans, strict=True):
+            mine = dists[pos: pos + len(plan_jobs)]
+            pos += len(plan_jobs)
+            outcomes[i] = _from_portable(portable, plan_jobs, groups, mine, shots)
+    return [o for o in outcomes if o is not None]
+
+
+def _from_native(out: NativeOutput, shots: int | None) -> Outcome:
+    probs = out.probabilities
+    if probs is None and out.counts:
+        probs = _normalise(out.counts)
+    return Outcome(out.counts, probs, out.expectation_values, "native", dict(out.metadata),
+                   native=out.native)
+
+
+def _plan(p: PortableCircuit) -> tuple[PortableCircuit, list[Job], list[tuple[Basis, list[tuple[int, int]]]]]:
+    jobs: list[Job] = []
+    if p.measured:
+        jobs.append(Job(p.body, p.measured))
+    groups = measurement_groups(p.observables)
+    jobs += [_rotated(p.body, basis) for basis, _ in groups]
+    return p, jobs, groups
+
+
+def _from_portable(p: PortableCircuit, jobs: list[Job], groups: list[tuple[Basis, list[tuple[int, int]]]],
+                   dists: list[dict[str, Any]], shots: int | None) -> Outcome:
+    counts = probs = None
+    offset = 0
+    if p.measured:
+        main = dists[0]
+        offset = 1
+        if shots is not None and p.want_counts:
+            counts = p.keys.format_dist(main)
+        probs = p.keys.format_dist(_normalise(main))
+    expvals = None
+    if p.observables:
+        values = [[t.coeff if not t.paulis else 0.0 for t in obs] for obs in p.observables]
+        for g, (_basis, members) in enumerate(groups):
+            job = jobs[offset + g]
+            dist = _normalise(dists[offset + g])
+            for oi, ti in members:
+                term = p.observables[oi][ti]
+                values[oi][ti] = term.coeff * _parity_expectation(
+                    dist, job.measured, [q for q, _ in term.paulis]
+                )
+        expvals = [float(sum(v)) for v in values]
+    return Outcome(counts, probs, expvals, "portable", {"circuits_run": len(jobs)})

@@ -1,0 +1,34 @@
+"""Pilot states, with the terminal set beside them.
+
+::
+
+    NEW ──> PENDING ──> STARTING ──> RUNNING ──> DONE
+              │            │           │
+              └────────────┴───────────┴──> FAILED / CANCELED
+
+``PENDING`` means the capacity is requested but not granted (a Slurm job in the
+queue, a placement group waiting for CPUs); ``STARTING`` means granted and
+coming up (actors loading their backends).  ``DONE`` is an expected end (e.g. a
+Slurm pilot reaching its walltime), not a failure.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class PilotState(str, enum.Enum):
+    NEW = "NEW"
+    PENDING = "PENDING"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: States a pilot never leaves.
+TERMINAL_STATES = frozenset({PilotState.DONE, PilotState.FAILED, PilotState.CANCELED})

@@ -1,0 +1,208 @@
+"""``QuantumTask``: a circuit, how to run it, and what it needs.
+
+The constructor validates everything it can without running user code; what
+only the circuit can tell (its width and gates) is checked on the driver when
+the circuit is a value, and on the worker when it is a callable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dreamer.workload import NON_GATES, TaskRequirements, canonical_gates
+from pilot.errors import CircuitError, ConfigError, closest
+
+#: Keys accepted in ``resource_config`` (seed 001).
+RESOURCE_CONFIG_KEYS = ("num_qpus", "num_gpus", "memory")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class QuantumTask:
+    """A quantum circuit to run on a quantum pilot.
+
+    Args:
+        circuit: a Qiskit ``QuantumCircuit``, an OpenQASM 2/3 string, a gate
+            dict (seed 002), a Braket ``Circuit``, a PennyLane QNode or quantum
+            function, or a callable returning one of these.  A callable runs on
+            the worker with ``args`` and ``kwargs`` (which may hold ObjectRefs).
+        num_qubits: qubits the task needs; inferred when omitted, and when
+            given checked to be at least the circuit's width.
+        gate_set: gates the circuit may use (any framework's spelling); when
+            given, a circuit using another gate is refused.
+        shots: samples per circuit; ``None`` asks for exact probabilities and
+            expectation values (ideal simulators only).
+        resource_config: seed 001's ``{"num_qpus": 1, "num_gpus": 0,
+            "memory": None}``.  ``num_qpus`` must be 1 (a task runs on one
+            device); ``num_gpus`` needs a pilot with GPUs; ``memory`` (bytes)
+            must fit on a node.
+        args, kwargs: arguments of a circuit callable.
+        pilot, resource: pin the task to a pilot name and/or a resource name
+            (``"fake_lagos"``, ``"aer_simulator"``...).
+        name: shown in results and the Ray dashboard (defaults to the
+            circuit's name).
+    """
+
+    def __init__(
+        self,
+        circuit: Any,
+        num_qubits: int | None = None,
+        gate_set: Iterable[str] | None = None,
+        shots: int | None = 1024,
+        resource_config: Mapping[str, Any] | None = None,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        pilot: str | None = None,
+        resource: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        if circuit is None:
+            raise ConfigError("QuantumTask needs a circuit", key="circuit")
+        if num_qubits is not None and (not _is_int(num_qubits) or num_qubits < 1):
+            raise ConfigError(
+                f"num_qubits must be a positive integer, got {num_qubits!r}", key="num_qubits"
+            )
+        if shots is not None and (not _is_int(shots) or shots < 1):
+            raise ConfigError(
+                f"shots must be a positive integer, or None for exact results; got {shots!r}",
+                key="shots",
+            )
+        if gate_set is not None:
+            if isinstance(gate_set, str) or not all(isinstance(g, str) for g in gate_set):
+                raise ConfigError(
+                    f"gate_set must be a list of gate names like ['h', 'cx'], got {gate_set!r}",
+                    key="gate_set",
+                )
+            gate_set = list(gate_set)
+        for key, value in (("pilot", pilot), ("resource", resource), ("name", name)):
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{key} must be a string, got {value!r}", key=key)
+        if kwargs is not None and not isinstance(kwargs, Mapping):
+            raise ConfigError(f"kwargs must be a dict, got {type(kwargs).__name__}", key="kwargs")
+        if isinstance(args, (str, bytes)) or not isinstance(args, Iterable):
+            raise ConfigError(f"args must be a tuple or list, got {type(args).__name__}", key="args")
+        self.circuit = circuit
+        self.num_qubits = num_qubits
+        self.gate_set = gate_set
+        self.shots = shots
+        self.resource_config = self._resource_config(resource_config)
+        self.args = tuple(args)
+        self.kwargs = dict(kwargs or {})
+        self.pilot = pilot
+        self.resource = resource
+        self.name = name or _circuit_name(circuit)
+
+    @staticmethod
+    def _resource_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+        cfg = dict(cfg or {})
+        for key in cfg:
+            if key not in RESOURCE_CONFIG_KEYS:
+                raise ConfigError(
+                    f"resource_config: unknown key {key!r}; valid: {', '.join(RESOURCE_CONFIG_KEYS)}",
+                    key=f"resource_config.{key}",
+                    suggestion=closest(key, RESOURCE_CONFIG_KEYS),
+                )
+        qpus = cfg.get("num_qpus", 1)
+        if qpus is None:
+            qpus = 1
+        if not _is_int(qpus) or qpus not in (0, 1):
+            raise ConfigError(
+                f"resource_config.num_qpus={qpus!r}: a QuantumTask runs on one quantum device; "
+                "submit several tasks to use several",
+                key="resource_config.num_qpus",
+            )
+        gpus = cfg.get("num_gpus") or 0
+        if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
+            raise ConfigError(
+                f"resource_config.num_gpus must be a number >= 0, got {gpus!r}",
+                key="resource_config.num_gpus",
+            )
+        memory = cfg.get("memory")
+        if memory is not None and (not _is_int(memory) or memory < 0):
+            raise ConfigError(
+                f"resource_config.memory must be bytes (an integer) or None, got {memory!r}",
+                key="resource_config.memory",
+            )
+        return {"num_qpus": 1, "num_gpus": float(gpus), "memory": memory}
+
+    def requirements(self, num_qubits: int | None = None) -> TaskRequirements:
+        """What the task needs, with ``num_qubits`` from the circuit when known."""
+        need = self.num_qubits if self.num_qubits is not None else num_qubits
+        return TaskRequirements(
+            name=f"task {self.name!r}",
+            num_qubits=need,
+            gate_set=canonical_gates(self.gate_set) if self.gate_set is not None else None,
+            shots=self.shots,
+            num_gpus=self.resource_config["num_gpus"],
+            pilot=self.pilot,
+            resource=self.resource,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"QuantumTask(name={self.name!r}, num_qubits={self.num_qubits}, shots={self.shots}, "
+            f"pilot={self.pilot!r}, resource={self.resource!r})"
+        )
+
+
+def _circuit_name(circuit: Any) -> str:
+    for attr in ("__name__", "name"):
+        value = getattr(circuit, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    func = getattr(circuit, "func", None)  # a QNode
+    if func is not None and getattr(func, "__name__", None):
+        return str(func.__name__)
+    if isinstance(circuit, str):
+        return "qasm"
+    if isinstance(circuit, dict):
+        return str(circuit.get("name", "gatedict"))
+    return type(circuit).__name__
+
+
+@dataclass
+class TaskSpec:
+    """What travels to the pilot actor for one task (arguments travel beside it)."""
+
+    task_id: str
+    name: str
+    circuit: Any
+    shots: int | None
+    pilot: str
+    resource: str
+    num_qubits: int | None
+    gate_set: tuple[str, ...] | None
+    submitted_at: float
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stage(self) -> str:
+        return f"quantum:{self.name}@{self.resource}"
+
+
+def new_task_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def check_declared(num_qubits: int | None, gate_set: Iterable[str] | None, width: int,
+                   gates: frozenset[str], name: str) -> None:
+    """Refuse a circuit wider than ``num_qubits`` or using gates outside ``gate_set``."""
+    if num_qubits is not None and width > num_qubits:
+        raise CircuitError(
+            f"task {name!r} declares num_qubits={num_qubits} but its circuit uses {width} qubits; "
+            f"declare num_qubits={width} or omit it"
+        )
+    if gate_set is not None:
+        allowed = canonical_gates(gate_set)
+        extra = sorted(g for g in gates - allowed if g not in NON_GATES)
+        if extra:
+            raise CircuitError(
+                f"task {name!r} declares gate_set={sorted(gate_set)} but its circuit also uses "
+                f"{extra}; add them to gate_set or omit gate_set"
+            )

@@ -1,0 +1,172 @@
+"""The pilot actor: a plain class, wrapped with ``ray.remote`` when a pilot spawns it.
+
+One ``QuantumWorker`` holds one backend (its SDK objects and connections) and
+runs the tasks sent to it.  Being a plain class, it is tested without Ray.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from dreamer.resource import ResourceCapabilities, ResourceStatus
+from pilot.backends.base import QuantumBackend
+from pilot.backends.registry import resolve_executor
+from pilot.config import QuantumConfig
+from pilot.convert import LoadedCircuit, load_circuit
+from pilot.errors import SchedulingError
+from pilot.execution import Outcome, execute
+from pilot.results import QuantumResult
+from pilot.tasks import TaskSpec, check_declared
+
+logger = logging.getLogger(__name__)
+
+#: Environment variables that cap native thread pools (set per actor).
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def thread_env(num_cpus: float) -> dict[str, str]:
+    n = str(max(1, int(num_cpus)))
+    return dict.fromkeys(THREAD_ENV, n)
+
+
+def _native_if_picklable(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        import cloudpickle
+
+        cloudpickle.dumps(value)
+    except Exception:
+        return None
+    return value
+
+
+def _resolve_refs(values: Sequence[Any]) -> tuple[Any, ...]:
+    """Resolve ObjectRefs that Ray did not (those nested in a batch's specs)."""
+    try:
+        import ray
+    except ImportError:  # pragma: no cover
+        return tuple(values)
+    return tuple(ray.get(v) if isinstance(v, ray.ObjectRef) else v for v in values)
+
+
+class QuantumWorker:
+    """Runs quantum tasks on one backend.  See ``pilot.backends.base`` for the backend contract."""
+
+    def __init__(self, config: QuantumConfig, pilot: str, num_cpus: float = 1) -> None:
+        for key, value in thread_env(num_cpus).items():
+            os.environ.setdefault(key, value)
+        spec = resolve_executor(config.executor)
+        backend_cls = spec.backend_class()
+        self.pilot = pilot
+        self.backend: QuantumBackend = backend_cls(config, pilot=pilot, num_cpus=num_cpus)
+        self._caps = {c.name: c for c in self.backend.resources()}
+        logger.info("pilot %s: %s ready with %s", pilot, config.executor, sorted(self._caps))
+
+    # ------------------------------------------------------------ inspection
+    def describe(self) -> dict[str, Any]:
+        return {
+            "resources": list(self._caps.values()),
+            "pid": os.getpid(),
+            "threads": os.environ.get("OMP_NUM_THREADS"),
+        }
+
+    def resources(self) -> list[ResourceCapabilities]:
+        return list(self._caps.values())
+
+    def status(self, resource: str) -> ResourceStatus:
+        return self.backend.status(resource)
+
+    def ping(self) -> bool:
+        return True
+
+    # ------------------------------------------------------------ running
+    def run(self, spec: TaskSpec, *args: Any, **kwargs: Any) -> QuantumResult:
+        """Run one task; ``args``/``kwargs`` arrive resolved by Ray."""
+        started = time.time()
+        loaded = self._load(spec, args or spec.args, kwargs or spec.kwargs)
+        outcome = execute(self.backend, spec.resource, [loaded], spec.shots)[0]
+        return self._result(spec, loaded, outcome, started)
+
+    def run_batch(self, specs: Sequence[TaskSpec]) -> list[Any]:
+        """Run many tasks in as few backend calls as possible.
+
+        Returns one entry per task: its ``QuantumResult``, or a
+        ``RayTaskError`` wrapping its exception, which Ray raises from that
+        task's own ObjectRef (the method is called with ``num_returns=len(specs)``).
+        """
+        from ray.exceptions import RayTaskError
+
+        started = time.time()
+        out: list[Any] = [None] * len(specs)
+        loaded: dict[int, LoadedCircuit] = {}
+        for i, spec in enumerate(specs):
+            try:
+                loaded[i] = self._load(spec, _resolve_refs(spec.args), spec.kwargs)
+            except Exception as exc:
+                out[i] = RayTaskError(spec.stage, traceback.format_exc(), exc)
+        groups: dict[tuple[str, int | None], list[int]] = {}
+        for i in loaded:
+            groups.setdefault((specs[i].resource, specs[i].shots), []).append(i)
+        for (resource, shots), idx in groups.items():
+            try:
+                outcomes = execute(self.backend, resource, [loaded[i] for i in idx], shots)
+            except Exception:
+                # Attribute the failure: run each task on its own.
+                outcomes = []
+                for i in idx:
+                    try:
+                        outcomes.append(execute(self.backend, resource, [loaded[i]], shots)[0])
+                    except Exception as exc:
+                        out[i] = RayTaskError(specs[i].stage, traceback.format_exc(), exc)
+                        outcomes.append(None)
+            for i, outcome in zip(idx, outcomes, strict=True):
+                if outcome is not None:
+                    out[i] = self._result(specs[i], loaded[i], outcome, started)
+        return out
+
+    def _load(self, spec: TaskSpec, args: Sequence[Any], kwargs: dict[str, Any]) -> LoadedCircuit:
+        loaded = load_circuit(spec.circuit, tuple(args), kwargs)
+        check_declared(spec.num_qubits, spec.gate_set, loaded.num_qubits, loaded.gates, spec.name)
+        cap = self._caps.get(spec.resource)
+        if cap is None:
+            raise SchedulingError(
+                f"pilot {self.pilot!r} has no resource {spec.resource!r}; it has {sorted(self._caps)}"
+            )
+        if loaded.num_qubits > cap.num_qubits:
+            raise SchedulingError(
+                f"task {spec.name!r} needs {loaded.num_qubits} qubits but {spec.resource} "
+                f"(pilot {self.pilot!r}) has {cap.num_qubits}"
+            )
+        return loaded
+
+    def _result(self, spec: TaskSpec, loaded: LoadedCircuit, outcome: Outcome,
+                started: float) -> QuantumResult:
+        metadata = dict(outcome.metadata)
+        native = _native_if_picklable(outcome.native)
+        return QuantumResult(
+            task_id=spec.task_id,
+            name=spec.name,
+            counts=outcome.counts,
+            shots=spec.shots,
+            probabilities=outcome.probabilities,
+            expectation_values=outcome.expectation_values,
+            backend=spec.resource,
+            executor=self.backend.executor,
+            pilot=self.pilot,
+            source_format=loaded.source_format,
+            path=outcome.path,
+            submitted_at=spec.submitted_at,
+            started_at=started,
+            finished_at=time.time(),
+            native=native,
+            metadata=metadata,
+        )
+
+    def shutdown(self) -> None:
+        self.backend.close()
