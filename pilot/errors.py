@@ -14,6 +14,7 @@ fits, it is mixed in so that ``except ValueError`` keeps working::
      │    └── NoFeasibleResourceError         (also dreamer.NoFeasibleResourceError)
      ├── PilotStartError                      a pilot's actors or reservation failed
      ├── TaskFailedError                      a task raised; chains the original error
+     ├── TaskTimeoutError (TimeoutError)      results not ready within the timeout
      └── ServiceClosedError                   the service was cancelled
 
 Errors keep their evidence as attributes (``ConfigError.key``,
@@ -147,6 +148,10 @@ class TaskFailedError(PilotError):
         super().__init__(message)
 
 
+class TaskTimeoutError(PilotError, TimeoutError):
+    """``get_results``/``wait_tasks`` gave up waiting; the tasks keep running."""
+
+
 class ServiceClosedError(PilotError):
     """The ``PilotComputeService`` was cancelled and cannot take more work."""
 
@@ -162,6 +167,7 @@ __all__ = [
     "SchedulingError",
     "ServiceClosedError",
     "TaskFailedError",
+    "TaskTimeoutError",
     "UnsupportedOperationError",
     "closest",
 ]

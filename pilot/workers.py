@@ -61,15 +61,26 @@ class QuantumWorker:
     def __init__(self, config: QuantumConfig, pilot: str, num_cpus: float = 1) -> None:
         for key, value in thread_env(num_cpus).items():
             os.environ.setdefault(key, value)
-        spec = resolve_executor(config.executor)
-        backend_cls = spec.backend_class()
         self.pilot = pilot
-        self.backend: QuantumBackend = backend_cls(config, pilot=pilot, num_cpus=num_cpus)
-        self._caps = {c.name: c for c in self.backend.resources()}
+        self._caps: dict[str, ResourceCapabilities] = {}
+        # An error here is kept and raised by describe(): raised from __init__,
+        # Ray would report it as a dead actor and lose the exception's type.
+        self._init_error: BaseException | None = None
+        try:
+            backend_cls = resolve_executor(config.executor).backend_class()
+            self.backend: QuantumBackend = backend_cls(config, pilot=pilot, num_cpus=num_cpus)
+            self._caps = {c.name: c for c in self.backend.resources()}
+        except Exception as exc:
+            self._init_error = exc
+            logger.warning("pilot %s: %s failed to start: %s", pilot, config.executor, exc)
+            return
         logger.info("pilot %s: %s ready with %s", pilot, config.executor, sorted(self._caps))
 
     # ------------------------------------------------------------ inspection
     def describe(self) -> dict[str, Any]:
+        """The resources this worker holds; raises the error that stopped it starting."""
+        if self._init_error is not None:
+            raise self._init_error
         return {
             "resources": list(self._caps.values()),
             "pid": os.getpid(),
@@ -169,4 +180,5 @@ class QuantumWorker:
         )
 
     def shutdown(self) -> None:
-        self.backend.close()
+        if self._init_error is None:
+            self.backend.close()

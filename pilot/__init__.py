@@ -1,0 +1,59 @@
+"""Qdreamer: hybrid quantum-classical workloads on Ray.
+
+    from pilot import PilotComputeService, ExecutionEngine, QuantumTask
+
+    with PilotComputeService() as pcs:
+        pcs.create_pilot({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}})
+        ref = pcs.submit_quantum_task(QuantumTask(circuit, shots=1000))
+        print(pcs.get_results(ref).counts)
+"""
+
+import logging
+
+from pilot.errors import (
+    CircuitError,
+    ConfigError,
+    CredentialsError,
+    MissingDependencyError,
+    NoFeasibleResourceError,
+    PilotError,
+    PilotStartError,
+    SchedulingError,
+    ServiceClosedError,
+    TaskFailedError,
+    TaskTimeoutError,
+    UnsupportedOperationError,
+)
+from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
+from pilot.results import QuantumResult
+from pilot.service import ExecutionEngine, PilotComputeService
+from pilot.states import TERMINAL_STATES, PilotState
+from pilot.tasks import QuantumTask
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TERMINAL_STATES",
+    "CircuitError",
+    "ClassicalPilot",
+    "ConfigError",
+    "CredentialsError",
+    "ExecutionEngine",
+    "MissingDependencyError",
+    "NoFeasibleResourceError",
+    "Pilot",
+    "PilotComputeService",
+    "PilotError",
+    "PilotStartError",
+    "PilotState",
+    "QuantumPilot",
+    "QuantumResult",
+    "QuantumTask",
+    "SchedulingError",
+    "ServiceClosedError",
+    "TaskFailedError",
+    "TaskTimeoutError",
+    "UnsupportedOperationError",
+]

@@ -1,0 +1,10 @@
+"""Seed-001 import path: ``from pilot.dreamer import QuantumTask``.
+
+The QDREAMER selection logic itself lives in the top-level ``dreamer`` package.
+"""
+
+from pilot.results import QuantumResult
+from pilot.selection import QDreamer
+from pilot.tasks import QuantumTask
+
+__all__ = ["QDreamer", "QuantumResult", "QuantumTask"]

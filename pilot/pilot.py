@@ -1,0 +1,226 @@
+"""Pilots: reserved Ray capacity, either holding quantum backends or running classical tasks."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from dreamer.resource import ResourceCapabilities
+from pilot.errors import PilotError, PilotStartError, SchedulingError
+from pilot.launchers import Allocation, Launcher
+from pilot.states import TERMINAL_STATES, PilotState
+from pilot.workers import QuantumWorker, thread_env
+
+if TYPE_CHECKING:
+    from pilot.config import PilotDescription
+
+logger = logging.getLogger(__name__)
+
+
+class Pilot:
+    """Capacity a :class:`~pilot.service.PilotComputeService` created.
+
+    Attributes:
+        name: unique within the service.
+        state: a :class:`~pilot.states.PilotState`.
+        description: the validated description as a dict (secrets masked).
+        resources: quantum pilots: the ``ResourceCapabilities`` of each device
+            they hold; classical pilots: ``{"CPU": n, "GPU": g, "nodes": k}``.
+    """
+
+    resource_type = "classical"
+
+    def __init__(self, name: str, config: PilotDescription, launcher: Launcher) -> None:
+        self.name = name
+        self.config = config
+        self.state = PilotState.NEW
+        self._launcher = launcher
+        self._allocation: Allocation | None = None
+        self.created_at = time.time()
+
+    @property
+    def description(self) -> dict[str, Any]:
+        return self.config.model_dump(mode="json", exclude_none=True)
+
+    @property
+    def resources(self) -> Any:  # overridden
+        return {}
+
+    def _bundles(self) -> list[dict[str, float]]:
+        bundle = {"CPU": float(self.config.cores_per_node)}
+        if self.config.gpus_per_node:
+            bundle["GPU"] = float(self.config.gpus_per_node)
+        return [dict(bundle) for _ in range(self._bundle_count())]
+
+    def _bundle_count(self) -> int:
+        return self.config.number_of_nodes
+
+    def start(self) -> None:
+        self._allocation = self._launcher.start(self.name, self.config, self._bundles())
+        self.state = PilotState.PENDING
+        try:
+            self._launcher.wait(self._allocation, self.config.start_timeout_seconds)
+            self.state = PilotState.STARTING
+            self._start_workers()
+        except BaseException:
+            self.state = PilotState.FAILED
+            self._release()
+            raise
+        self.state = PilotState.RUNNING
+
+    def _start_workers(self) -> None:
+        """Bring up what runs on the reservation (nothing for classical pilots)."""
+
+    def wait(self, timeout: float | None = None) -> Pilot:
+        """Return once the pilot is RUNNING (local pilots are, when create_pilot returns)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.state not in (PilotState.RUNNING, *TERMINAL_STATES):
+            if deadline is not None and time.monotonic() > deadline:
+                raise PilotStartError(f"pilot {self.name!r} is still {self.state} after {timeout} s")
+            time.sleep(0.05)
+        if self.state is not PilotState.RUNNING:
+            raise PilotStartError(f"pilot {self.name!r} ended as {self.state}")
+        return self
+
+    def cancel(self) -> None:
+        """Release this pilot's actors and reservation (nothing else). Idempotent."""
+        if self.state in TERMINAL_STATES:
+            return
+        self._release()
+        self.state = PilotState.CANCELED
+        logger.info("pilot %s canceled", self.name)
+
+    def _release(self) -> None:
+        if self._allocation is not None:
+            self._launcher.cancel(self._allocation)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, state={self.state.value})"
+
+
+class ClassicalPilot(Pilot):
+    """CPU/GPU capacity where ``submit_task`` runs plain functions."""
+
+    resource_type = "classical"
+
+    @property
+    def resources(self) -> dict[str, float]:
+        return {
+            "CPU": self.config.cores_per_node * self.config.number_of_nodes,
+            "GPU": self.config.gpus_per_node * self.config.number_of_nodes,
+            "nodes": self.config.number_of_nodes,
+        }
+
+    def task_options(self, num_cpus: float, num_gpus: float, memory: int | None) -> dict[str, Any]:
+        """Ray options placing one task on this pilot; refuse what could never fit."""
+        if self.state is not PilotState.RUNNING:
+            raise SchedulingError(f"pilot {self.name!r} is {self.state}; it cannot take tasks")
+        cores, gpus = self.config.cores_per_node, self.config.gpus_per_node
+        if num_cpus > cores or num_gpus > gpus:
+            raise SchedulingError(
+                f"task asks for {num_cpus:g} CPU / {num_gpus:g} GPU but pilot {self.name!r} "
+                f"holds {cores:g} CPU / {gpus:g} GPU per node; a task runs on one node. "
+                "Ask for less, or create a pilot with more cores_per_node/gpus_per_node."
+            )
+        if memory:
+            raise SchedulingError(
+                f"task asks for memory={memory} but pilot {self.name!r} reserves no memory; "
+                "drop 'memory' from resources"
+            )
+        assert self._allocation is not None
+        opts = dict(self._launcher.task_options(self._allocation))
+        opts.update(num_cpus=num_cpus, num_gpus=num_gpus)
+        return opts
+
+
+class QuantumPilot(Pilot):
+    """Named Ray actors (``pilot-<name>``) holding one executor's backend."""
+
+    resource_type = "quantum"
+
+    def __init__(self, name: str, config: PilotDescription, launcher: Launcher) -> None:
+        super().__init__(name, config, launcher)
+        assert config.quantum is not None
+        self.executor = config.quantum.executor
+        self.actors: list[Any] = []
+        self.actor_names: list[str] = []
+        self._caps: list[ResourceCapabilities] = []
+        self._rr = itertools.count()
+
+    @property
+    def resources(self) -> list[ResourceCapabilities]:
+        return list(self._caps)
+
+    def _bundle_count(self) -> int:
+        assert self.config.quantum is not None
+        return self.config.quantum.actors
+
+    def _start_workers(self) -> None:
+        import ray
+
+        from pilot.backends.registry import resolve_executor
+
+        quantum = self.config.quantum
+        assert quantum is not None and self._allocation is not None
+        spec = resolve_executor(quantum.executor)
+        concurrency = quantum.max_concurrency or (8 if spec.remote else 1)
+        remote_cls = ray.remote(QuantumWorker)
+        cores, gpus = self.config.cores_per_node, self.config.gpus_per_node
+        count = quantum.actors
+        for i in range(count):
+            actor_name = f"pilot-{self.name}" if count == 1 else f"pilot-{self.name}-{i}"
+            opts: dict[str, Any] = {
+                "name": actor_name,
+                "num_cpus": cores,
+                "num_gpus": gpus,
+                "max_concurrency": concurrency,
+                "runtime_env": {"env_vars": thread_env(cores)},
+                **self._launcher.actor_options(self._allocation, i),
+            }
+            self.actors.append(remote_cls.options(**opts).remote(quantum, self.name, cores))
+            self.actor_names.append(actor_name)
+        try:
+            described = ray.get([a.describe.remote() for a in self.actors],
+                                timeout=self.config.start_timeout_seconds)
+        except ray.exceptions.GetTimeoutError:
+            raise PilotStartError(
+                f"pilot {self.name!r} ({self.executor}): backend actors not ready after "
+                f"{self.config.start_timeout_seconds:g} s"
+            ) from None
+        except ray.exceptions.RayTaskError as err:
+            cause = err.cause if isinstance(err.cause, BaseException) else err
+            if isinstance(cause, PilotError):
+                raise cause from None
+            raise PilotStartError(
+                f"pilot {self.name!r} ({self.executor}) failed to start: "
+                f"{type(cause).__name__}: {cause}"
+            ) from cause
+        except ray.exceptions.RayActorError as err:
+            raise PilotStartError(
+                f"pilot {self.name!r} ({self.executor}): backend actor died while starting: {err}"
+            ) from None
+        self._caps = [
+            _with_pilot(cap, self.name, gpus) for cap in described[0]["resources"]
+        ]
+
+    def next_actor(self) -> Any:
+        return self.actors[next(self._rr) % len(self.actors)]
+
+    def _release(self) -> None:
+        import ray
+
+        for actor in self.actors:
+            try:
+                ray.kill(actor)
+            except Exception as exc:  # already dead
+                logger.debug("pilot %s: kill: %s", self.name, exc)
+        self.actors = []
+        super()._release()
+
+
+def _with_pilot(cap: ResourceCapabilities, pilot: str, gpus: float) -> ResourceCapabilities:
+    from dataclasses import replace
+
+    return replace(cap, pilot=pilot, num_gpus=gpus)

@@ -1,0 +1,5 @@
+"""Seed-001 import path: ``from pilot.pilot_compute_service import PilotComputeService, ExecutionEngine``."""
+
+from pilot.service import ExecutionEngine, PilotComputeService
+
+__all__ = ["ExecutionEngine", "PilotComputeService"]

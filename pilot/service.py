@@ -1,0 +1,448 @@
+"""``PilotComputeService``: pilots on Ray, and the tasks that run on them."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cachetools import LRUCache
+
+from pilot.config import parse_description, service_defaults
+from pilot.convert import is_circuit_object, load_circuit
+from pilot.errors import (
+    ConfigError,
+    PilotError,
+    SchedulingError,
+    ServiceClosedError,
+    TaskFailedError,
+    TaskTimeoutError,
+    closest,
+)
+from pilot.launchers import launcher_for
+from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
+from pilot.selection import QDreamer
+from pilot.states import PilotState
+from pilot.tasks import QuantumTask, TaskSpec, check_declared, new_task_id
+
+logger = logging.getLogger(__name__)
+
+#: Keys accepted in ``submit_task(..., resources={...})``.
+TASK_RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
+
+
+class ExecutionEngine(str, enum.Enum):
+    """Where pilots run.  Ray is the only engine."""
+
+    RAY = "ray"
+
+
+def _has_refs(args: Iterable[Any], kwargs: Mapping[str, Any]) -> bool:
+    import ray
+
+    return any(isinstance(v, ray.ObjectRef) for v in (*args, *kwargs.values()))
+
+
+class PilotComputeService:
+    """Creates pilots on a Ray cluster and runs classical and quantum tasks on them.
+
+    Args:
+        execution_engine: ``ExecutionEngine.RAY`` (or ``"ray"``).
+        working_directory: where the service keeps its files (created if missing).
+        ray_address: a Ray cluster to join (``"auto"``, ``"ray://..."``,
+            ``"host:port"``); else ``RAY_ADDRESS``; else, if this process is
+            not connected to Ray yet, a local Ray instance is started (its
+            dashboard, if installed, binds to 127.0.0.1).
+        num_cpus: CPUs of the local instance (default: all, or ``conf/``).
+        ray_init_kwargs: extra ``ray.init`` arguments for the local instance.
+
+    The service only stops what it started: ``cancel()`` releases its pilots
+    and, if it started the local Ray instance, shuts that down; a cluster it
+    joined keeps running.  Use it as a context manager to cancel on exit.
+    """
+
+    def __init__(
+        self,
+        execution_engine: ExecutionEngine | str = ExecutionEngine.RAY,
+        working_directory: str | os.PathLike[str] | None = None,
+        ray_address: str | None = None,
+        *,
+        num_cpus: int | None = None,
+        ray_init_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        try:
+            self.execution_engine = ExecutionEngine(
+                execution_engine.value if isinstance(execution_engine, ExecutionEngine)
+                else str(execution_engine).lower()
+            )
+        except ValueError:
+            raise ConfigError.unknown(
+                "execution engine", "execution_engine", str(execution_engine), ["ray"]
+            ) from None
+        defaults = service_defaults()
+        self.working_directory = Path(working_directory or defaults["working_directory"]).expanduser().resolve()
+        self.working_directory.mkdir(parents=True, exist_ok=True)
+        self._start_timeout = float(defaults["start_timeout_seconds"])
+        self._owns_ray = False
+        self._connect(ray_address, num_cpus if num_cpus is not None else int(defaults["num_cpus"]) or None,
+                      dict(ray_init_kwargs or {}))
+        self._pilots: dict[str, Pilot] = {}
+        self._quantum: dict[str, QuantumPilot] = {}
+        self._selector = QDreamer(self._quantum)
+        self.qdreamer: QDreamer | None = None
+        self._task_info: LRUCache[bytes, tuple[str, str, str]] = LRUCache(maxsize=1_000_000)
+        self._remote_fns: dict[Callable[..., Any], Any] = {}
+        self._closed = False
+
+    # ------------------------------------------------------------ Ray connection
+    def _connect(self, address: str | None, num_cpus: int | None, extra: dict[str, Any]) -> None:
+        import ray
+
+        if ray.is_initialized():
+            if address:
+                logger.warning("already connected to Ray; ignoring ray_address=%r", address)
+            self.ray_address = ray.get_runtime_context().gcs_address
+            return
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if address:
+            ray.init(address=address, **extra)
+            logger.info("joined Ray cluster at %s", address)
+        else:
+            extra.setdefault("dashboard_host", "127.0.0.1")
+            ray.init(num_cpus=num_cpus, **extra)
+            logger.info("started a local Ray instance")
+        self._owns_ray = True
+        self.ray_address = ray.get_runtime_context().gcs_address
+
+    # ------------------------------------------------------------ pilots
+    def create_pilot(self, pilot_compute_description: Mapping[str, Any] | None = None,
+                     **description: Any) -> Pilot:
+        """Create a pilot from a description dict (seed 001 keys) and wait until it is running.
+
+        Raises ``ConfigError`` for a wrong description, ``PilotStartError`` when
+        its capacity or backend cannot come up, ``CredentialsError`` /
+        ``MissingDependencyError`` for the executor's prerequisites.
+        """
+        self._check_open()
+        desc = dict(pilot_compute_description or {}, **description)
+        config = parse_description(desc)
+        name = config.name or self._auto_name(config)
+        if name in self._pilots:
+            raise ConfigError(f"a pilot named {name!r} already exists; choose another name",
+                              key="name")
+        if config.quantum is not None:
+            from pilot.backends.registry import check_installed, resolve_executor
+
+            check_installed(resolve_executor(config.quantum.executor))
+        if config.start_timeout_seconds == 120 and "start_timeout_seconds" not in desc:
+            config = config.model_copy(update={"start_timeout_seconds": self._start_timeout})
+        launcher = launcher_for(config.resource)
+        pilot: Pilot
+        if config.resource_type == "quantum":
+            pilot = QuantumPilot(name, config, launcher)
+        else:
+            pilot = ClassicalPilot(name, config, launcher)
+        self._pilots[name] = pilot
+        try:
+            pilot.start()
+        except BaseException:
+            del self._pilots[name]
+            raise
+        if isinstance(pilot, QuantumPilot):
+            self._quantum[name] = pilot
+        logger.info("pilot %s running (%s)", name, pilot.resource_type)
+        return pilot
+
+    def _auto_name(self, config: Any) -> str:
+        base = config.quantum.executor if config.quantum is not None else "classical"
+        for i in range(len(self._pilots) + 1):
+            name = f"{base}-{i}"
+            if name not in self._pilots:
+                return name
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @property
+    def pilots(self) -> list[Pilot]:
+        return list(self._pilots.values())
+
+    def get_pilot(self, name: str) -> Pilot:
+        try:
+            return self._pilots[name]
+        except KeyError:
+            raise ConfigError.unknown("pilot", "pilot", name, self._pilots) from None
+
+    def initialize_dreamer(self) -> QDreamer:
+        """Turn on resource selection across pilots (``pcs.qdreamer``).
+
+        Tasks that name no pilot or resource go to the first resource that can
+        run them; ``pcs.qdreamer.rank(task)`` explains every candidate.
+        """
+        self.qdreamer = self._selector
+        return self.qdreamer
+
+    # ------------------------------------------------------------ quantum tasks
+    def _prepare(self, qt: QuantumTask) -> tuple[QuantumPilot, TaskSpec]:
+        self._check_open()
+        if not isinstance(qt, QuantumTask):
+            raise ConfigError(
+                f"submit_quantum_task takes a QuantumTask, got {type(qt).__name__}; wrap the "
+                "circuit: QuantumTask(circuit, shots=...)",
+                key="quantum_task",
+            )
+        width = None
+        if is_circuit_object(qt.circuit) and not _has_refs(qt.args, qt.kwargs):
+            loaded = load_circuit(qt.circuit, qt.args, qt.kwargs)
+            check_declared(qt.num_qubits, qt.gate_set, loaded.num_qubits, loaded.gates, qt.name)
+            width = loaded.num_qubits
+        memory = qt.resource_config["memory"]
+        if memory:
+            self._check_memory(memory)
+        chosen = self._selector.select(qt, width)
+        pilot = self._quantum[chosen.resource.pilot]
+        spec = TaskSpec(
+            task_id=new_task_id(), name=qt.name, circuit=qt.circuit, shots=qt.shots,
+            pilot=pilot.name, resource=chosen.resource.name, num_qubits=qt.num_qubits,
+            gate_set=tuple(qt.gate_set) if qt.gate_set is not None else None,
+            submitted_at=time.time(),
+        )
+        return pilot, spec
+
+    def submit_quantum_task(self, quantum_task: QuantumTask) -> Any:
+        """Run ``quantum_task`` on a quantum pilot; returns a ``ray.ObjectRef`` of a ``QuantumResult``.
+
+        The ref works with ``ray.get``/``ray.wait`` and as an argument of other
+        Ray tasks.  Selection and input errors are raised here, at once;
+        errors while running are raised by ``get_results`` (or ``ray.get``).
+        """
+        pilot, spec = self._prepare(quantum_task)
+        actor = pilot.next_actor()
+        ref = actor.run.options(name=spec.stage).remote(
+            spec, *quantum_task.args, **quantum_task.kwargs
+        )
+        self._task_info[ref.binary()] = (spec.task_id, spec.stage, pilot.name)
+        return ref
+
+    def submit_quantum_tasks(self, quantum_tasks: Sequence[QuantumTask], *,
+                             chunk_size: int | None = None) -> list[Any]:
+        """Submit many tasks at once; one ObjectRef per task, in order.
+
+        Tasks are grouped per pilot and sent to its actors in chunks, each run
+        by the backend in as few SDK calls as possible (Aer runs a chunk as one
+        job).  A failing task fails only its own ref.
+        """
+        prepared = []
+        for qt in quantum_tasks:
+            pilot, spec = self._prepare(qt)
+            spec.args, spec.kwargs = qt.args, qt.kwargs
+            prepared.append((pilot, spec))
+        by_pilot: dict[str, list[int]] = {}
+        for i, (pilot, _) in enumerate(prepared):
+            by_pilot.setdefault(pilot.name, []).append(i)
+        refs: list[Any] = [None] * len(prepared)
+        for name, idx in by_pilot.items():
+            pilot = self._quantum[name]
+            size = chunk_size or max(1, min(256, math.ceil(len(idx) / (4 * len(pilot.actors)))))
+            for start in range(0, len(idx), size):
+                chunk = idx[start: start + size]
+                specs = [prepared[i][1] for i in chunk]
+                out = pilot.next_actor().run_batch.options(
+                    num_returns=len(specs), name=f"quantum:batch[{len(specs)}]@{specs[0].resource}",
+                ).remote(specs)
+                out = [out] if len(specs) == 1 else out
+                for i, spec, ref in zip(chunk, specs, out, strict=True):
+                    refs[i] = ref
+                    self._task_info[ref.binary()] = (spec.task_id, spec.stage, name)
+        return refs
+
+    def _check_memory(self, memory: int) -> None:
+        import ray
+
+        largest = max((n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")),
+                      default=0)
+        if memory > largest:
+            raise SchedulingError(
+                f"resource_config.memory={memory} bytes is more than any node of the Ray "
+                f"cluster has ({largest:.0f} bytes)"
+            )
+
+    # ------------------------------------------------------------ classical tasks
+    def submit_task(self, fn: Callable[..., Any], *args: Any, pilot: str | None = None,
+                    resources: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` as a Ray task; returns its ``ray.ObjectRef``.
+
+        ``pilot`` names a classical pilot (default: the first one, or plain
+        Ray capacity when there is none); ``resources`` takes ``num_cpus``
+        (default 1), ``num_gpus`` and ``memory``.  A request that could never
+        be placed is refused here with ``SchedulingError`` rather than waiting.
+        """
+        import ray
+        from ray.remote_function import RemoteFunction
+
+        self._check_open()
+        if not callable(fn):
+            raise ConfigError(f"submit_task needs a function, got {type(fn).__name__}", key="fn")
+        res = dict(resources or {})
+        for key in res:
+            if key not in TASK_RESOURCE_KEYS:
+                raise ConfigError(
+                    f"resources: unknown key {key!r}; valid: {', '.join(TASK_RESOURCE_KEYS)}",
+                    key=f"resources.{key}", suggestion=closest(key, TASK_RESOURCE_KEYS),
+                )
+        num_cpus = float(res.get("num_cpus", 1))
+        num_gpus = float(res.get("num_gpus", 0) or 0)
+        memory = res.get("memory")
+        target = self._classical_pilot(pilot)
+        if target is not None:
+            opts = target.task_options(num_cpus, num_gpus, memory)
+            where = target.name
+        else:
+            opts = self._plain_options(num_cpus, num_gpus, memory)
+            where = "ray"
+        fn_name = getattr(fn, "__name__", None) or getattr(
+            getattr(fn, "_function", None), "__name__", "task"
+        )
+        opts["name"] = f"{fn_name}@{where}"
+        if isinstance(fn, RemoteFunction):
+            remote = fn
+        else:
+            remote = self._remote_fns.get(fn)
+            if remote is None:
+                remote = self._remote_fns[fn] = ray.remote(fn)
+        ref = remote.options(**opts).remote(*args, **kwargs)
+        self._task_info[ref.binary()] = ("", opts["name"], where)
+        return ref
+
+    def _classical_pilot(self, name: str | None) -> ClassicalPilot | None:
+        if name is not None:
+            pilot = self.get_pilot(name)
+            if not isinstance(pilot, ClassicalPilot):
+                raise ConfigError(
+                    f"pilot {name!r} is a quantum pilot; run circuits with "
+                    "submit_quantum_task(QuantumTask(...)) and functions on a classical pilot",
+                    key="pilot",
+                )
+            return pilot
+        for pilot in self._pilots.values():
+            if isinstance(pilot, ClassicalPilot) and pilot.state is PilotState.RUNNING:
+                return pilot
+        return None
+
+    @staticmethod
+    def _plain_options(num_cpus: float, num_gpus: float, memory: int | None) -> dict[str, Any]:
+        import ray
+
+        nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        want = {"CPU": num_cpus, "GPU": num_gpus, "memory": float(memory or 0)}
+        if not any(all(node.get(k, 0) >= v for k, v in want.items() if v) for node in nodes):
+            raise SchedulingError(
+                f"no node of the Ray cluster can run a task needing {num_cpus:g} CPU, "
+                f"{num_gpus:g} GPU, memory={memory}; ask for less"
+            )
+        opts: dict[str, Any] = {"num_cpus": num_cpus, "num_gpus": num_gpus}
+        if memory:
+            opts["memory"] = memory
+        return opts
+
+    # ------------------------------------------------------------ results
+    def wait_tasks(self, refs: Sequence[Any], timeout: float | None = None) -> tuple[list[Any], list[Any]]:
+        """Wait until every ref is ready or ``timeout`` passes; returns ``(ready, not_ready)``."""
+        import ray
+
+        refs = list(refs)
+        if not refs:
+            return [], []
+        ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout, fetch_local=False)
+        return list(ready), list(pending)
+
+    def get_results(self, refs: Any, return_exceptions: bool = False,
+                    timeout: float | None = None) -> Any:
+        """Results of ``refs`` (a ref or a list), in order.
+
+        A task that failed raises ``TaskFailedError`` naming it, chained to the
+        original exception (with the worker's traceback); with
+        ``return_exceptions=True`` the ``TaskFailedError`` is returned in its
+        place.  ``timeout`` (seconds) bounds the wait: ``TaskTimeoutError``.
+        """
+        import ray
+
+        single = isinstance(refs, ray.ObjectRef)
+        lst = [refs] if single else list(refs)
+        if timeout is not None:
+            _ready, pending = self.wait_tasks(lst, timeout)
+            if pending:
+                raise TaskTimeoutError(
+                    f"{len(pending)} of {len(lst)} tasks not finished after {timeout:g} s "
+                    "(they keep running; call get_results again)"
+                )
+        try:
+            values = ray.get(lst)
+            failed = False
+        except ray.exceptions.RayError:
+            failed = True
+        if failed:  # outside the except block: keep the chain to the task's own error only
+            values = []
+            for ref in lst:
+                try:
+                    values.append(ray.get(ref))
+                except ray.exceptions.RayError as err:
+                    failure = self._failure(ref, err)
+                    if not return_exceptions:
+                        raise failure from err
+                    values.append(failure)
+        return values[0] if single else values
+
+    def _failure(self, ref: Any, err: BaseException) -> TaskFailedError:
+        import ray
+
+        task_id, stage, pilot = self._task_info.get(ref.binary(), ("", "task", "?"))
+        cause = getattr(err, "cause", None) if isinstance(err, ray.exceptions.RayTaskError) else None
+        if isinstance(cause, BaseException):
+            what = f"{type(cause).__name__}: {cause}"
+        elif isinstance(err, ray.exceptions.RayActorError):
+            what = f"the pilot's actor died ({type(err).__name__}); its tasks were lost"
+        else:
+            what = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        label = f"task {task_id} ({stage})" if task_id else f"task {stage}"
+        exc = TaskFailedError(f"{label} on pilot {pilot} failed: {what}",
+                              task_id=task_id or None, pilot=pilot, stage=stage)
+        exc.__cause__ = err
+        return exc
+
+    # ------------------------------------------------------------ lifecycle
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ServiceClosedError("this PilotComputeService was cancelled; create a new one")
+
+    def cancel(self) -> None:
+        """Release every pilot this service made; shut down Ray only if it started it."""
+        if self._closed:
+            return
+        self._closed = True
+        errors: list[BaseException] = []
+        for pilot in list(self._pilots.values()):
+            try:
+                pilot.cancel()
+            except PilotError as exc:
+                errors.append(exc)
+        if self._owns_ray:
+            import ray
+
+            ray.shutdown()
+        logger.info("service cancelled (%d pilots)", len(self._pilots))
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> PilotComputeService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+    def __repr__(self) -> str:
+        return (f"PilotComputeService(working_directory={str(self.working_directory)!r}, "
+                f"pilots={sorted(self._pilots)}, closed={self._closed})")
