@@ -71,8 +71,9 @@ def run_raw(n: int) -> float:
 def run_service(pcs: PilotComputeService, n: int, batch: bool) -> float:
     qc = bell()
     warm = [QuantumTask(qc, shots=SHOTS) for _ in range(8)]
-    pcs.get_results(pcs.submit_quantum_tasks(warm) if batch else
-                    [pcs.submit_quantum_task(t) for t in warm])
+    pcs.get_results(
+        pcs.submit_quantum_tasks(warm) if batch else [pcs.submit_quantum_task(t) for t in warm]
+    )
     t = time.perf_counter()
     tasks = [QuantumTask(qc, shots=SHOTS) for _ in range(n)]
     if batch:
@@ -87,7 +88,9 @@ def run_service(pcs: PilotComputeService, n: int, batch: bool) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
@@ -99,11 +102,14 @@ def main() -> None:
         rates["inproc"].append(run_inproc(args.n))
         rates["raw"].append(run_raw(args.n))
     with PilotComputeService(working_directory="/tmp/qdreamer-bench") as pcs:
-        pcs.create_pilot({
-            "resource_type": "quantum", "name": "aer",
-            "quantum": {"executor": "qiskit_local", "actors": args.cpus},
-            "cores_per_node": 1,
-        })
+        pcs.create_pilot(
+            {
+                "resource_type": "quantum",
+                "name": "aer",
+                "quantum": {"executor": "qiskit_local", "actors": args.cpus},
+                "cores_per_node": 1,
+            }
+        )
         for _ in range(args.repeat):
             rates["service"].append(run_service(pcs, args.n, batch=False))
             rates["batch"].append(run_service(pcs, args.n, batch=True))

@@ -11,7 +11,13 @@ from dreamer.errors import DreamerError, NoFeasibleResourceError
 from dreamer.feasibility import rejection_reasons
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.selector import Candidate, first_feasible, judge
-from dreamer.workload import GATE_ALIASES, NON_GATES, TaskRequirements, canonical_gate, canonical_gates
+from dreamer.workload import (
+    GATE_ALIASES,
+    NON_GATES,
+    TaskRequirements,
+    canonical_gate,
+    canonical_gates,
+)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -39,7 +39,10 @@ class NoFeasibleResourceError(DreamerError, LookupError):
         self.task = task
         self.rejections = {name: list(reasons) for name, reasons in rejections.items()}
         if not self.rejections:
-            detail = "  (no quantum pilot exists: create one with create_pilot({'resource_type': 'quantum', ...}))"
+            detail = (
+                "  (no quantum pilot exists: create one with "
+                "create_pilot({'resource_type': 'quantum', ...}))"
+            )
         else:
             detail = "\n".join(
                 f"  {name}: {'; '.join(reasons)}" for name, reasons in self.rejections.items()

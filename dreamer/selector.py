@@ -51,6 +51,4 @@ def first_feasible(
     for cand in candidates:
         if cand.feasible:
             return cand
-    raise NoFeasibleResourceError(
-        req.name, {c.resource.key: c.reasons for c in candidates}
-    )
+    raise NoFeasibleResourceError(req.name, {c.resource.key: c.reasons for c in candidates})

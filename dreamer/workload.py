@@ -17,18 +17,44 @@ NON_GATES = frozenset({"measure", "barrier", "delay", "global_phase", "gphase"})
 #: Lower-cased foreign spelling -> canonical (Qiskit) spelling.
 GATE_ALIASES: dict[str, str] = {
     # Identity / Paulis / Clifford
-    "i": "id", "identity": "id", "paulix": "x", "pauliy": "y", "pauliz": "z",
-    "hadamard": "h", "si": "sdg", "ti": "tdg", "v": "sx", "vi": "sxdg",
-    "adjoint(s)": "sdg", "adjoint(t)": "tdg", "adjoint(sx)": "sxdg",
+    "i": "id",
+    "identity": "id",
+    "paulix": "x",
+    "pauliy": "y",
+    "pauliz": "z",
+    "hadamard": "h",
+    "si": "sdg",
+    "ti": "tdg",
+    "v": "sx",
+    "vi": "sxdg",
+    "adjoint(s)": "sdg",
+    "adjoint(t)": "tdg",
+    "adjoint(sx)": "sxdg",
     # Parametrised single-qubit
-    "phaseshift": "p", "phase": "p", "u1": "p", "u3": "u", "U": "u",
+    "phaseshift": "p",
+    "phase": "p",
+    "u1": "p",
+    "u3": "u",
+    "U": "u",
     # Two-qubit
-    "cnot": "cx", "cx": "cx", "cphaseshift": "cp", "controlledphaseshift": "cp", "cphase": "cp",
-    "isingxx": "rxx", "isingyy": "ryy", "isingzz": "rzz", "xx": "rxx", "yy": "ryy", "zz": "rzz",
+    "cnot": "cx",
+    "cx": "cx",
+    "cphaseshift": "cp",
+    "controlledphaseshift": "cp",
+    "cphase": "cp",
+    "isingxx": "rxx",
+    "isingyy": "ryy",
+    "isingzz": "rzz",
+    "xx": "rxx",
+    "yy": "ryy",
+    "zz": "rzz",
     # Three-qubit
-    "toffoli": "ccx", "ccnot": "ccx", "fredkin": "cswap",
+    "toffoli": "ccx",
+    "ccnot": "ccx",
+    "fredkin": "cswap",
     # Measurement spelt by other frameworks
-    "measurement": "measure", "m": "measure",
+    "measurement": "measure",
+    "m": "measure",
 }
 
 

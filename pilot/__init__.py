@@ -1,11 +1,11 @@
 """Qdreamer: hybrid quantum-classical workloads on Ray.
 
-    from pilot import PilotComputeService, ExecutionEngine, QuantumTask
+from pilot import PilotComputeService, ExecutionEngine, QuantumTask
 
-    with PilotComputeService() as pcs:
-        pcs.create_pilot({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}})
-        ref = pcs.submit_quantum_task(QuantumTask(circuit, shots=1000))
-        print(pcs.get_results(ref).counts)
+with PilotComputeService() as pcs:
+    pcs.create_pilot({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}})
+    ref = pcs.submit_quantum_task(QuantumTask(circuit, shots=1000))
+    print(pcs.get_results(ref).counts)
 """
 
 import logging

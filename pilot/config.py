@@ -82,7 +82,9 @@ class PilotDescription(_Strict):
     working_directory: str | None = None
     type: Literal["ray"] = "ray"
     dreamer_enabled: bool = True
-    name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"
+    )
     number_of_nodes: int = Field(default=1, ge=1)
     cores_per_node: float = Field(default=1, gt=0)
     gpus_per_node: float = Field(default=0, ge=0)
@@ -202,9 +204,15 @@ def parse_description(description: Any) -> PilotDescription:
 
 
 _TYPE_WORDS = {
-    "int_parsing": "an integer", "int_type": "an integer", "float_parsing": "a number",
-    "float_type": "a number", "bool_parsing": "true or false", "bool_type": "true or false",
-    "string_type": "a string", "dict_type": "a dict", "tuple_type": "a list",
+    "int_parsing": "an integer",
+    "int_type": "an integer",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "a dict",
+    "tuple_type": "a list",
     "list_type": "a list",
 }
 

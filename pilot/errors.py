@@ -109,13 +109,26 @@ class CircuitError(PilotError, ValueError):
 
 
 class UnsupportedOperationError(CircuitError):
-    """A gate, measurement or result type that the named backend cannot run."""
+    """A gate, measurement or result type that a backend cannot run.
 
-    def __init__(self, operation: str, backend: str, hint: str = ""):
+    Converters raise it with ``backend=None`` (they do not know who will run
+    the circuit); the execution layer fills in the executor and resource, so
+    the message always names both the operation and the backend.
+    """
+
+    def __init__(self, operation: str, backend: str | None = None, hint: str = ""):
         self.operation = operation
         self.backend = backend
-        message = f"{operation!r} is not supported by {backend}"
+        self.hint = hint
+        where = backend or "the requested backend"
+        message = f"{operation!r} is not supported by {where}"
         super().__init__(f"{message}: {hint}" if hint else message)
+
+    def for_backend(self, backend: str) -> UnsupportedOperationError:
+        """The same error, naming ``backend`` (unless it already names one)."""
+        if self.backend is not None:
+            return self
+        return UnsupportedOperationError(self.operation, backend, self.hint)
 
 
 class SchedulingError(PilotError):
@@ -140,8 +153,14 @@ class TaskFailedError(PilotError):
     (``"quantum:<name>@<resource>"`` or the function name).
     """
 
-    def __init__(self, message: str, *, task_id: str | None = None, pilot: str | None = None,
-                 stage: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str | None = None,
+        pilot: str | None = None,
+        stage: str | None = None,
+    ):
         self.task_id = task_id
         self.pilot = pilot
         self.stage = stage

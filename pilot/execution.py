@@ -16,6 +16,7 @@ from typing import Any
 
 from pilot.backends.base import Job, NativeOutput, QuantumBackend
 from pilot.convert.portable import LoadedCircuit, Observable, PortableCircuit
+from pilot.errors import UnsupportedOperationError
 
 
 @dataclass
@@ -49,7 +50,9 @@ def runs_natively(circuit: LoadedCircuit, backend: QuantumBackend, shots: int | 
 Basis = dict[int, str]
 
 
-def measurement_groups(observables: Sequence[Observable]) -> list[tuple[Basis, list[tuple[int, int]]]]:
+def measurement_groups(
+    observables: Sequence[Observable],
+) -> list[tuple[Basis, list[tuple[int, int]]]]:
     """Greedy qubit-wise-commuting groups: ``[(basis, [(obs index, term index)...])...]``."""
     groups: list[tuple[Basis, list[tuple[int, int]]]] = []
     for oi, obs in enumerate(observables):
@@ -77,7 +80,9 @@ def _rotated(body: Any, basis: Basis) -> Job:
     return Job(qc, tuple(sorted(basis)))
 
 
-def _parity_expectation(dist: dict[str, float], measured: tuple[int, ...], qubits: Sequence[int]) -> float:
+def _parity_expectation(
+    dist: dict[str, float], measured: tuple[int, ...], qubits: Sequence[int]
+) -> float:
     pos = [measured.index(q) for q in qubits]
     total = 0.0
     for key, p in dist.items():
@@ -87,9 +92,23 @@ def _parity_expectation(dist: dict[str, float], measured: tuple[int, ...], qubit
 
 
 # ------------------------------------------------------------------ execution
-def execute(backend: QuantumBackend, resource: str, circuits: Sequence[LoadedCircuit],
-            shots: int | None) -> list[Outcome]:
-    """Run ``circuits`` on ``resource`` of ``backend`` (batched per path)."""
+def execute(
+    backend: QuantumBackend, resource: str, circuits: Sequence[LoadedCircuit], shots: int | None
+) -> list[Outcome]:
+    """Run ``circuits`` on ``resource`` of ``backend`` (batched per path).
+
+    An ``UnsupportedOperationError`` from conversion or from the SDK names
+    this executor and resource.
+    """
+    try:
+        return _execute(backend, resource, circuits, shots)
+    except UnsupportedOperationError as exc:
+        raise exc.for_backend(f"{backend.executor} ({resource})") from exc.__cause__
+
+
+def _execute(
+    backend: QuantumBackend, resource: str, circuits: Sequence[LoadedCircuit], shots: int | None
+) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(circuits)
     native_idx = [i for i, c in enumerate(circuits) if runs_natively(c, backend, shots)]
     if native_idx:
@@ -101,11 +120,13 @@ def execute(backend: QuantumBackend, resource: str, circuits: Sequence[LoadedCir
         plans = [_plan(circuits[i].portable()) for i in portable_idx]
         jobs = [job for plan in plans for job in plan[1]]
         dists: list[dict[str, Any]] = (
-            backend.exact(resource, jobs) if shots is None else backend.sample(resource, jobs, shots)
+            backend.exact(resource, jobs)
+            if shots is None
+            else backend.sample(resource, jobs, shots)
         )
         pos = 0
         for i, (portable, plan_jobs, groups) in zip(portable_idx, plans, strict=True):
-            mine = dists[pos: pos + len(plan_jobs)]
+            mine = dists[pos : pos + len(plan_jobs)]
             pos += len(plan_jobs)
             outcomes[i] = _from_portable(portable, plan_jobs, groups, mine, shots)
     return [o for o in outcomes if o is not None]
@@ -115,11 +136,14 @@ def _from_native(out: NativeOutput, shots: int | None) -> Outcome:
     probs = out.probabilities
     if probs is None and out.counts:
         probs = _normalise(out.counts)
-    return Outcome(out.counts, probs, out.expectation_values, "native", dict(out.metadata),
-                   native=out.native)
+    return Outcome(
+        out.counts, probs, out.expectation_values, "native", dict(out.metadata), native=out.native
+    )
 
 
-def _plan(p: PortableCircuit) -> tuple[PortableCircuit, list[Job], list[tuple[Basis, list[tuple[int, int]]]]]:
+def _plan(
+    p: PortableCircuit,
+) -> tuple[PortableCircuit, list[Job], list[tuple[Basis, list[tuple[int, int]]]]]:
     jobs: list[Job] = []
     if p.measured:
         jobs.append(Job(p.body, p.measured))
@@ -128,8 +152,13 @@ def _plan(p: PortableCircuit) -> tuple[PortableCircuit, list[Job], list[tuple[Ba
     return p, jobs, groups
 
 
-def _from_portable(p: PortableCircuit, jobs: list[Job], groups: list[tuple[Basis, list[tuple[int, int]]]],
-                   dists: list[dict[str, Any]], shots: int | None) -> Outcome:
+def _from_portable(
+    p: PortableCircuit,
+    jobs: list[Job],
+    groups: list[tuple[Basis, list[tuple[int, int]]]],
+    dists: list[dict[str, Any]],
+    shots: int | None,
+) -> Outcome:
     counts = probs = None
     offset = 0
     if p.measured:

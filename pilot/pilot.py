@@ -78,7 +78,9 @@ class Pilot:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.state not in (PilotState.RUNNING, *TERMINAL_STATES):
             if deadline is not None and time.monotonic() > deadline:
-                raise PilotStartError(f"pilot {self.name!r} is still {self.state} after {timeout} s")
+                raise PilotStartError(
+                    f"pilot {self.name!r} is still {self.state} after {timeout} s"
+                )
             time.sleep(0.05)
         if self.state is not PilotState.RUNNING:
             raise PilotStartError(f"pilot {self.name!r} ended as {self.state}")
@@ -182,8 +184,10 @@ class QuantumPilot(Pilot):
             self.actors.append(remote_cls.options(**opts).remote(quantum, self.name, cores))
             self.actor_names.append(actor_name)
         try:
-            described = ray.get([a.describe.remote() for a in self.actors],
-                                timeout=self.config.start_timeout_seconds)
+            described = ray.get(
+                [a.describe.remote() for a in self.actors],
+                timeout=self.config.start_timeout_seconds,
+            )
         except ray.exceptions.GetTimeoutError:
             raise PilotStartError(
                 f"pilot {self.name!r} ({self.executor}): backend actors not ready after "
@@ -201,9 +205,7 @@ class QuantumPilot(Pilot):
             raise PilotStartError(
                 f"pilot {self.name!r} ({self.executor}): backend actor died while starting: {err}"
             ) from None
-        self._caps = [
-            _with_pilot(cap, self.name, gpus) for cap in described[0]["resources"]
-        ]
+        self._caps = [_with_pilot(cap, self.name, gpus) for cap in described[0]["resources"]]
 
     def next_actor(self) -> Any:
         return self.actors[next(self._rr) % len(self.actors)]

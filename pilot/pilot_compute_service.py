@@ -1,4 +1,7 @@
-"""Seed-001 import path: ``from pilot.pilot_compute_service import PilotComputeService, ExecutionEngine``."""
+"""Seed-001 import path.
+
+``from pilot.pilot_compute_service import PilotComputeService, ExecutionEngine``
+"""
 
 from pilot.service import ExecutionEngine, PilotComputeService
 

@@ -36,10 +36,24 @@ logger = logging.getLogger(__name__)
 TASK_RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
 
 
-class ExecutionEngine(str, enum.Enum):
+class ExecutionEngine(enum.StrEnum):
     """Where pilots run.  Ray is the only engine."""
 
     RAY = "ray"
+
+
+def _as_function(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``ray.remote`` takes only Python functions: wrap builtins and callable objects."""
+    import inspect
+
+    if inspect.isfunction(fn):
+        return fn
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = getattr(fn, "__name__", type(fn).__name__)
+    return call
 
 
 def _has_refs(args: Iterable[Any], kwargs: Mapping[str, Any]) -> bool:
@@ -77,7 +91,8 @@ class PilotComputeService:
     ) -> None:
         try:
             self.execution_engine = ExecutionEngine(
-                execution_engine.value if isinstance(execution_engine, ExecutionEngine)
+                execution_engine.value
+                if isinstance(execution_engine, ExecutionEngine)
                 else str(execution_engine).lower()
             )
         except ValueError:
@@ -85,12 +100,17 @@ class PilotComputeService:
                 "execution engine", "execution_engine", str(execution_engine), ["ray"]
             ) from None
         defaults = service_defaults()
-        self.working_directory = Path(working_directory or defaults["working_directory"]).expanduser().resolve()
+        self.working_directory = (
+            Path(working_directory or defaults["working_directory"]).expanduser().resolve()
+        )
         self.working_directory.mkdir(parents=True, exist_ok=True)
         self._start_timeout = float(defaults["start_timeout_seconds"])
         self._owns_ray = False
-        self._connect(ray_address, num_cpus if num_cpus is not None else int(defaults["num_cpus"]) or None,
-                      dict(ray_init_kwargs or {}))
+        self._connect(
+            ray_address,
+            num_cpus if num_cpus is not None else int(defaults["num_cpus"]) or None,
+            dict(ray_init_kwargs or {}),
+        )
         self._pilots: dict[str, Pilot] = {}
         self._quantum: dict[str, QuantumPilot] = {}
         self._selector = QDreamer(self._quantum)
@@ -120,8 +140,9 @@ class PilotComputeService:
         self.ray_address = ray.get_runtime_context().gcs_address
 
     # ------------------------------------------------------------ pilots
-    def create_pilot(self, pilot_compute_description: Mapping[str, Any] | None = None,
-                     **description: Any) -> Pilot:
+    def create_pilot(
+        self, pilot_compute_description: Mapping[str, Any] | None = None, **description: Any
+    ) -> Pilot:
         """Create a pilot from a description dict (seed 001 keys) and wait until it is running.
 
         Raises ``ConfigError`` for a wrong description, ``PilotStartError`` when
@@ -133,8 +154,9 @@ class PilotComputeService:
         config = parse_description(desc)
         name = config.name or self._auto_name(config)
         if name in self._pilots:
-            raise ConfigError(f"a pilot named {name!r} already exists; choose another name",
-                              key="name")
+            raise ConfigError(
+                f"a pilot named {name!r} already exists; choose another name", key="name"
+            )
         if config.quantum is not None:
             from pilot.backends.registry import check_installed, resolve_executor
 
@@ -205,15 +227,20 @@ class PilotComputeService:
         chosen = self._selector.select(qt, width)
         pilot = self._quantum[chosen.resource.pilot]
         spec = TaskSpec(
-            task_id=new_task_id(), name=qt.name, circuit=qt.circuit, shots=qt.shots,
-            pilot=pilot.name, resource=chosen.resource.name, num_qubits=qt.num_qubits,
+            task_id=new_task_id(),
+            name=qt.name,
+            circuit=qt.circuit,
+            shots=qt.shots,
+            pilot=pilot.name,
+            resource=chosen.resource.name,
+            num_qubits=qt.num_qubits,
             gate_set=tuple(qt.gate_set) if qt.gate_set is not None else None,
             submitted_at=time.time(),
         )
         return pilot, spec
 
     def submit_quantum_task(self, quantum_task: QuantumTask) -> Any:
-        """Run ``quantum_task`` on a quantum pilot; returns a ``ray.ObjectRef`` of a ``QuantumResult``.
+        """Run ``quantum_task`` on a quantum pilot; returns an ObjectRef of a ``QuantumResult``.
 
         The ref works with ``ray.get``/``ray.wait`` and as an argument of other
         Ray tasks.  Selection and input errors are raised here, at once;
@@ -227,8 +254,9 @@ class PilotComputeService:
         self._task_info[ref.binary()] = (spec.task_id, spec.stage, pilot.name)
         return ref
 
-    def submit_quantum_tasks(self, quantum_tasks: Sequence[QuantumTask], *,
-                             chunk_size: int | None = None) -> list[Any]:
+    def submit_quantum_tasks(
+        self, quantum_tasks: Sequence[QuantumTask], *, chunk_size: int | None = None
+    ) -> list[Any]:
         """Submit many tasks at once; one ObjectRef per task, in order.
 
         Tasks are grouped per pilot and sent to its actors in chunks, each run
@@ -248,11 +276,16 @@ class PilotComputeService:
             pilot = self._quantum[name]
             size = chunk_size or max(1, min(256, math.ceil(len(idx) / (4 * len(pilot.actors)))))
             for start in range(0, len(idx), size):
-                chunk = idx[start: start + size]
+                chunk = idx[start : start + size]
                 specs = [prepared[i][1] for i in chunk]
-                out = pilot.next_actor().run_batch.options(
-                    num_returns=len(specs), name=f"quantum:batch[{len(specs)}]@{specs[0].resource}",
-                ).remote(specs)
+                out = (
+                    pilot.next_actor()
+                    .run_batch.options(
+                        num_returns=len(specs),
+                        name=f"quantum:batch[{len(specs)}]@{specs[0].resource}",
+                    )
+                    .remote(specs)
+                )
                 out = [out] if len(specs) == 1 else out
                 for i, spec, ref in zip(chunk, specs, out, strict=True):
                     refs[i] = ref
@@ -262,8 +295,9 @@ class PilotComputeService:
     def _check_memory(self, memory: int) -> None:
         import ray
 
-        largest = max((n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")),
-                      default=0)
+        largest = max(
+            (n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")), default=0
+        )
         if memory > largest:
             raise SchedulingError(
                 f"resource_config.memory={memory} bytes is more than any node of the Ray "
@@ -271,8 +305,14 @@ class PilotComputeService:
             )
 
     # ------------------------------------------------------------ classical tasks
-    def submit_task(self, fn: Callable[..., Any], *args: Any, pilot: str | None = None,
-                    resources: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+    def submit_task(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        pilot: str | None = None,
+        resources: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Run ``fn(*args, **kwargs)`` as a Ray task; returns its ``ray.ObjectRef``.
 
         ``pilot`` names a classical pilot (default: the first one, or plain
@@ -291,7 +331,8 @@ class PilotComputeService:
             if key not in TASK_RESOURCE_KEYS:
                 raise ConfigError(
                     f"resources: unknown key {key!r}; valid: {', '.join(TASK_RESOURCE_KEYS)}",
-                    key=f"resources.{key}", suggestion=closest(key, TASK_RESOURCE_KEYS),
+                    key=f"resources.{key}",
+                    suggestion=closest(key, TASK_RESOURCE_KEYS),
                 )
         num_cpus = float(res.get("num_cpus", 1))
         num_gpus = float(res.get("num_gpus", 0) or 0)
@@ -312,7 +353,7 @@ class PilotComputeService:
         else:
             remote = self._remote_fns.get(fn)
             if remote is None:
-                remote = self._remote_fns[fn] = ray.remote(fn)
+                remote = self._remote_fns[fn] = ray.remote(_as_function(fn))
         ref = remote.options(**opts).remote(*args, **kwargs)
         self._task_info[ref.binary()] = ("", opts["name"], where)
         return ref
@@ -349,7 +390,9 @@ class PilotComputeService:
         return opts
 
     # ------------------------------------------------------------ results
-    def wait_tasks(self, refs: Sequence[Any], timeout: float | None = None) -> tuple[list[Any], list[Any]]:
+    def wait_tasks(
+        self, refs: Sequence[Any], timeout: float | None = None
+    ) -> tuple[list[Any], list[Any]]:
         """Wait until every ref is ready or ``timeout`` passes; returns ``(ready, not_ready)``."""
         import ray
 
@@ -359,8 +402,9 @@ class PilotComputeService:
         ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout, fetch_local=False)
         return list(ready), list(pending)
 
-    def get_results(self, refs: Any, return_exceptions: bool = False,
-                    timeout: float | None = None) -> Any:
+    def get_results(
+        self, refs: Any, return_exceptions: bool = False, timeout: float | None = None
+    ) -> Any:
         """Results of ``refs`` (a ref or a list), in order.
 
         A task that failed raises ``TaskFailedError`` naming it, chained to the
@@ -400,7 +444,9 @@ class PilotComputeService:
         import ray
 
         task_id, stage, pilot = self._task_info.get(ref.binary(), ("", "task", "?"))
-        cause = getattr(err, "cause", None) if isinstance(err, ray.exceptions.RayTaskError) else None
+        cause = (
+            getattr(err, "cause", None) if isinstance(err, ray.exceptions.RayTaskError) else None
+        )
         if isinstance(cause, BaseException):
             what = f"{type(cause).__name__}: {cause}"
         elif isinstance(err, ray.exceptions.RayActorError):
@@ -408,8 +454,12 @@ class PilotComputeService:
         else:
             what = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         label = f"task {task_id} ({stage})" if task_id else f"task {stage}"
-        exc = TaskFailedError(f"{label} on pilot {pilot} failed: {what}",
-                              task_id=task_id or None, pilot=pilot, stage=stage)
+        exc = TaskFailedError(
+            f"{label} on pilot {pilot} failed: {what}",
+            task_id=task_id or None,
+            pilot=pilot,
+            stage=stage,
+        )
         exc.__cause__ = err
         return exc
 
@@ -444,5 +494,7 @@ class PilotComputeService:
         self.cancel()
 
     def __repr__(self) -> str:
-        return (f"PilotComputeService(working_directory={str(self.working_directory)!r}, "
-                f"pilots={sorted(self._pilots)}, closed={self._closed})")
+        return (
+            f"PilotComputeService(working_directory={str(self.working_directory)!r}, "
+            f"pilots={sorted(self._pilots)}, closed={self._closed})"
+        )

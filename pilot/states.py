@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 
 
-class PilotState(str, enum.Enum):
+class PilotState(enum.StrEnum):
     NEW = "NEW"
     PENDING = "PENDING"
     STARTING = "STARTING"

@@ -63,6 +63,12 @@ class QuantumTask:
     ) -> None:
         if circuit is None:
             raise ConfigError("QuantumTask needs a circuit", key="circuit")
+        from pilot.convert import ACCEPTED, is_circuit_object
+
+        if not callable(circuit) and not is_circuit_object(circuit):
+            raise CircuitError(
+                f"cannot run a {type(circuit).__name__} as a circuit; expected {ACCEPTED}"
+            )
         if num_qubits is not None and (not _is_int(num_qubits) or num_qubits < 1):
             raise ConfigError(
                 f"num_qubits must be a positive integer, got {num_qubits!r}", key="num_qubits"
@@ -85,7 +91,9 @@ class QuantumTask:
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise ConfigError(f"kwargs must be a dict, got {type(kwargs).__name__}", key="kwargs")
         if isinstance(args, (str, bytes)) or not isinstance(args, Iterable):
-            raise ConfigError(f"args must be a tuple or list, got {type(args).__name__}", key="args")
+            raise ConfigError(
+                f"args must be a tuple or list, got {type(args).__name__}", key="args"
+            )
         self.circuit = circuit
         self.num_qubits = num_qubits
         self.gate_set = gate_set
@@ -103,7 +111,8 @@ class QuantumTask:
         for key in cfg:
             if key not in RESOURCE_CONFIG_KEYS:
                 raise ConfigError(
-                    f"resource_config: unknown key {key!r}; valid: {', '.join(RESOURCE_CONFIG_KEYS)}",
+                    f"resource_config: unknown key {key!r}; "
+                    f"valid: {', '.join(RESOURCE_CONFIG_KEYS)}",
                     key=f"resource_config.{key}",
                     suggestion=closest(key, RESOURCE_CONFIG_KEYS),
                 )
@@ -190,8 +199,13 @@ def new_task_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def check_declared(num_qubits: int | None, gate_set: Iterable[str] | None, width: int,
-                   gates: frozenset[str], name: str) -> None:
+def check_declared(
+    num_qubits: int | None,
+    gate_set: Iterable[str] | None,
+    width: int,
+    gates: frozenset[str],
+    name: str,
+) -> None:
     """Refuse a circuit wider than ``num_qubits`` or using gates outside ``gate_set``."""
     if num_qubits is not None and width > num_qubits:
         raise CircuitError(

@@ -147,7 +147,8 @@ class QuantumWorker:
         cap = self._caps.get(spec.resource)
         if cap is None:
             raise SchedulingError(
-                f"pilot {self.pilot!r} has no resource {spec.resource!r}; it has {sorted(self._caps)}"
+                f"pilot {self.pilot!r} has no resource {spec.resource!r}; "
+                f"it has {sorted(self._caps)}"
             )
         if loaded.num_qubits > cap.num_qubits:
             raise SchedulingError(
@@ -156,8 +157,9 @@ class QuantumWorker:
             )
         return loaded
 
-    def _result(self, spec: TaskSpec, loaded: LoadedCircuit, outcome: Outcome,
-                started: float) -> QuantumResult:
+    def _result(
+        self, spec: TaskSpec, loaded: LoadedCircuit, outcome: Outcome, started: float
+    ) -> QuantumResult:
         metadata = dict(outcome.metadata)
         native = _native_if_picklable(outcome.native)
         return QuantumResult(

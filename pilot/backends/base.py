@@ -106,7 +106,8 @@ class QuantumBackend(ABC):
     def exact(self, resource: str, jobs: Sequence[Job]) -> list[dict[str, float]]:
         """Exact probabilities keyed by ordered bit strings."""
         raise UnsupportedOperationError(
-            "shots=None", f"{self.executor} resource {resource!r}",
+            "shots=None",
+            f"{self.executor} resource {resource!r}",
             "exact probabilities need an ideal simulator; pass shots=N",
         )
 
@@ -117,7 +118,7 @@ class QuantumBackend(ABC):
     def status(self, resource: str) -> ResourceStatus:
         return ResourceStatus(online=True)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook; most backends hold nothing
         """Release connections (default: nothing to release)."""
 
     # ------------------------------------------------------------- helpers

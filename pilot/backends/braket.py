@@ -17,7 +17,7 @@ from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.workload import canonical_gates
 from pilot.backends.base import Job, NativeOutput, QuantumBackend
 from pilot.convert.braket import to_braket
-from pilot.errors import ConfigError, CredentialsError, PilotStartError
+from pilot.errors import ConfigError, CredentialsError, PilotStartError, TaskFailedError
 
 if TYPE_CHECKING:
     from pilot.config import QuantumConfig
@@ -74,7 +74,9 @@ class _BraketBase(QuantumBackend):
     def _run_one(self, circuit: Any, shots: int) -> Any:
         raise NotImplementedError
 
-    def run_native(self, resource: str, circuits: Sequence[Any], shots: int | None) -> list[NativeOutput]:
+    def run_native(
+        self, resource: str, circuits: Sequence[Any], shots: int | None
+    ) -> list[NativeOutput]:
         n = 0 if shots is None else shots
         return [_result_output(self._run_one(c, n), c) for c in circuits]
 
@@ -99,11 +101,14 @@ class _BraketBase(QuantumBackend):
 
         out = []
         for job in jobs:
-            circ = to_braket(job.body, job.measured, exact=True,
-                             backend=f"{self.executor} {resource}")
+            circ = to_braket(
+                job.body, job.measured, exact=True, backend=f"{self.executor} {resource}"
+            )
             probs = np.asarray(self._run_one(circ, 0).values[0], dtype=float).ravel()
             width = len(job.measured)
-            out.append({format(i, f"0{width}b"): float(p) for i, p in enumerate(probs) if p > 1e-15})
+            out.append(
+                {format(i, f"0{width}b"): float(p) for i, p in enumerate(probs) if p > 1e-15}
+            )
         return out
 
 
@@ -121,8 +126,13 @@ class BraketLocalBackend(_BraketBase):
         self._device = LocalSimulator(name)
         paradigm = self._device.properties.paradigm
         self._caps = ResourceCapabilities(
-            name=name, executor=self.executor, provider="local", pilot=pilot,
-            num_qubits=int(paradigm.qubitCount), simulator=True, noisy=False,
+            name=name,
+            executor=self.executor,
+            provider="local",
+            pilot=pilot,
+            num_qubits=int(paradigm.qubitCount),
+            simulator=True,
+            noisy=False,
             supports_exact=True,
         )
 
@@ -165,10 +175,17 @@ class BraketAwsBackend(_BraketBase):
         shots_range = getattr(getattr(props, "service", None), "shotsRange", None)
         simulator = "quantum-simulator" in self.arn
         self._caps = ResourceCapabilities(
-            name=str(self._device.name), executor=self.executor, provider="aws", pilot=pilot,
-            num_qubits=qubits, native_gates=canonical_gates(native), simulator=simulator,
-            noisy=not simulator, max_shots=int(shots_range[1]) if shots_range else None,
-            supports_exact=self.executor == "braket_sv1",
+            name=str(self._device.name),
+            executor=self.executor,
+            provider="aws",
+            pilot=pilot,
+            num_qubits=qubits,
+            native_gates=canonical_gates(native),
+            simulator=simulator,
+            noisy=not simulator,
+            max_shots=int(shots_range[1]) if shots_range else None,
+            # shots=0 (exact result types) is allowed where the shot range starts at 0 (SV1, DM1)
+            supports_exact=bool(shots_range) and int(shots_range[0]) == 0,
         )
         self._destination = (config.s3_bucket, config.s3_prefix) if config.s3_bucket else None
 
@@ -208,9 +225,26 @@ class BraketAwsBackend(_BraketBase):
         return ResourceStatus(online=online, message=str(self._device.status))
 
     def _run_one(self, circuit: Any, shots: int) -> Any:
-        kwargs: dict[str, Any] = {"shots": shots,
-                                  "poll_interval_seconds": self.config.poll_interval_seconds}
+        kwargs: dict[str, Any] = {
+            "shots": shots,
+            "poll_interval_seconds": self.config.poll_interval_seconds,
+        }
         if self._destination is not None:
             kwargs["s3_destination_folder"] = self._destination
         task = self._device.run(circuit, **kwargs)
-        return task.result()
+        result = task.result()
+        if result is None:
+            # The SDK returns None for a FAILED or CANCELLED task, or when polling timed out.
+            meta = task.metadata(use_cached_value=True)
+            status = meta.get("status", "UNKNOWN")
+            what = (
+                f"ended {status}"
+                if status in ("FAILED", "CANCELLED")
+                else f"was still {status} when polling timed out"
+            )
+            reason = meta.get("failureReason")
+            raise TaskFailedError(
+                f"Braket quantum task {task.id} on {self.arn} {what}"
+                + (f": {reason}" if reason else "")
+            )
+        return result

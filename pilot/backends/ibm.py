@@ -101,9 +101,14 @@ class IBMRuntimeBackend(QuantumBackend):
         except Exception:
             max_shots = None
         return capabilities_from_target(
-            backend.target, name=name, executor=self.executor,
-            provider="ibm-local" if self.config.local else "ibm", pilot=self.pilot,
-            simulator=bool(self.config.local), noisy=True, max_shots=max_shots,
+            backend.target,
+            name=name,
+            executor=self.executor,
+            provider="ibm-local" if self.config.local else "ibm",
+            pilot=self.pilot,
+            simulator=bool(self.config.local),
+            noisy=True,
+            max_shots=max_shots,
             supports_exact=False,
         )
 
@@ -113,7 +118,8 @@ class IBMRuntimeBackend(QuantumBackend):
     def status(self, resource: str) -> ResourceStatus:
         st = self._backend(resource).status()
         return ResourceStatus(
-            online=bool(st.operational), queue_depth=int(st.pending_jobs),
+            online=bool(st.operational),
+            queue_depth=int(st.pending_jobs),
             message=str(getattr(st, "status_msg", "") or ""),
         )
 
@@ -129,7 +135,8 @@ class IBMRuntimeBackend(QuantumBackend):
 
             self._pms[resource] = generate_preset_pass_manager(
                 optimization_level=self.config.optimization_level,
-                backend=self._backend(resource), seed_transpiler=self.config.seed,
+                backend=self._backend(resource),
+                seed_transpiler=self.config.seed,
             )
         try:
             return self._pms[resource].run(qc)
@@ -138,29 +145,47 @@ class IBMRuntimeBackend(QuantumBackend):
                 qc.name, f"ibm_runtime resource {resource!r}", f"transpilation failed: {exc}"
             ) from exc
 
-    def _sample(self, resource: str, circuits: list[QuantumCircuit], shots: int) -> tuple[list[dict[str, int]], str]:
-        from qiskit_ibm_runtime import SamplerV2
-
-        sampler = SamplerV2(mode=self._backend(resource))
+    def _sample(
+        self, resource: str, circuits: list[QuantumCircuit], shots: int
+    ) -> tuple[list[Any], str]:
+        sampler = _sampler_class()(mode=self._backend(resource))
         if self.config.local and self.config.seed is not None:
             sampler.options.simulator.seed_simulator = self.config.seed
         job = sampler.run([self._isa(resource, qc) for qc in circuits], shots=shots)
-        result = job.result()
-        return [dict(pub.join_data().get_counts()) for pub in result], str(job.job_id())
+        return list(job.result()), str(job.job_id())
 
-    def run_native(self, resource: str, circuits: Sequence[Any], shots: int | None) -> list[NativeOutput]:
+    def run_native(
+        self, resource: str, circuits: Sequence[Any], shots: int | None
+    ) -> list[NativeOutput]:
         if shots is None:
             raise NotImplementedError
-        counts, job_id = self._sample(resource, list(circuits), shots)
-        return [NativeOutput(counts=c, metadata={"job_id": job_id}) for c in counts]
+        pubs, job_id = self._sample(resource, list(circuits), shots)
+        return [
+            NativeOutput(
+                counts=dict(pub.join_data().get_counts()), native=pub, metadata={"job_id": job_id}
+            )
+            for pub in pubs
+        ]
 
     def sample(self, resource: str, jobs: Sequence[Job], shots: int) -> list[dict[str, int]]:
         circuits = [measured_circuit(j.body, j.measured) for j in jobs]
-        counts, _ = self._sample(resource, circuits, shots)
+        pubs, _ = self._sample(resource, circuits, shots)
         return [
-            {bits_from_qiskit_key(k, len(job.measured)): v for k, v in c.items()}
-            for c, job in zip(counts, jobs, strict=True)
+            {
+                bits_from_qiskit_key(k, len(job.measured)): v
+                for k, v in pub.join_data().get_counts().items()
+            }
+            for pub, job in zip(pubs, jobs, strict=True)
         ]
+
+
+def _sampler_class() -> Any:
+    """The client-side ``Sampler`` (qiskit-ibm-runtime >= 0.50), else the legacy ``SamplerV2``."""
+    try:
+        from qiskit_ibm_runtime.executor_sampler import Sampler
+    except ImportError:  # older runtimes
+        from qiskit_ibm_runtime import SamplerV2 as Sampler
+    return Sampler
 
 
 def _saved_account(channel: str) -> bool:

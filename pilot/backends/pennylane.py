@@ -33,7 +33,7 @@ def _probs_dict(probs: Any) -> dict[str, float]:
     import numpy as np
 
     probs = np.asarray(probs, dtype=float).ravel()
-    width = max(int(round(np.log2(len(probs)))), 1) if len(probs) > 1 else 0
+    width = max(round(float(np.log2(len(probs)))), 1)
     return {format(i, f"0{width}b"): float(p) for i, p in enumerate(probs) if p > 1e-15}
 
 
@@ -50,6 +50,23 @@ def _counts_from_samples(samples: Any) -> dict[str, int]:
     return out
 
 
+def _analytic(tape: Any) -> Any:
+    """The tape without shots; ``counts``/``sample`` over wires become exact ``probs``.
+
+    ``shots=None`` means exact results on every executor, so a circuit that asks
+    for counts gets its exact distribution instead of PennyLane's "needs shots".
+    """
+    import pennylane as qml
+
+    measurements = [
+        qml.probs(wires=mp.wires)
+        if type(mp).__name__ in ("CountsMP", "SampleMP") and mp.obs is None
+        else mp
+        for mp in tape.measurements
+    ]
+    return qml.tape.QuantumScript(tape.operations, measurements, shots=None)
+
+
 class PennyLaneBackend(QuantumBackend):
     framework = "pennylane"
 
@@ -64,10 +81,18 @@ class PennyLaneBackend(QuantumBackend):
         try:
             self._dev = qml.device(self.device_name, **kwargs)
         except Exception as exc:
-            raise CircuitError(f"cannot create PennyLane device {self.device_name!r}: {exc}") from exc
+            raise CircuitError(
+                f"cannot create PennyLane device {self.device_name!r}: {exc}"
+            ) from exc
         self._caps = ResourceCapabilities(
-            name=self.device_name, executor=self.executor, provider="local", pilot=pilot,
-            num_qubits=memory_qubit_limit(), simulator=True, noisy=False, supports_exact=True,
+            name=self.device_name,
+            executor=self.executor,
+            provider="local",
+            pilot=pilot,
+            num_qubits=memory_qubit_limit(),
+            simulator=True,
+            noisy=False,
+            supports_exact=True,
         )
 
     def resources(self) -> list[ResourceCapabilities]:
@@ -78,16 +103,10 @@ class PennyLaneBackend(QuantumBackend):
 
         return qml.execute(tapes, self._dev)
 
-    def run_native(self, resource: str, circuits: Sequence[Any], shots: int | None) -> list[NativeOutput]:
-        tapes = [t.copy(shots=shots) for t in circuits]
-        for tape in tapes:
-            needs_shots = [type(m).__name__ for m in tape.measurements
-                           if type(m).__name__ in ("CountsMP", "SampleMP")]
-            if shots is None and needs_shots:
-                raise CircuitError(
-                    f"{needs_shots[0].removesuffix('MP').lower()}() needs shots; pass shots=N "
-                    "(shots=None gives exact expectation values and probabilities)"
-                )
+    def run_native(
+        self, resource: str, circuits: Sequence[Any], shots: int | None
+    ) -> list[NativeOutput]:
+        tapes = [_analytic(t) if shots is None else t.copy(shots=shots) for t in circuits]
         results = self._execute(tapes)
         return [self._native_output(t, r) for t, r in zip(tapes, results, strict=True)]
 
@@ -118,7 +137,8 @@ class PennyLaneBackend(QuantumBackend):
         tapes = [
             qml.tape.QuantumScript(
                 to_pennylane_ops(job.body, self.device_name),
-                [qml.counts(wires=list(job.measured))], shots=shots,
+                [qml.counts(wires=list(job.measured))],
+                shots=shots,
             )
             for job in jobs
         ]

@@ -27,8 +27,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Target operations that are not gates.
-_NOT_GATES = {"measure", "delay", "reset", "if_else", "for_loop", "while_loop", "switch_case",
-              "barrier", "store", "box"}
+_NOT_GATES = {
+    "measure",
+    "delay",
+    "reset",
+    "if_else",
+    "for_loop",
+    "while_loop",
+    "switch_case",
+    "barrier",
+    "store",
+    "box",
+}
 
 
 def memory_qubit_limit(bytes_per_amplitude: int = 16, cap: int = 30) -> int:
@@ -43,9 +53,18 @@ def memory_qubit_limit(bytes_per_amplitude: int = 16, cap: int = 30) -> int:
     return n
 
 
-def capabilities_from_target(target: Any, *, name: str, executor: str, provider: str,
-                             pilot: str, simulator: bool, noisy: bool,
-                             max_shots: int | None, supports_exact: bool) -> ResourceCapabilities:
+def capabilities_from_target(
+    target: Any,
+    *,
+    name: str,
+    executor: str,
+    provider: str,
+    pilot: str,
+    simulator: bool,
+    noisy: bool,
+    max_shots: int | None,
+    supports_exact: bool,
+) -> ResourceCapabilities:
     """Static capabilities from a Qiskit ``Target`` (calibration data included)."""
     gate_errors: dict[tuple[str, tuple[int, ...]], float] = {}
     readout: dict[int, float] = {}
@@ -66,7 +85,9 @@ def capabilities_from_target(target: Any, *, name: str, executor: str, provider:
             if op_name == "measure":
                 readout[int(qargs[0])] = float(props.error)
             elif op_name not in _NOT_GATES:
-                gate_errors[(canonical_gate(op_name), tuple(int(q) for q in qargs))] = float(props.error)
+                gate_errors[(canonical_gate(op_name), tuple(int(q) for q in qargs))] = float(
+                    props.error
+                )
     coupling = None
     try:
         cmap = target.build_coupling_map()
@@ -75,10 +96,19 @@ def capabilities_from_target(target: Any, *, name: str, executor: str, provider:
     except Exception:  # ideal targets have no coupling map
         coupling = None
     return ResourceCapabilities(
-        name=name, executor=executor, provider=provider, pilot=pilot,
-        num_qubits=int(target.num_qubits or 0), native_gates=frozenset(native),
-        coupling_map=coupling, simulator=simulator, noisy=noisy, max_shots=max_shots,
-        supports_exact=supports_exact, gate_errors=gate_errors, readout_errors=readout,
+        name=name,
+        executor=executor,
+        provider=provider,
+        pilot=pilot,
+        num_qubits=int(target.num_qubits or 0),
+        native_gates=frozenset(native),
+        coupling_map=coupling,
+        simulator=simulator,
+        noisy=noisy,
+        max_shots=max_shots,
+        supports_exact=supports_exact,
+        gate_errors=gate_errors,
+        readout_errors=readout,
     )
 
 
@@ -119,21 +149,27 @@ class _AerRunner(QuantumBackend):
     def _prepare(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
         raise NotImplementedError
 
-    def _run(self, resource: str, circuits: list[QuantumCircuit], shots: int | None,
-             exact: bool = False) -> Any:
+    def _run(
+        self, resource: str, circuits: list[QuantumCircuit], shots: int | None, exact: bool = False
+    ) -> Any:
         sim = self._simulator(resource, exact)
         prepared = [self._prepare(resource, qc) for qc in circuits]
         opts: dict[str, Any] = {} if shots is None else {"shots": shots}
         return sim.run(prepared, **opts).result()
 
-    def run_native(self, resource: str, circuits: Sequence[Any], shots: int | None) -> list[NativeOutput]:
+    def run_native(
+        self, resource: str, circuits: Sequence[Any], shots: int | None
+    ) -> list[NativeOutput]:
         if shots is None:
             raise NotImplementedError  # exact results go through the portable path
         circuits = list(circuits)
         result = self._run(resource, circuits, shots)
         return [
-            NativeOutput(counts=counts_from_result(result, i), native=None,
-                         metadata={"transpiled": self._transpiles})
+            NativeOutput(
+                counts=counts_from_result(result, i),
+                native=result.results[i],
+                metadata={"transpiled": self._transpiles},
+            )
             for i in range(len(circuits))
         ]
 
@@ -188,9 +224,14 @@ class AerBackend(_AerRunner):
         self._exact_sim = AerSimulator(method="statevector", **opts)
         self._ops = set(self._sim.target.operation_names)
         self._caps = ResourceCapabilities(
-            name=self.RESOURCE, executor=self.executor, provider="local", pilot=pilot,
+            name=self.RESOURCE,
+            executor=self.executor,
+            provider="local",
+            pilot=pilot,
             num_qubits=min(int(self._sim.num_qubits), memory_qubit_limit()),
-            simulator=True, noisy=False, supports_exact=True,
+            simulator=True,
+            noisy=False,
+            supports_exact=True,
         )
 
     def resources(self) -> list[ResourceCapabilities]:
@@ -243,8 +284,15 @@ class FakeBackend(_AerRunner):
         except Exception:
             max_shots = None
         return capabilities_from_target(
-            dev.target, name=name, executor=self.executor, provider="ibm-fake", pilot=self.pilot,
-            simulator=True, noisy=True, max_shots=max_shots, supports_exact=True,
+            dev.target,
+            name=name,
+            executor=self.executor,
+            provider="ibm-fake",
+            pilot=self.pilot,
+            simulator=True,
+            noisy=True,
+            max_shots=max_shots,
+            supports_exact=True,
         )
 
     def resources(self) -> list[ResourceCapabilities]:

@@ -38,32 +38,83 @@ class ExecutorSpec:
 
 
 _SPECS = (
-    ExecutorSpec("qiskit_local", "pilot.backends.qiskit:AerBackend", "qiskit_aer",
-                 "pip install qdreamer", "ideal Qiskit Aer simulator",
-                 aliases=("qiskit_aer", "aer", "qiskit_simulator", "qasm_simulator")),
-    ExecutorSpec("qiskit_fake", "pilot.backends.qiskit:FakeBackend", "qiskit_ibm_runtime",
-                 "pip install 'qdreamer[ibm]'",
-                 "IBM fake devices (real calibration snapshots), noisy Aer simulation"),
-    ExecutorSpec("ibm_runtime", "pilot.backends.ibm:IBMRuntimeBackend", "qiskit_ibm_runtime",
-                 "pip install 'qdreamer[ibm]'",
-                 "IBM Quantum Runtime SamplerV2 (quantum.local=true: local testing mode)",
-                 aliases=("ibmq", "ibm_quantum"), remote=True),
-    ExecutorSpec("pennylane_default", "pilot.backends.pennylane:PennyLaneBackend", "pennylane",
-                 "pip install 'qdreamer[pennylane]'", "PennyLane default.qubit"),
-    ExecutorSpec("pennylane_lightning", "pilot.backends.pennylane:PennyLaneBackend",
-                 "pennylane_lightning", "pip install 'qdreamer[pennylane]'",
-                 "PennyLane lightning.qubit"),
-    ExecutorSpec("braket_local", "pilot.backends.braket:BraketLocalBackend", "braket.devices",
-                 "pip install 'qdreamer[braket]'", "Amazon Braket LocalSimulator"),
-    ExecutorSpec("braket_sv1", "pilot.backends.braket:BraketAwsBackend", "braket.aws",
-                 "pip install 'qdreamer[braket]'", "Amazon Braket SV1 (AWS)", remote=True),
-    ExecutorSpec("braket_dm1", "pilot.backends.braket:BraketAwsBackend", "braket.aws",
-                 "pip install 'qdreamer[braket]'", "Amazon Braket DM1 (AWS)", remote=True),
-    ExecutorSpec("braket_tn1", "pilot.backends.braket:BraketAwsBackend", "braket.aws",
-                 "pip install 'qdreamer[braket]'", "Amazon Braket TN1 (AWS)", remote=True),
-    ExecutorSpec("braket_qpu", "pilot.backends.braket:BraketAwsBackend", "braket.aws",
-                 "pip install 'qdreamer[braket]'",
-                 "an Amazon Braket QPU named by quantum.braket_device_arn (AWS)", remote=True),
+    ExecutorSpec(
+        "qiskit_local",
+        "pilot.backends.qiskit:AerBackend",
+        "qiskit_aer",
+        "pip install qdreamer",
+        "ideal Qiskit Aer simulator",
+        aliases=("qiskit_aer", "aer", "qiskit_simulator", "qasm_simulator"),
+    ),
+    ExecutorSpec(
+        "qiskit_fake",
+        "pilot.backends.qiskit:FakeBackend",
+        "qiskit_ibm_runtime",
+        "pip install 'qdreamer[ibm]'",
+        "IBM fake devices (real calibration snapshots), noisy Aer simulation",
+    ),
+    ExecutorSpec(
+        "ibm_runtime",
+        "pilot.backends.ibm:IBMRuntimeBackend",
+        "qiskit_ibm_runtime",
+        "pip install 'qdreamer[ibm]'",
+        "IBM Quantum Runtime SamplerV2 (quantum.local=true: local testing mode)",
+        aliases=("ibmq", "ibm_quantum"),
+        remote=True,
+    ),
+    ExecutorSpec(
+        "pennylane_default",
+        "pilot.backends.pennylane:PennyLaneBackend",
+        "pennylane",
+        "pip install 'qdreamer[pennylane]'",
+        "PennyLane default.qubit",
+    ),
+    ExecutorSpec(
+        "pennylane_lightning",
+        "pilot.backends.pennylane:PennyLaneBackend",
+        "pennylane_lightning",
+        "pip install 'qdreamer[pennylane]'",
+        "PennyLane lightning.qubit",
+    ),
+    ExecutorSpec(
+        "braket_local",
+        "pilot.backends.braket:BraketLocalBackend",
+        "braket.devices",
+        "pip install 'qdreamer[braket]'",
+        "Amazon Braket LocalSimulator",
+    ),
+    ExecutorSpec(
+        "braket_sv1",
+        "pilot.backends.braket:BraketAwsBackend",
+        "braket.aws",
+        "pip install 'qdreamer[braket]'",
+        "Amazon Braket SV1 (AWS)",
+        remote=True,
+    ),
+    ExecutorSpec(
+        "braket_dm1",
+        "pilot.backends.braket:BraketAwsBackend",
+        "braket.aws",
+        "pip install 'qdreamer[braket]'",
+        "Amazon Braket DM1 (AWS)",
+        remote=True,
+    ),
+    ExecutorSpec(
+        "braket_tn1",
+        "pilot.backends.braket:BraketAwsBackend",
+        "braket.aws",
+        "pip install 'qdreamer[braket]'",
+        "Amazon Braket TN1 (AWS)",
+        remote=True,
+    ),
+    ExecutorSpec(
+        "braket_qpu",
+        "pilot.backends.braket:BraketAwsBackend",
+        "braket.aws",
+        "pip install 'qdreamer[braket]'",
+        "an Amazon Braket QPU named by quantum.braket_device_arn (AWS)",
+        remote=True,
+    ),
 )
 
 EXECUTORS: dict[str, ExecutorSpec] = {s.name: s for s in _SPECS}
@@ -86,7 +137,7 @@ def check_installed(spec: ExecutorSpec) -> None:
     """Raise ``MissingDependencyError`` with the install command if the SDK is absent."""
     try:
         found = importlib.util.find_spec(spec.module) is not None
-    except ModuleNotFoundError:
+    except (ModuleNotFoundError, ValueError):  # ValueError: a module blocked in sys.modules
         found = False
     if not found:
         raise MissingDependencyError(spec.name, spec.module, spec.install)

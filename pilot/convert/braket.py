@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from dreamer.workload import canonical_gate
 from pilot.convert.gates import FROM_BRAKET, GATES
-from pilot.convert.qiskit import translate
 from pilot.convert.portable import KeyFormat, LoadedCircuit, Observable, PauliTerm, PortableCircuit
+from pilot.convert.qiskit import translate
 from pilot.errors import CircuitError, UnsupportedOperationError
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ def from_braket(circ: Any) -> LoadedCircuit:
     qubits = [int(q) for q in circ.qubits]
     width = max(qubits) + 1 if qubits else 1
     gates = frozenset(
-        _gate_name(ins.operator) for ins in circ.instructions
+        _gate_name(ins.operator)
+        for ins in circ.instructions
         if type(ins.operator).__name__ not in ("Measure", "GPhase")
     )
     return LoadedCircuit(
@@ -64,11 +65,12 @@ def portable_from_braket(circ: Any, width: int) -> PortableCircuit:
             continue
         if not isinstance(op, Gate):
             raise UnsupportedOperationError(
-                cls, "portable conversion", "noise channels only run on Braket executors"
+                cls, None, "noise channels only run on Braket executors"
             )
         if measured and set(targets) & set(measured):
             raise UnsupportedOperationError(
-                f"{cls} after measure", "portable conversion",
+                f"{cls} after measure",
+                None,
                 "move measurements to the end of the circuit",
             )
         name = _gate_name(op)
@@ -99,7 +101,8 @@ def portable_from_braket(circ: Any, width: int) -> PortableCircuit:
             probs_targets = [int(q) for q in rt.target] if rt.target else None
         else:
             raise UnsupportedOperationError(
-                f"result type {kind}", "portable conversion",
+                f"result type {kind}",
+                None,
                 "only Expectation and Probability result types convert to other executors",
             )
     if not measured:
@@ -129,19 +132,19 @@ def _observable(obs: Any, targets: list[int]) -> Observable:
             continue
         elif name == "H":  # H = (X + Z) / sqrt(2)
             s = 1 / math.sqrt(2)
-            terms = [
-                PauliTerm(t.coeff * s, (*t.paulis, (q, p))) for t in terms for p in ("X", "Z")
-            ]
+            terms = [PauliTerm(t.coeff * s, (*t.paulis, (q, p))) for t in terms for p in ("X", "Z")]
         else:
             raise UnsupportedOperationError(
-                f"observable {name}", "portable conversion",
+                f"observable {name}",
+                None,
                 "use Pauli (X, Y, Z, I) or Hadamard observables",
             )
     return tuple(terms)
 
 
-def to_braket(body: QuantumCircuit, measured: tuple[int, ...], *, exact: bool = False,
-              backend: str = "Braket") -> Any:
+def to_braket(
+    body: QuantumCircuit, measured: tuple[int, ...], *, exact: bool = False, backend: str = "Braket"
+) -> Any:
     """Build a Braket ``Circuit`` from a gate-only Qiskit body.
 
     With ``exact=False`` the circuit ends by measuring ``measured`` in order;

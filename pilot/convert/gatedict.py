@@ -27,8 +27,9 @@ from pilot.errors import CircuitError, closest
 _QUBIT_KEYS = ("qubit", "qubits", "wires", "control", "controls", "target", "targets")
 _ANGLE_KEYS = ("angle", "angles", "params", "parameters", "theta")
 _KNOWN_KEYS = frozenset(("type", "name", *_QUBIT_KEYS, *_ANGLE_KEYS))
-_TOP_KEYS = frozenset(("gates", "n_qubits", "num_qubits", "measure", "measurements", "name",
-                       "parameters", "shots"))
+_TOP_KEYS = frozenset(
+    ("gates", "n_qubits", "num_qubits", "measure", "measurements", "name", "parameters", "shots")
+)
 
 
 def _err(msg: str) -> CircuitError:
@@ -77,7 +78,9 @@ def from_gatedict(spec: dict[str, Any]) -> LoadedCircuit:
         if bad:
             key = sorted(bad)[0]
             hint = closest(key, _KNOWN_KEYS)
-            raise _err(f"{where}: unknown key {key!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
+            raise _err(
+                f"{where}: unknown key {key!r}" + (f" (did you mean {hint!r}?)" if hint else "")
+            )
         raw = g.get("type", g.get("name"))
         if not isinstance(raw, str):
             raise _err(f"{where}: missing gate 'type'")

@@ -65,9 +65,7 @@ FROM_PENNYLANE.update({"U3": "u", "CPhase": "cp", "MultiControlledX": "mcx"})
 ADJOINT_FROM_PENNYLANE = {"S": "sdg", "T": "tdg", "SX": "sxdg"}
 
 #: Braket operator class name, lower-cased -> canonical name.
-FROM_BRAKET: dict[str, str] = {
-    spec.braket: name for name, spec in GATES.items() if spec.braket
-}
+FROM_BRAKET: dict[str, str] = {spec.braket: name for name, spec in GATES.items() if spec.braket}
 
 #: Single-qubit gates every framework has: the transpiler's fallback basis.
 UNIVERSAL_BASIS = ("u", "cx")

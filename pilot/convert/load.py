@@ -61,8 +61,9 @@ def _is_pennylane_circuit(obj: Any) -> bool:
     return isinstance(obj, (qml.QNode, qml.tape.QuantumScript))
 
 
-def load_circuit(obj: Any, args: tuple = (), kwargs: dict | None = None, *,
-                 _depth: int = 0) -> LoadedCircuit:
+def load_circuit(
+    obj: Any, args: tuple = (), kwargs: dict | None = None, *, _depth: int = 0
+) -> LoadedCircuit:
     """Load ``obj`` (see the module docstring); raise ``CircuitError`` otherwise."""
     kwargs = kwargs or {}
     if is_qiskit_circuit(obj):
@@ -73,7 +74,8 @@ def load_circuit(obj: Any, args: tuple = (), kwargs: dict | None = None, *,
             raise CircuitError(
                 f"string circuit is not OpenQASM (no 'OPENQASM 2.0;'/'OPENQASM 3.0;' "
                 f"header or qubit declaration); it starts with: {preview!r}",
-                line=1, source_format="qasm",
+                line=1,
+                source_format="qasm",
             )
         return from_qasm(obj)
     if isinstance(obj, dict):

@@ -32,10 +32,36 @@ def tape_from(obj: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
 
     kwargs = kwargs or {}
     if isinstance(obj, qml.QNode):
-        return qml.workflow.construct_tape(obj)(*args, **kwargs)
+        tape = qml.workflow.construct_tape(obj)(*args, **kwargs)
+        return _on_device_wires(tape, getattr(obj.device, "wires", None))
     if isinstance(obj, qml.tape.QuantumScript):
         return obj
     raise CircuitError(f"not a PennyLane circuit: {type(obj).__name__}", source_format="pennylane")
+
+
+def _on_device_wires(tape: Any, wires: Any) -> Any:
+    """Give wire-less ``counts``/``sample``/``probs`` the QNode device's wires.
+
+    On the QNode's own device, ``qml.counts()`` covers every device wire; the
+    pilot's device has no fixed wires, so make that explicit.
+    """
+    if not wires:
+        return tape
+    import pennylane as qml
+
+    kinds = {"CountsMP": qml.counts, "SampleMP": qml.sample, "ProbabilityMP": qml.probs}
+    measurements = []
+    changed = False
+    for mp in tape.measurements:
+        make = kinds.get(type(mp).__name__)
+        if make is not None and mp.obs is None and not mp.wires:
+            measurements.append(make(wires=list(wires)))
+            changed = True
+        else:
+            measurements.append(mp)
+    if not changed:
+        return tape
+    return qml.tape.QuantumScript(tape.operations, measurements, shots=tape.shots)
 
 
 def tape_from_queue(queue: Any, returned: Any) -> Any:
@@ -97,22 +123,25 @@ def portable_from_pennylane(tape: Any, wmap: dict[Any, int], width: int) -> Port
         elif kind in ("CountsMP", "SampleMP", "ProbabilityMP"):
             if mp.obs is not None:
                 raise UnsupportedOperationError(
-                    f"{kind.removesuffix('MP').lower()} of an observable", "portable conversion",
+                    f"{kind.removesuffix('MP').lower()} of an observable",
+                    None,
                     "use expval(observable) or counts()/probs() over wires",
                 )
             wires = [wmap[w] for w in mp.wires] if mp.wires else list(range(width))
             if measured is not None and wires != measured:
                 raise UnsupportedOperationError(
-                    f"{kind} over wires {wires} next to wires {measured}", "portable conversion",
+                    f"{kind} over wires {wires} next to wires {measured}",
+                    None,
                     "measure one set of wires per circuit",
                 )
             measured = wires
             want_counts = want_counts or kind != "ProbabilityMP"
         elif isinstance(mp, qml.measurements.MidMeasureMP):
-            raise UnsupportedOperationError("mid-circuit measurement", "portable conversion")
+            raise UnsupportedOperationError("mid-circuit measurement", None)
         else:
             raise UnsupportedOperationError(
-                kind.removesuffix("MP").lower(), "portable conversion",
+                kind.removesuffix("MP").lower(),
+                None,
                 "supported: expval, probs, counts, sample",
             )
     return PortableCircuit(
@@ -131,11 +160,15 @@ def _append(body: QuantumCircuit, op: Any, wmap: dict[Any, int], depth: int) -> 
     qubits = [wmap[w] for w in op.wires]
     spec = GATES.get(name)
     if type(op).__name__ == "MidMeasureMP" or name == "midmeasuremp":
-        raise UnsupportedOperationError("mid-circuit measurement", "portable conversion")
-    if spec is not None and len(qubits) == spec.num_qubits and (
-        spec.num_params == len(op.parameters) or spec.pennylane.startswith("adjoint:")
+        raise UnsupportedOperationError("mid-circuit measurement", None)
+    if (
+        spec is not None
+        and len(qubits) == spec.num_qubits
+        and (spec.num_params == len(op.parameters) or spec.pennylane.startswith("adjoint:"))
     ):
-        params = [float(p) for p in op.parameters] if not spec.pennylane.startswith("adjoint:") else []
+        params = (
+            [float(p) for p in op.parameters] if not spec.pennylane.startswith("adjoint:") else []
+        )
         getattr(body, name)(*params, *qubits)
         return
     if name in ("globalphase", "barrier", "snapshot"):
@@ -152,7 +185,7 @@ def _append(body: QuantumCircuit, op: Any, wmap: dict[Any, int], depth: int) -> 
         matrix = np.asarray(op.matrix(), dtype=complex)
         body.append(UnitaryGate(matrix, label=op.name), list(reversed(qubits)))
         return
-    raise UnsupportedOperationError(op.name, "portable conversion", "no decomposition or matrix")
+    raise UnsupportedOperationError(op.name, None, "no decomposition or matrix")
 
 
 _PAULI = {"PauliX": "X", "PauliY": "Y", "PauliZ": "Z", "X": "X", "Y": "Y", "Z": "Z"}
@@ -166,14 +199,15 @@ def pauli_sum(obs: Any, wmap: dict[Any, int]) -> Observable:
         ps = qml.pauli.pauli_sentence(obs)
     except Exception:
         raise UnsupportedOperationError(
-            f"expval({obs})", "portable conversion",
+            f"expval({obs})",
+            None,
             "only observables made of Pauli operators convert to other executors",
         ) from None
     terms = []
     for word, coeff in ps.items():
         c = complex(coeff)
         if abs(c.imag) > 1e-12:
-            raise UnsupportedOperationError(f"expval({obs})", "portable conversion", "not Hermitian")
+            raise UnsupportedOperationError(f"expval({obs})", None, "not Hermitian")
         paulis = tuple(sorted((wmap[w], p) for w, p in word.items() if p != "I"))
         terms.append(PauliTerm(c.real, paulis))
     return tuple(terms)

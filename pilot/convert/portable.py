@@ -63,9 +63,7 @@ class KeyFormat:
     def format(self, ordered: str) -> str:
         if self.clbit_sources is None:
             return ordered
-        return "".join(
-            "0" if src is None else ordered[src] for src in reversed(self.clbit_sources)
-        )
+        return "".join("0" if src is None else ordered[src] for src in reversed(self.clbit_sources))
 
     def format_dist(self, dist: dict[str, Any]) -> dict[str, Any]:
         if self.clbit_sources is None:

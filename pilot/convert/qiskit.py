@@ -66,14 +66,13 @@ def portable_from_qiskit(qc: QuantumCircuit, source_format: str = "qiskit") -> P
             continue
         if op.name in _CONTROL_FLOW or getattr(op, "condition", None) is not None:
             raise UnsupportedOperationError(
-                op.name, "portable conversion",
+                op.name,
+                None,
                 "classically controlled operations only run on Qiskit executors "
                 "(qiskit_local, qiskit_fake, ibm_runtime)",
             )
         if op.name == "reset":
-            raise UnsupportedOperationError(
-                "reset", "portable conversion", "reset only runs on Qiskit executors"
-            )
+            raise UnsupportedOperationError("reset", None, "reset only runs on Qiskit executors")
         if op.name == "measure":
             q = qubits[0]
             c = qc.find_bit(inst.clbits[0]).index
@@ -86,7 +85,7 @@ def portable_from_qiskit(qc: QuantumCircuit, source_format: str = "qiskit") -> P
         if hit:
             raise UnsupportedOperationError(
                 f"{op.name} after measure on qubit {min(hit)}",
-                "portable conversion",
+                None,
                 "mid-circuit measurements only run on Qiskit executors; "
                 "move measurements to the end of the circuit",
             )
@@ -114,22 +113,48 @@ def measured_circuit(body: QuantumCircuit, measured: tuple[int, ...]) -> Quantum
 # ------------------------------------------------------------------ OpenQASM
 _HEADER = re.compile(r"^\s*(?://[^\n]*\n\s*|/\*.*?\*/\s*)*OPENQASM\s+(\d+)(?:\.\d+)?\s*;", re.S)
 
-#: Braket's built-in gate names, defined in terms of stdgates.inc.
+#: Braket's built-in gate names missing from stdgates.inc, defined in terms of it
+#: (each checked against Braket's own matrix in tests/convert/test_gates.py).
 _BRAKET_DEFS = {
     "cnot": "gate cnot a, b { cx a, b; }",
     "ccnot": "gate ccnot a, b, c { ccx a, b, c; }",
     "phaseshift": "gate phaseshift(l) a { p(l) a; }",
     "cphaseshift": "gate cphaseshift(l) a, b { cp(l) a, b; }",
+    "cphaseshift00": "gate cphaseshift00(l) a, b { x a; x b; cp(l) a, b; x a; x b; }",
+    "cphaseshift01": "gate cphaseshift01(l) a, b { x a; cp(l) a, b; x a; }",
+    "cphaseshift10": "gate cphaseshift10(l) a, b { x b; cp(l) a, b; x b; }",
     "si": "gate si a { sdg a; }",
     "ti": "gate ti a { tdg a; }",
     "v": "gate v a { sx a; }",
     "vi": "gate vi a { s a; h a; s a; }",
+    "cv": "gate cv a, b { h b; cp(pi/2) a, b; h b; }",
     "i": "gate i a { id a; }",
     "xx": "gate xx(t) a, b { h a; h b; cx a, b; rz(t) b; cx a, b; h a; h b; }",
-    "yy": "gate yy(t) a, b { rx(pi/2) a; rx(pi/2) b; cx a, b; rz(t) b; cx a, b; rx(-pi/2) a; rx(-pi/2) b; }",
+    "yy": (
+        "gate yy(t) a, b { rx(pi/2) a; rx(pi/2) b; cx a, b; rz(t) b; cx a, b; "
+        "rx(-pi/2) a; rx(-pi/2) b; }"
+    ),
     "zz": "gate zz(t) a, b { cx a, b; rz(t) b; cx a, b; }",
+    "xy": (
+        "gate xy(t) a, b { h a; h b; cx a, b; rz(-t/2) b; cx a, b; h a; h b; "
+        "rx(pi/2) a; rx(pi/2) b; cx a, b; rz(-t/2) b; cx a, b; rx(-pi/2) a; rx(-pi/2) b; }"
+    ),
+    "pswap": "gate pswap(t) a, b { swap a, b; cx a, b; rz(t) b; cx a, b; }",
     "iswap": "gate iswap a, b { s a; s b; h a; cx a, b; cx b, a; h b; }",
+    "ecr": (
+        "gate ecr a, b { h b; cx a, b; rz(pi/4) b; cx a, b; h b; x a; "
+        "h b; cx a, b; rz(-pi/4) b; cx a, b; h b; }"
+    ),
+    # Qiskit's importer orders a gate's parameters by name, so multi-parameter
+    # definitions use names that sort in positional order (t0, t1).
+    "prx": "gate prx(t0, t1) a { rz(-t1) a; rx(t0) a; rz(t1) a; }",
+    "gpi": "gate gpi(phi) a { rz(-2*phi) a; x a; }",
+    "gpi2": "gate gpi2(phi) a { rz(-phi) a; rx(pi/2) a; rz(phi) a; }",
 }
+
+#: Where a gate name may start a statement: line start, after ';', or after a modifier '@'.
+_STATEMENT_START = r"(?:^|;|@)\s*"
+_INCLUDE_STD = re.compile(r'include\s+"stdgates\.inc"\s*;')
 
 
 def qasm_version(text: str) -> int | None:
@@ -139,9 +164,7 @@ def qasm_version(text: str) -> int | None:
 
 
 def looks_like_qasm(text: str) -> bool:
-    return qasm_version(text) is not None or bool(
-        re.search(r"^\s*(qreg|qubit)\b", text, re.M)
-    )
+    return qasm_version(text) is not None or bool(re.search(r"^\s*(qreg|qubit)\b", text, re.M))
 
 
 def from_qasm(text: str) -> LoadedCircuit:
@@ -156,7 +179,8 @@ def from_qasm(text: str) -> LoadedCircuit:
     else:
         raise CircuitError(
             f"OpenQASM {version} is not supported; use OpenQASM 2 or 3",
-            line=1, source_format="qasm",
+            line=1,
+            source_format="qasm",
         )
     loaded = from_qiskit(qc, fmt)
     return loaded
@@ -173,7 +197,7 @@ def _line_error(fmt: str, text: str, line: int | None, msg: str) -> CircuitError
 
 
 def _load_qasm2(text: str) -> QuantumCircuit:
-    import qiskit.qasm2 as qasm2
+    from qiskit import qasm2
 
     try:
         return qasm2.loads(
@@ -189,29 +213,32 @@ def _load_qasm2(text: str) -> QuantumCircuit:
 
 
 def _with_braket_defs(text: str) -> str:
-    """Add ``stdgates.inc`` and the Braket gate definitions a program uses.
+    """Add ``stdgates.inc`` and the definitions of the Braket gate names a program uses.
 
-    Everything is inserted on the header line, so line numbers in errors still
-    match the user's text.
+    The additions go on the line of the program's own ``include "stdgates.inc";``
+    (after it) or else on its header line, so line numbers in errors still match
+    the user's text.
     """
     used = sorted(
-        name for name in _BRAKET_DEFS
-        if re.search(rf"^\s*{name}\s*(\([^;]*?\))?\s+[\w$][^=;]*;", text, re.M)
+        name
+        for name in _BRAKET_DEFS
+        if re.search(rf"{_STATEMENT_START}{name}\s*(\([^;]*?\))?\s+[\w$]", text, re.M)
         and not re.search(rf"\bgate\s+{name}\b", text)
     )
-    extra = [] if "stdgates.inc" in text else ['include "stdgates.inc";']
-    extra += [_BRAKET_DEFS[n] for n in used]
-    if not extra:
-        return text
+    defs = " ".join(_BRAKET_DEFS[n] for n in used)
+    include = _INCLUDE_STD.search(text)
+    if include:
+        return text if not defs else text[: include.end()] + " " + defs + text[include.end() :]
+    extra = 'include "stdgates.inc"; ' + defs
     m = _HEADER.match(text)
     if m:
-        return text[: m.end()] + " " + " ".join(extra) + text[m.end():]
-    return "OPENQASM 3.0; " + " ".join(extra) + " " + text
+        return text[: m.end()] + " " + extra + text[m.end() :]
+    return "OPENQASM 3.0; " + extra + " " + text
 
 
 def _load_qasm3(text: str) -> QuantumCircuit:
     try:
-        import qiskit.qasm3 as qasm3
+        from qiskit import qasm3
     except ImportError as exc:  # pragma: no cover - qiskit ships it
         raise CircuitError(f"cannot read OpenQASM 3: {exc}", source_format="qasm3") from None
     prepared = _with_braket_defs(text)
@@ -243,7 +270,9 @@ def _qasm3_syntax_errors(text: str) -> list[tuple[int, int, str]]:
         def __init__(self) -> None:
             self.errors: list[tuple[int, int, str]] = []
 
-        def syntaxError(self, recognizer: Any, sym: Any, line: int, col: int, msg: str, e: Any) -> None:  # noqa: N802
+        def syntaxError(
+            self, recognizer: Any, sym: Any, line: int, col: int, msg: str, e: Any
+        ) -> None:
             self.errors.append((line, col, msg))
 
     listener = _Collect()

@@ -16,11 +16,16 @@ logger = logging.getLogger(__name__)
 
 
 def _fmt(resources: dict[str, float]) -> str:
-    return ", ".join(f"{v:g} {k}" for k, v in sorted(resources.items()) if k in ("CPU", "GPU")) or "nothing"
+    return (
+        ", ".join(f"{v:g} {k}" for k, v in sorted(resources.items()) if k in ("CPU", "GPU"))
+        or "nothing"
+    )
 
 
 class LocalLauncher(Launcher):
-    def start(self, name: str, description: PilotDescription, bundles: list[dict[str, float]]) -> Allocation:
+    def start(
+        self, name: str, description: PilotDescription, bundles: list[dict[str, float]]
+    ) -> Allocation:
         import ray
         from ray.util.placement_group import placement_group
 
@@ -28,9 +33,17 @@ class LocalLauncher(Launcher):
         strategy = "PACK" if len(bundles) == 1 else "SPREAD"
         pg = placement_group(bundles, strategy=strategy, name=f"pilot-{name}")
         logger.info("pilot %s: placement group %s requested (%s)", name, pg.id.hex(), bundles)
-        return Allocation(pilot=name, bundles=bundles, handle=pg, state=PilotState.PENDING,
-                          info={"placement_group": pg.id.hex(), "launcher": "local",
-                                "ray_address": ray.get_runtime_context().gcs_address})
+        return Allocation(
+            pilot=name,
+            bundles=bundles,
+            handle=pg,
+            state=PilotState.PENDING,
+            info={
+                "placement_group": pg.id.hex(),
+                "launcher": "local",
+                "ray_address": ray.get_runtime_context().gcs_address,
+            },
+        )
 
     @staticmethod
     def _check_possible(name: str, bundles: list[dict[str, float]]) -> None:
@@ -44,7 +57,8 @@ class LocalLauncher(Launcher):
                 biggest = max(nodes, key=lambda n: n.get("CPU", 0), default={})
                 raise PilotStartError(
                     f"pilot {name!r} asks for {_fmt(bundle)} per node, but no node of the Ray "
-                    f"cluster has that much (largest node: {_fmt(biggest)}; cluster: {_fmt(total)}). "
+                    f"cluster has that much (largest node: {_fmt(biggest)}; "
+                    f"cluster: {_fmt(total)}). "
                     "Lower cores_per_node/gpus_per_node, or add nodes."
                 )
         need: dict[str, float] = {}

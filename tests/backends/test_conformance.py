@@ -1,0 +1,216 @@
+"""Backend conformance: every executor passes the same checks (no Ray: the worker class directly).
+
+Like PennyLane's device test suite: counts sum to shots, bit order, exact
+results where advertised, expectation values, capability and status reports,
+and errors that name the unsupported operation and the backend.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from pilot.config import parse_description
+from pilot.errors import NoFeasibleResourceError, UnsupportedOperationError
+from pilot.tasks import TaskSpec
+from pilot.workers import QuantumWorker
+from tests.helpers import bell_qiskit, within_binomial
+
+EXECUTORS: dict[str, dict[str, Any]] = {
+    "qiskit_local": {"seed": 11},
+    "qiskit_fake": {"backends": ["fake_manila", "fake_lagos"], "seed": 11},
+    "ibm_runtime": {"local": True, "seed": 11},
+    "pennylane_default": {"seed": 11},
+    "pennylane_lightning": {"seed": 11},
+    "braket_local": {},
+    "braket_sv1": {"s3_bucket": "qdreamer-test", "poll_interval_seconds": 0.01},
+}
+EXPECTED_RESOURCES = {
+    "qiskit_local": ["aer_simulator"],
+    "qiskit_fake": ["fake_manila", "fake_lagos"],
+    "ibm_runtime": ["fake_manila"],
+    "pennylane_default": ["default.qubit"],
+    "pennylane_lightning": ["lightning.qubit"],
+    "braket_local": ["braket_sv"],
+    "braket_sv1": ["SV1"],
+}
+NOISY = {"qiskit_fake", "ibm_runtime"}
+FRAMEWORK = {
+    "qiskit_local": "qiskit",
+    "qiskit_fake": "qiskit",
+    "ibm_runtime": "qiskit",
+    "pennylane_default": "pennylane",
+    "pennylane_lightning": "pennylane",
+    "braket_local": "braket",
+    "braket_sv1": "braket",
+}
+
+
+@pytest.fixture(scope="module")
+def workers(fake_braket: Any) -> dict[str, QuantumWorker]:
+    mp = pytest.MonkeyPatch()
+    for key, value in fake_braket.env.items():
+        mp.setenv(key, value)
+    out = {}
+    for executor, extra in EXECUTORS.items():
+        config = parse_description(
+            {"resource_type": "quantum", "quantum": {"executor": executor, **extra}}
+        ).quantum
+        out[executor] = QuantumWorker(config, pilot=f"p-{executor}", num_cpus=1)
+    yield out
+    mp.undo()
+
+
+def run(
+    worker: QuantumWorker, circuit: Any, shots: int | None = 1000, resource: str | None = None
+) -> Any:
+    resource = resource or worker.resources()[0].name
+    spec = TaskSpec(
+        task_id="t1",
+        name="t",
+        circuit=circuit,
+        shots=shots,
+        pilot=worker.pilot,
+        resource=resource,
+        num_qubits=None,
+        gate_set=None,
+        submitted_at=time.time(),
+    )
+    return worker.run(spec)
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_capabilities_report(workers: dict, executor: str) -> None:
+    caps = workers[executor].resources()
+    assert [c.name for c in caps] == EXPECTED_RESOURCES[executor]
+    for c in caps:
+        assert c.executor == executor and c.pilot == f"p-{executor}"
+        assert c.num_qubits >= 5
+        assert c.noisy == (executor in NOISY)
+    if executor == "qiskit_fake":
+        lagos = caps[1]
+        assert lagos.num_qubits == 7 and lagos.coupling_map and (0, 1) in lagos.coupling_map
+        assert {"rz", "sx", "cx"} <= lagos.native_gates
+        assert lagos.readout_errors and all(0 <= e < 0.5 for e in lagos.readout_errors.values())
+        assert lagos.gate_errors[("cx", (0, 1))] > 0
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_status_report(workers: dict, executor: str) -> None:
+    worker = workers[executor]
+    status = worker.status(worker.resources()[0].name)
+    assert status.online is True and status.queue_depth >= 0
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_counts_sum_to_shots_and_bit_order(workers: dict, executor: str) -> None:
+    from qiskit import QuantumCircuit
+
+    worker = workers[executor]
+    bell = run(worker, bell_qiskit(), shots=1000)
+    assert sum(bell.counts.values()) == 1000
+    assert bell.path == ("native" if FRAMEWORK[executor] == "qiskit" else "portable")
+    qc = QuantumCircuit(2, 2)
+    qc.x(1)
+    qc.measure([0, 1], [0, 1])
+    gd = {"gates": [{"type": "x", "qubit": 1}], "n_qubits": 2}
+    on_qiskit = run(worker, qc, shots=500)
+    on_dict = run(worker, gd, shots=500)
+    if executor in NOISY:
+        assert on_qiskit.most_frequent() == "10" and on_dict.most_frequent() == "01"
+    else:
+        assert on_qiskit.counts == {"10": 500} and on_dict.counts == {"01": 500}
+        assert within_binomial(bell.counts["00"], 1000, 0.5)
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_exact_results_where_advertised(workers: dict, executor: str) -> None:
+    worker = workers[executor]
+    if worker.resources()[0].supports_exact:
+        r = run(
+            worker, {"gates": [{"type": "ry", "qubit": 0, "angle": 1.0}], "n_qubits": 1}, shots=None
+        )
+        import math
+
+        assert r.counts is None
+        p1 = math.sin(0.5) ** 2
+        tol = 0.03 if executor in NOISY else 1e-9
+        assert r.probabilities["1"] == pytest.approx(p1, abs=tol)
+    else:
+        with pytest.raises(UnsupportedOperationError, match=rf"shots=None.*{executor}"):
+            run(worker, bell_qiskit(), shots=None)
+
+
+def pauli_qnode() -> Any:
+    import pennylane as qml
+
+    def circuit() -> Any:
+        qml.Hadamard(0)
+        qml.CNOT([0, 1])
+        return (
+            qml.expval(qml.PauliX(0) @ qml.PauliX(1)),
+            qml.expval(qml.PauliZ(0)),
+            qml.expval(qml.PauliY(0) @ qml.PauliY(1)),
+            qml.expval(0.5 * qml.PauliZ(0) @ qml.PauliZ(1) + 0.25),
+        )
+
+    return circuit
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_expectation_values(workers: dict, executor: str) -> None:
+    worker = workers[executor]
+    expected = [1.0, 0.0, -1.0, 0.75]
+    sampled = run(worker, pauli_qnode(), shots=4000)
+    tol = 0.2 if executor in NOISY else 0.1
+    assert sampled.expectation_values == pytest.approx(expected, abs=tol)
+    assert sampled.counts is None
+    if worker.resources()[0].supports_exact and executor not in NOISY:
+        exact = run(worker, pauli_qnode(), shots=None)
+        assert exact.expectation_values == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("executor", [e for e in EXECUTORS if FRAMEWORK[e] != "braket"])
+def test_unsupported_operation_names_operation_and_backend(workers: dict, executor: str) -> None:
+    from braket.circuits import Circuit
+
+    worker = workers[executor]
+    with pytest.raises(UnsupportedOperationError) as info:
+        run(worker, Circuit().h(0).depolarizing(0, 0.1))
+    msg = str(info.value)
+    assert "'Depolarizing'" in msg and executor in msg and worker.resources()[0].name in msg
+
+
+@pytest.mark.parametrize("executor", [e for e in EXECUTORS if FRAMEWORK[e] != "qiskit"])
+def test_qiskit_only_features_are_refused_elsewhere(workers: dict, executor: str) -> None:
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(1, 1)
+    qc.h(0)
+    qc.reset(0)
+    qc.measure(0, 0)
+    with pytest.raises(UnsupportedOperationError, match=rf"'reset' is not supported by {executor}"):
+        run(workers[executor], qc)
+    # ...and run natively on a Qiskit executor.
+    assert run(workers["qiskit_local"], qc, shots=100).counts == {"0": 100}
+
+
+def test_qiskit_fake_runs_each_device_with_its_own_noise(workers: dict) -> None:
+    worker = workers["qiskit_fake"]
+    a = run(worker, bell_qiskit(), shots=2000, resource="fake_manila")
+    b = run(worker, bell_qiskit(), shots=2000, resource="fake_lagos")
+    assert a.backend == "fake_manila" and b.backend == "fake_lagos"
+    assert a.counts != b.counts
+    assert a.native is not None  # the native per-experiment result travels with the result
+
+
+def test_worker_refuses_circuits_wider_than_the_resource(workers: dict) -> None:
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(6)
+    qc.h(0)
+    with pytest.raises(Exception, match="needs 6 qubits but fake_manila"):
+        run(workers["qiskit_fake"], qc, resource="fake_manila")
+    assert NoFeasibleResourceError  # the service refuses this earlier, before submission

@@ -1,0 +1,1 @@
+"""Local stand-ins for remote services, reached by the real SDK clients over HTTP."""

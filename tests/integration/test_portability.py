@@ -1,0 +1,234 @@
+"""The same circuit, written in every input format, on every executor.
+
+Counts keys follow the convention of the framework the circuit was written
+in, whichever backend runs it: "X on qubit 0 of 3" reads ``001`` for Qiskit and
+OpenQASM (clbit 0 rightmost) and ``100`` for Braket, PennyLane and the gate
+dict (qubit 0 leftmost).  Noisy executors (fake devices) must put the expected
+key on top with most of the shots.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pilot import PilotComputeService, QuantumTask
+from tests.helpers import within_binomial
+
+SHOTS = 2000
+
+EXECUTORS: dict[str, dict[str, Any]] = {
+    "qiskit_local": {"executor": "qiskit_local", "seed": 7},
+    "qiskit_fake": {"executor": "qiskit_fake", "backends": ["fake_manila"], "seed": 7},
+    "ibm_runtime": {"executor": "ibm_runtime", "local": True, "backend": "fake_manila", "seed": 7},
+    "pennylane_default": {"executor": "pennylane_default", "seed": 7},
+    "pennylane_lightning": {"executor": "pennylane_lightning", "seed": 7},
+    "braket_local": {"executor": "braket_local"},
+    "braket_sv1": {
+        "executor": "braket_sv1",
+        "s3_bucket": "qdreamer-test",
+        "poll_interval_seconds": 0.01,
+    },
+}
+NOISY = {"qiskit_fake", "ibm_runtime"}
+
+
+# ------------------------------------------------------------------ circuits
+def x0_qiskit() -> Any:
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(3, 3, name="x0")
+    qc.x(0)
+    qc.measure([0, 1, 2], [0, 1, 2])
+    return qc
+
+
+def bell_qiskit() -> Any:
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(2, 2, name="bell")
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure([0, 1], [0, 1])
+    return qc
+
+
+X0_QASM2 = (
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg c[3];\nx q[0];\nmeasure q -> c;\n'
+)
+BELL_QASM2 = (
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\n'
+    "h q[0];\ncx q[0],q[1];\nmeasure q -> c;\n"
+)
+X0_QASM3 = (
+    'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[3] q;\nbit[3] c;\nx q[0];\nc = measure q;\n'
+)
+# Braket-flavoured OpenQASM 3: built-in names, no stdgates.inc.
+BELL_QASM3 = (
+    "OPENQASM 3.0;\nbit[2] b;\nqubit[2] q;\nh q[0];\ncnot q[0], q[1];\n"
+    "b[0] = measure q[0];\nb[1] = measure q[1];\n"
+)
+
+
+def x0_braket() -> Any:
+    from braket.circuits import Circuit
+
+    return Circuit().x(0).i(1).i(2)
+
+
+def bell_braket() -> Any:
+    from braket.circuits import Circuit
+
+    return Circuit().h(0).cnot(0, 1)
+
+
+def x0_qfunc() -> Any:
+    import pennylane as qml
+
+    qml.PauliX(0)
+    return qml.counts(wires=[0, 1, 2])
+
+
+def bell_qfunc() -> Any:
+    import pennylane as qml
+
+    qml.Hadamard(0)
+    qml.CNOT([0, 1])
+    return qml.counts(wires=[0, 1])
+
+
+def x0_qnode() -> Any:
+    import pennylane as qml
+
+    @qml.qnode(qml.device("default.qubit", wires=3))
+    def circuit() -> Any:
+        qml.PauliX(wires=0)
+        return qml.counts()
+
+    return circuit
+
+
+def bell_qnode() -> Any:
+    import pennylane as qml
+
+    @qml.qnode(qml.device("default.qubit", wires=2))
+    def circuit() -> Any:
+        qml.Hadamard(wires=0)
+        qml.CNOT(wires=[0, 1])
+        return qml.counts()
+
+    return circuit
+
+
+X0_GATEDICT = {"gates": [{"type": "x", "qubit": 0}], "n_qubits": 3}
+BELL_GATEDICT = {
+    "gates": [{"type": "h", "qubit": 0}, {"type": "cx", "control": 0, "target": 1}],
+    "n_qubits": 2,
+}
+
+# format -> (deterministic circuit, its expected key, Bell circuit)
+FORMATS: dict[str, tuple[Any, str, Any]] = {
+    "qiskit": (x0_qiskit(), "001", bell_qiskit()),
+    "qasm2": (X0_QASM2, "001", BELL_QASM2),
+    "qasm3": (X0_QASM3, "001", BELL_QASM3),
+    "braket": (x0_braket(), "100", bell_braket()),
+    "pennylane_qfunc": (x0_qfunc, "100", bell_qfunc),
+    "pennylane_qnode": (x0_qnode, "100", bell_qnode),
+    "gatedict": (X0_GATEDICT, "100", BELL_GATEDICT),
+    "callable": (x0_qiskit, "001", bell_qiskit),
+}
+
+
+@pytest.fixture(scope="module")
+def pcs(ray_session: None, workdir: Any) -> Any:
+    with PilotComputeService(working_directory=workdir) as service:
+        for name, quantum in EXECUTORS.items():
+            service.create_pilot(
+                {
+                    "resource_type": "quantum",
+                    "name": name,
+                    "quantum": quantum,
+                    "cores_per_node": 0.25,
+                }
+            )
+        yield service
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_deterministic_circuit_gives_exact_key(pcs: Any, executor: str, fmt: str) -> None:
+    circuit, key, _ = FORMATS[fmt]
+    result = pcs.get_results(
+        pcs.submit_quantum_task(QuantumTask(circuit, shots=SHOTS, pilot=executor))
+    )
+    assert result.pilot == executor
+    assert sum(result.counts.values()) == SHOTS
+    assert all(len(k) == 3 for k in result.counts)
+    if executor in NOISY:
+        assert result.most_frequent() == key
+        assert result.counts[key] >= 0.75 * SHOTS, result.counts
+    else:
+        assert result.counts == {key: SHOTS}
+    assert result.probabilities[key] == pytest.approx(result.counts[key] / SHOTS)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_bell_distribution(pcs: Any, executor: str, fmt: str) -> None:
+    _, _, bell = FORMATS[fmt]
+    result = pcs.get_results(
+        pcs.submit_quantum_task(QuantumTask(bell, shots=SHOTS, pilot=executor))
+    )
+    counts = result.counts
+    assert sum(counts.values()) == SHOTS
+    if executor in NOISY:
+        assert counts.get("00", 0) + counts.get("11", 0) >= 0.8 * SHOTS, counts
+        assert min(counts.get("00", 0), counts.get("11", 0)) >= 0.3 * SHOTS, counts
+    else:
+        assert set(counts) == {"00", "11"}, counts
+        assert within_binomial(counts["00"], SHOTS, 0.5), counts
+
+
+@pytest.mark.parametrize("executor", [e for e in EXECUTORS if e not in NOISY])
+@pytest.mark.parametrize("fmt", ["qiskit", "braket", "pennylane_qfunc", "gatedict"])
+def test_exact_probabilities_with_shots_none(pcs: Any, executor: str, fmt: str) -> None:
+    _, _, bell = FORMATS[fmt]
+    result = pcs.get_results(pcs.submit_quantum_task(QuantumTask(bell, shots=None, pilot=executor)))
+    assert result.counts is None
+    assert result.probabilities == pytest.approx({"00": 0.5, "11": 0.5}, abs=1e-9)
+
+
+def test_braket_circuit_reads_the_same_on_aer_and_on_braket(pcs: Any) -> None:
+    """Measure qubit 2 then 0: Braket orders keys by measurement, on any backend."""
+    from braket.circuits import Circuit
+
+    circ = Circuit().x(2).i(0).measure([2, 0])
+    on_braket = pcs.get_results(
+        pcs.submit_quantum_task(QuantumTask(circ, shots=100, pilot="braket_local"))
+    )
+    on_aer = pcs.get_results(
+        pcs.submit_quantum_task(QuantumTask(circ, shots=100, pilot="qiskit_local"))
+    )
+    assert on_braket.counts == on_aer.counts == {"10": 100}
+    assert on_braket.path == "native" and on_aer.path == "portable"
+
+
+def test_qiskit_registers_read_the_same_everywhere(pcs: Any) -> None:
+    """Two registers, clbits written out of order: keys as SamplerV2's join_data() gives."""
+    from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+
+    q = QuantumRegister(3, "q")
+    a, b = ClassicalRegister(2, "a"), ClassicalRegister(2, "b")
+    qc = QuantumCircuit(q, a, b)
+    qc.x(0)
+    qc.x(2)
+    qc.measure(q[0], b[1])
+    qc.measure(q[2], a[0])
+    qc.measure(q[1], a[1])
+    expected = {"1001": 100}  # b1 b0 a1 a0
+    for executor in ("qiskit_local", "pennylane_default", "braket_local"):
+        result = pcs.get_results(
+            pcs.submit_quantum_task(QuantumTask(qc, shots=100, pilot=executor))
+        )
+        assert result.counts == expected, executor

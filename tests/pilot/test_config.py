@@ -1,0 +1,157 @@
+"""Pilot descriptions: defaults, precedence, and errors that name the key and suggest a fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pilot.config import parse_description
+from pilot.errors import ConfigError
+
+
+def test_seed_description_is_accepted_with_defaults() -> None:
+    d = parse_description(
+        {
+            "resource_type": "quantum",
+            "quantum": {"executor": "ibmq_qasm_simulator", "ibmqx_token": "secret-token-123"},
+            "working_directory": "/tmp",
+            "type": "ray",
+            "dreamer_enabled": True,
+        }
+    )
+    assert d.quantum is not None
+    assert d.quantum.executor == "ibm_runtime"  # ibmq_* is an alias
+    assert d.quantum.token == "secret-token-123"
+    assert d.quantum.channel == "ibm_quantum_platform"  # from conf/defaults.toml
+    assert d.cores_per_node == 1 and d.number_of_nodes == 1 and d.resource == "local"
+    assert "secret-token-123" not in repr(d) and "secret-token-123" not in str(d.model_dump())
+
+
+def test_classical_is_the_default_resource_type() -> None:
+    d = parse_description({"number_of_nodes": 2, "cores_per_node": 0.5})
+    assert d.resource_type == "classical" and d.quantum is None
+
+
+@pytest.mark.parametrize(
+    ("description", "key", "fragment", "suggestion"),
+    [
+        ({"resource_typ": "quantum"}, "resource_typ", "unknown key", "resource_type"),
+        ({"cores_per_nodes": 2}, "cores_per_nodes", "unknown key", "cores_per_node"),
+        ({"cores_per_node": "four"}, "cores_per_node", "expected a number", None),
+        ({"number_of_nodes": 0}, "number_of_nodes", "greater than or equal to 1", None),
+        (
+            {"resource_type": "quantun", "quantum": {"executor": "qiskit_local"}},
+            "resource_type",
+            "is not allowed",
+            "quantum",
+        ),
+        (
+            {"resource_type": "quantum", "quantum": {"executor": "qiskit_locl"}},
+            "quantum.executor",
+            "unknown executor",
+            "qiskit_local",
+        ),
+        (
+            {"resource_type": "quantum", "quantum": {"executor": "penylane_lightning"}},
+            "quantum.executor",
+            "unknown executor",
+            "pennylane_lightning",
+        ),
+        (
+            {"resource_type": "quantum", "quantum": {"executor": "qiskit_local", "bakends": ["x"]}},
+            "quantum.bakends",
+            "unknown key",
+            "backends",
+        ),
+        ({"resource_type": "quantum"}, "quantum", "needs a 'quantum' dict", None),
+        ({"resource_type": "quantum", "quantum": {}}, "quantum.executor", "is required", None),
+        (
+            {"resource_type": "quantum", "quantum": "qiskit_local"},
+            "quantum",
+            "expected a dict",
+            None,
+        ),
+        (
+            {"quantum": {"executor": "qiskit_local"}},
+            "resource_type",
+            "classical pilot takes no",
+            None,
+        ),
+        ({"type": "dask"}, "type", "expected 'ray'", None),
+        ({"resource": "pbs://cluster"}, "resource", "not available", None),
+        ({"dreamer_enabled": "maybe"}, "dreamer_enabled", "true or false", None),
+        ({"name": "has space"}, "name", "should match pattern", None),
+    ],
+)
+def test_bad_descriptions(
+    description: dict, key: str, fragment: str, suggestion: str | None
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_description(description)
+    err = info.value
+    assert err.key == key
+    assert fragment in str(err)
+    assert key.rsplit(".", maxsplit=1)[-1] in str(err) or key in str(err)
+    if suggestion:
+        assert err.suggestion == suggestion
+        assert f"did you mean {suggestion!r}" in str(err)
+
+
+def test_config_error_is_also_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        parse_description({"bogus": 1})
+
+
+def test_a_wrongly_typed_token_is_not_echoed() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_description(
+            {
+                "resource_type": "quantum",
+                "quantum": {"executor": "ibm_runtime", "ibmqx_token": 1234567890123},
+            }
+        )
+    assert "1234567890123" not in str(info.value)
+
+
+def test_user_file_overrides_packaged_defaults_and_description_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = tmp_path / "config.toml"
+    user.write_text("[pilot]\ncores_per_node = 0.5\n[quantum]\noptimization_level = 3\n")
+    monkeypatch.setenv("QDREAMER_CONFIG", str(user))
+    d = parse_description({"resource_type": "quantum", "quantum": {"executor": "qiskit_fake"}})
+    assert d.cores_per_node == 0.5
+    assert d.quantum is not None and d.quantum.optimization_level == 3
+    d2 = parse_description(
+        {
+            "resource_type": "quantum",
+            "cores_per_node": 2,
+            "quantum": {"executor": "qiskit_fake", "optimization_level": 0},
+        }
+    )
+    assert d2.cores_per_node == 2 and d2.quantum is not None and d2.quantum.optimization_level == 0
+
+
+def test_user_file_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QDREAMER_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="no such file"):
+        parse_description({})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[pilots]\ncores_per_node = 1\n")
+    monkeypatch.setenv("QDREAMER_CONFIG", str(bad))
+    with pytest.raises(ConfigError, match=r"unknown table \[pilots\].*did you mean 'pilot'"):
+        parse_description({})
+    bad.write_text("[pilot\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        parse_description({})
+
+
+def test_every_packaged_default_key_is_a_valid_description_key() -> None:
+    from pilot.config import PilotDescription, QuantumConfig, packaged_defaults
+
+    conf = packaged_defaults()
+    assert set(conf["pilot"]) <= set(PilotDescription.model_fields)
+    assert set(conf["quantum"]) <= set(QuantumConfig.model_fields)
+    for table in conf["executors"].values():
+        assert set(table) <= set(QuantumConfig.model_fields)
