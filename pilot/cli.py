@@ -112,10 +112,10 @@ def executors(
         table.add_column(col)
     for row in rows:
         table.add_row(
-            row["executor"],
+            str(row["executor"]),
             "yes" if row["installed"] else "no",
-            row["summary"],
-            "" if row["installed"] else row["install"],
+            str(row["summary"]),
+            "" if row["installed"] else str(row["install"]),
         )
     console.print(table)
 

@@ -317,7 +317,8 @@ class PilotComputeService:
 
         ``pilot`` names a classical pilot (default: the first one, or plain
         Ray capacity when there is none); ``resources`` takes ``num_cpus``
-        (default 1), ``num_gpus`` and ``memory``.  A request that could never
+        (default 1, or a pilot node's CPUs when it has fewer), ``num_gpus``
+        and ``memory``.  A request that could never
         be placed is refused here with ``SchedulingError`` rather than waiting.
         """
         import ray
@@ -334,10 +335,12 @@ class PilotComputeService:
                     key=f"resources.{key}",
                     suggestion=closest(key, TASK_RESOURCE_KEYS),
                 )
-        num_cpus = float(res.get("num_cpus", 1))
         num_gpus = float(res.get("num_gpus", 0) or 0)
         memory = res.get("memory")
         target = self._classical_pilot(pilot)
+        # Default: one CPU, or all of a pilot node's CPUs when it has fewer.
+        default_cpus = min(1.0, target.config.cores_per_node) if target is not None else 1.0
+        num_cpus = float(res.get("num_cpus", default_cpus))
         if target is not None:
             opts = target.task_options(num_cpus, num_gpus, memory)
             where = target.name
@@ -348,12 +351,9 @@ class PilotComputeService:
             getattr(fn, "_function", None), "__name__", "task"
         )
         opts["name"] = f"{fn_name}@{where}"
-        if isinstance(fn, RemoteFunction):
-            remote = fn
-        else:
-            remote = self._remote_fns.get(fn)
-            if remote is None:
-                remote = self._remote_fns[fn] = ray.remote(_as_function(fn))
+        remote: Any = fn if isinstance(fn, RemoteFunction) else self._remote_fns.get(fn)
+        if remote is None:
+            remote = self._remote_fns[fn] = ray.remote(_as_function(fn))
         ref = remote.options(**opts).remote(*args, **kwargs)
         self._task_info[ref.binary()] = ("", opts["name"], where)
         return ref

@@ -125,8 +125,9 @@ class QuantumWorker:
         for i in loaded:
             groups.setdefault((specs[i].resource, specs[i].shots), []).append(i)
         for (resource, shots), idx in groups.items():
+            outcomes: list[Outcome | None]
             try:
-                outcomes = execute(self.backend, resource, [loaded[i] for i in idx], shots)
+                outcomes = list(execute(self.backend, resource, [loaded[i] for i in idx], shots))
             except Exception:
                 # Attribute the failure: run each task on its own.
                 outcomes = []

@@ -111,7 +111,9 @@ class QuantumBackend(ABC):
             "exact probabilities need an ideal simulator; pass shots=N",
         )
 
-    def run_native(self, resource: str, circuits: Sequence[Any], shots: int) -> list[NativeOutput]:
+    def run_native(
+        self, resource: str, circuits: Sequence[Any], shots: int | None
+    ) -> list[NativeOutput]:
         """Run circuits of this backend's own framework as written."""
         raise NotImplementedError
 

@@ -183,9 +183,9 @@ class BraketAwsBackend(_BraketBase):
             native_gates=canonical_gates(native),
             simulator=simulator,
             noisy=not simulator,
-            max_shots=int(shots_range[1]) if shots_range else None,
+            max_shots=int(shots_range[1]) if shots_range is not None else None,
             # shots=0 (exact result types) is allowed where the shot range starts at 0 (SV1, DM1)
-            supports_exact=bool(shots_range) and int(shots_range[0]) == 0,
+            supports_exact=shots_range is not None and int(shots_range[0]) == 0,
         )
         self._destination = (config.s3_bucket, config.s3_prefix) if config.s3_bucket else None
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from pilot.backends.base import Job, NativeOutput, QuantumBackend, bits_from_qiskit_key
-from pilot.backends.qiskit import capabilities_from_target, normalise_fake_name
+from pilot.backends.qiskit import capabilities_from_target, fake_devices, normalise_fake_name
 from pilot.convert.qiskit import measured_circuit
 from pilot.errors import ConfigError, CredentialsError, PilotStartError, UnsupportedOperationError
 
@@ -53,10 +53,7 @@ class IBMRuntimeBackend(QuantumBackend):
 
     # ------------------------------------------------------------ connecting
     def _init_local(self, config: QuantumConfig) -> None:
-        from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
-
-        provider = FakeProviderForBackendV2()
-        available = {b.name: b for b in provider.backends()}
+        available = fake_devices()
         names = config.backends or (config.backend or config.local_backend or "fake_manila",)
         for raw in names:
             name = normalise_fake_name(raw)
@@ -83,7 +80,7 @@ class IBMRuntimeBackend(QuantumBackend):
                 channel=channel, token=token, instance=config.instance
             )
             if config.backends or config.backend:
-                for name in config.backends or (config.backend,):
+                for name in config.backends or (str(config.backend),):
                     self._backends[name] = self._service.backend(name)
             else:
                 backend = self._service.least_busy(operational=True, simulator=False)

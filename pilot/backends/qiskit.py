@@ -249,6 +249,18 @@ class AerBackend(_AerRunner):
         return transpile(qc, self._sim, optimization_level=0)
 
 
+def fake_devices() -> dict[str, Any]:
+    """Every fake device of ``qiskit_ibm_runtime.fake_provider`` by name (loaded lazily)."""
+    import warnings
+
+    from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
+
+    with warnings.catch_warnings():
+        # e.g. fake_nighthawk: "Properties ... are not intended to represent typical ... values"
+        warnings.filterwarnings("ignore", message=".*not intended to represent typical")
+        return {b.name: b for b in FakeProviderForBackendV2().backends()}
+
+
 def normalise_fake_name(name: str) -> str:
     """``FakeLagosV2``, ``fake_lagos``, ``lagos`` -> ``fake_lagos``."""
     low = re.sub(r"v2$", "", str(name).strip().lower())
@@ -263,10 +275,7 @@ class FakeBackend(_AerRunner):
 
     def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
         super().__init__(config, pilot=pilot, num_cpus=num_cpus)
-        from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
-
-        provider = FakeProviderForBackendV2()
-        available = {b.name: b for b in provider.backends()}
+        available = fake_devices()
         wanted = config.backends or ((config.backend,) if config.backend else tuple(available))
         self._devices: dict[str, Any] = {}
         for raw in wanted:

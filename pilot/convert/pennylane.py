@@ -161,14 +161,13 @@ def _append(body: QuantumCircuit, op: Any, wmap: dict[Any, int], depth: int) -> 
     spec = GATES.get(name)
     if type(op).__name__ == "MidMeasureMP" or name == "midmeasuremp":
         raise UnsupportedOperationError("mid-circuit measurement", None)
+    adjoint = spec is not None and str(spec.pennylane).startswith("adjoint:")
     if (
         spec is not None
         and len(qubits) == spec.num_qubits
-        and (spec.num_params == len(op.parameters) or spec.pennylane.startswith("adjoint:"))
+        and (spec.num_params == len(op.parameters) or adjoint)
     ):
-        params = (
-            [float(p) for p in op.parameters] if not spec.pennylane.startswith("adjoint:") else []
-        )
+        params = [] if adjoint else [float(p) for p in op.parameters]
         getattr(body, name)(*params, *qubits)
         return
     if name in ("globalphase", "barrier", "snapshot"):

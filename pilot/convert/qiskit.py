@@ -266,7 +266,7 @@ def _qasm3_syntax_errors(text: str) -> list[tuple[int, int, str]]:
     except ImportError:  # pragma: no cover
         return []
 
-    class _Collect(ErrorListener):  # type: ignore[misc]
+    class _Collect(ErrorListener):
         def __init__(self) -> None:
             self.errors: list[tuple[int, int, str]] = []
 

@@ -54,7 +54,7 @@ class LocalLauncher(Launcher):
         total = ray.cluster_resources()
         for bundle in bundles:
             if not any(all(node.get(k, 0) >= v for k, v in bundle.items()) for node in nodes):
-                biggest = max(nodes, key=lambda n: n.get("CPU", 0), default={})
+                biggest: dict[str, float] = max(nodes, key=lambda n: n.get("CPU", 0), default={})
                 raise PilotStartError(
                     f"pilot {name!r} asks for {_fmt(bundle)} per node, but no node of the Ray "
                     f"cluster has that much (largest node: {_fmt(biggest)}; "
