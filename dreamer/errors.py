@@ -21,11 +21,20 @@ def _rebuild(cls: type[BaseException], message: str, state: dict) -> BaseExcepti
     return exc
 
 
-class DreamerError(Exception):
-    """Root of every exception raised by :mod:`dreamer` (picklable across processes)."""
+class PicklableError(Exception):
+    """An exception that pickles whatever its subclass's ``__init__`` takes.
+
+    Exceptions travel from Ray workers to the driver by pickle, which rebuilds
+    them as ``cls(*args)``; keyword-only or differently shaped constructors
+    would break that, so rebuild from the message and the attributes instead.
+    """
 
     def __reduce__(self) -> tuple:
         return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+
+
+class DreamerError(PicklableError):
+    """Root of every exception raised by :mod:`dreamer`."""
 
 
 class NoFeasibleResourceError(DreamerError, LookupError):

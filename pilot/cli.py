@@ -66,11 +66,15 @@ def demo(
         ]
         console.print_json(json.dumps({"results": rows, "skipped": skipped}))
         return
-    table = Table(title=f"Bell circuit, {shots} shots (written in Qiskit)")
-    for col in ("executor", "backend", "path", "counts", "P(00|11)", "run s"):
-        table.add_column(col, no_wrap=col in ("executor", "backend"))
+    table = Table(title=f"Bell circuit (Qiskit), {shots} shots")
+    table.add_column("executor", no_wrap=True)
+    table.add_column("backend", no_wrap=True)
+    table.add_column("path", no_wrap=True)
+    table.add_column("counts", no_wrap=True)
+    table.add_column("P(00,11)", justify="right")
+    table.add_column("run s", justify="right")
     for r, s in zip(results, scores, strict=True):
-        counts = ", ".join(f"{k}: {v}" for k, v in sorted((r.counts or {}).items()))
+        counts = " ".join(f"{k}:{v}" for k, v in sorted((r.counts or {}).items()))
         table.add_row(r.executor, r.backend, r.path, counts, f"{s:.3f}", f"{r.run_seconds:.3f}")
     console.print(table)
     for line in skipped:

@@ -28,24 +28,15 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 
 from dreamer.errors import NoFeasibleResourceError as _DreamerNoFeasible
+from dreamer.errors import PicklableError
 
 
-def _rebuild(cls: type[BaseException], message: str, state: dict) -> BaseException:
-    exc = cls.__new__(cls)
-    Exception.__init__(exc, message)
-    exc.__dict__.update(state)
-    return exc
-
-
-class PilotError(Exception):
+class PilotError(PicklableError):
     """Root of every exception raised by :mod:`pilot`.
 
     Picklable whatever a subclass's ``__init__`` takes, so errors raised inside
     a Ray worker reach the driver intact.
     """
-
-    def __reduce__(self) -> tuple:
-        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:

@@ -104,7 +104,6 @@ class PilotComputeService:
             Path(working_directory or defaults["working_directory"]).expanduser().resolve()
         )
         self.working_directory.mkdir(parents=True, exist_ok=True)
-        self._start_timeout = float(defaults["start_timeout_seconds"])
         self._owns_ray = False
         self._connect(
             ray_address,
@@ -161,8 +160,6 @@ class PilotComputeService:
             from pilot.backends.registry import check_installed, resolve_executor
 
             check_installed(resolve_executor(config.quantum.executor))
-        if config.start_timeout_seconds == 120 and "start_timeout_seconds" not in desc:
-            config = config.model_copy(update={"start_timeout_seconds": self._start_timeout})
         launcher = launcher_for(config.resource)
         pilot: Pilot
         if config.resource_type == "quantum":

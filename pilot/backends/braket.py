@@ -35,7 +35,7 @@ LOCAL_DEVICES = ("braket_sv", "braket_dm")
 
 def _result_output(result: Any, circuit: Any) -> NativeOutput:
     """Counts in Braket's convention plus any result types the circuit asked for."""
-    out = NativeOutput(native=None)
+    out = NativeOutput(native=result)
     counts = getattr(result, "measurement_counts", None)
     if counts:
         out.counts = {str(k): int(v) for k, v in counts.items()}

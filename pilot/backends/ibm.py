@@ -17,9 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from pilot.backends.base import Job, NativeOutput, QuantumBackend, bits_from_qiskit_key
-from pilot.backends.qiskit import capabilities_from_target, fake_devices, normalise_fake_name
+from pilot.backends.qiskit import (
+    QiskitDevices,
+    capabilities_from_target,
+    fake_devices,
+    normalise_fake_name,
+)
 from pilot.convert.qiskit import measured_circuit
-from pilot.errors import ConfigError, CredentialsError, PilotStartError, UnsupportedOperationError
+from pilot.errors import ConfigError, CredentialsError, PilotStartError
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -37,19 +42,19 @@ def scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-class IBMRuntimeBackend(QuantumBackend):
+class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
     framework = "qiskit"
 
     def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
         super().__init__(config, pilot=pilot, num_cpus=num_cpus)
         self._service: Any = None
-        self._backends: dict[str, Any] = {}
+        self._devices: dict[str, Any] = {}
         self._pms: dict[str, Any] = {}
         if config.local:
             self._init_local(config)
         else:
             self._init_service(config)
-        self._caps = [self._capabilities(name, b) for name, b in self._backends.items()]
+        self._caps = [self._capabilities(name, b) for name, b in self._devices.items()]
 
     # ------------------------------------------------------------ connecting
     def _init_local(self, config: QuantumConfig) -> None:
@@ -61,7 +66,7 @@ class IBMRuntimeBackend(QuantumBackend):
                 raise ConfigError.unknown(
                     "fake backend for local mode", "quantum.backend", str(raw), available
                 )
-            self._backends[name] = available[name]
+            self._devices[name] = available[name]
 
     def _init_service(self, config: QuantumConfig) -> None:
         from qiskit_ibm_runtime import QiskitRuntimeService
@@ -81,10 +86,10 @@ class IBMRuntimeBackend(QuantumBackend):
             )
             if config.backends or config.backend:
                 for name in config.backends or (str(config.backend),):
-                    self._backends[name] = self._service.backend(name)
+                    self._devices[name] = self._service.backend(name)
             else:
                 backend = self._service.least_busy(operational=True, simulator=False)
-                self._backends[backend.name] = backend
+                self._devices[backend.name] = backend
         except Exception as exc:
             raise PilotStartError(
                 f"could not connect to IBM Quantum ({channel}): "
@@ -113,42 +118,20 @@ class IBMRuntimeBackend(QuantumBackend):
         return list(self._caps)
 
     def status(self, resource: str) -> ResourceStatus:
-        st = self._backend(resource).status()
+        st = self._device(resource).status()
         return ResourceStatus(
             online=bool(st.operational),
             queue_depth=int(st.pending_jobs),
             message=str(getattr(st, "status_msg", "") or ""),
         )
 
-    def _backend(self, resource: str) -> Any:
-        try:
-            return self._backends[resource]
-        except KeyError:
-            raise ConfigError.unknown("resource", "resource", resource, self._backends) from None
-
-    def _isa(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
-        if resource not in self._pms:
-            from qiskit.transpiler import generate_preset_pass_manager
-
-            self._pms[resource] = generate_preset_pass_manager(
-                optimization_level=self.config.optimization_level,
-                backend=self._backend(resource),
-                seed_transpiler=self.config.seed,
-            )
-        try:
-            return self._pms[resource].run(qc)
-        except Exception as exc:
-            raise UnsupportedOperationError(
-                qc.name, f"ibm_runtime resource {resource!r}", f"transpilation failed: {exc}"
-            ) from exc
-
     def _sample(
         self, resource: str, circuits: list[QuantumCircuit], shots: int
     ) -> tuple[list[Any], str]:
-        sampler = _sampler_class()(mode=self._backend(resource))
+        sampler = _sampler_class()(mode=self._device(resource))
         if self.config.local and self.config.seed is not None:
             sampler.options.simulator.seed_simulator = self.config.seed
-        job = sampler.run([self._isa(resource, qc) for qc in circuits], shots=shots)
+        job = sampler.run([self._transpile(resource, qc) for qc in circuits], shots=shots)
         return list(job.result()), str(job.job_id())
 
     def run_native(

@@ -112,7 +112,7 @@ class PennyLaneBackend(QuantumBackend):
 
     def _native_output(self, tape: Any, result: Any) -> NativeOutput:
         values = result if len(tape.measurements) > 1 else (result,)
-        out = NativeOutput(native=None)
+        out = NativeOutput(native=result)
         expvals: list[float] = []
         extra: dict[str, Any] = {}
         for mp, value in zip(tape.measurements, values, strict=True):

@@ -268,7 +268,42 @@ def normalise_fake_name(name: str) -> str:
     return "fake_" + low.strip("_")
 
 
-class FakeBackend(_AerRunner):
+class QiskitDevices:
+    """Mixin for backends holding named Qiskit ``BackendV2`` devices (``_devices``).
+
+    Circuits are transpiled to a device with a preset pass manager built on
+    first use and kept for the backend's life.
+    """
+
+    config: QuantumConfig
+    executor: str
+    _devices: dict[str, Any]
+    _pms: dict[str, Any]
+
+    def _device(self, resource: str) -> Any:
+        try:
+            return self._devices[resource]
+        except KeyError:
+            raise ConfigError.unknown("resource", "resource", resource, self._devices) from None
+
+    def _transpile(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
+        if resource not in self._pms:
+            from qiskit.transpiler import generate_preset_pass_manager
+
+            self._pms[resource] = generate_preset_pass_manager(
+                optimization_level=self.config.optimization_level,
+                backend=self._device(resource),
+                seed_transpiler=self.config.seed,
+            )
+        try:
+            return self._pms[resource].run(qc)
+        except Exception as exc:
+            raise UnsupportedOperationError(
+                qc.name, f"{self.executor} resource {resource!r}", f"transpilation failed: {exc}"
+            ) from exc
+
+
+class FakeBackend(QiskitDevices, _AerRunner):
     """``qiskit_fake``: IBM fake devices, transpiled and simulated with their noise."""
 
     _transpiles = True
@@ -307,12 +342,6 @@ class FakeBackend(_AerRunner):
     def resources(self) -> list[ResourceCapabilities]:
         return list(self._caps)
 
-    def _device(self, resource: str) -> Any:
-        try:
-            return self._devices[resource]
-        except KeyError:
-            raise ConfigError.unknown("resource", "resource", resource, self._devices) from None
-
     def _simulator(self, resource: str, exact: bool = False) -> Any:
         key = (resource, exact)
         if key not in self._sims:
@@ -327,17 +356,4 @@ class FakeBackend(_AerRunner):
         return self._sims[key]
 
     def _prepare(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
-        if resource not in self._pms:
-            from qiskit.transpiler import generate_preset_pass_manager
-
-            self._pms[resource] = generate_preset_pass_manager(
-                optimization_level=self.config.optimization_level,
-                backend=self._device(resource),
-                seed_transpiler=self.config.seed,
-            )
-        try:
-            return self._pms[resource].run(qc)
-        except Exception as exc:
-            raise UnsupportedOperationError(
-                qc.name, f"qiskit_fake resource {resource!r}", f"transpilation failed: {exc}"
-            ) from exc
+        return self._transpile(resource, qc)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pilot import PilotComputeService, QuantumTask
-from tests.helpers import within_binomial
+from tests.helpers import bell_qiskit, within_binomial
 
 SHOTS = 2000
 
@@ -41,16 +41,6 @@ def x0_qiskit() -> Any:
     qc = QuantumCircuit(3, 3, name="x0")
     qc.x(0)
     qc.measure([0, 1, 2], [0, 1, 2])
-    return qc
-
-
-def bell_qiskit() -> Any:
-    from qiskit import QuantumCircuit
-
-    qc = QuantumCircuit(2, 2, name="bell")
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure([0, 1], [0, 1])
     return qc
 
 
