@@ -11,7 +11,8 @@ class QuantumResult:
     """The outcome of one quantum task.
 
     ``counts`` keys follow the convention of the framework the circuit was
-    written in, whichever backend ran it (see the README, "Counts keys").
+    written in, whichever backend ran it (see the README, "Counts keys"), and
+    are sorted.
     ``probabilities`` are exact when ``shots`` is ``None``, else ``counts / shots``.
     ``expectation_values`` are filled for circuits that ask for expectations
     (a QNode returning ``qml.expval``, a Braket circuit with ``expectation``).

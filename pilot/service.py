@@ -275,15 +275,15 @@ class PilotComputeService:
             for start in range(0, len(idx), size):
                 chunk = idx[start : start + size]
                 specs = [prepared[i][1] for i in chunk]
-                out = (
-                    pilot.next_actor()
-                    .run_batch.options(
+                actor = pilot.next_actor()
+                if len(specs) == 1:  # num_returns=1 would make the whole list one value
+                    (spec,) = specs
+                    out = [actor.run.options(name=spec.stage).remote(spec)]
+                else:
+                    out = actor.run_batch.options(
                         num_returns=len(specs),
                         name=f"quantum:batch[{len(specs)}]@{specs[0].resource}",
-                    )
-                    .remote(specs)
-                )
-                out = [out] if len(specs) == 1 else out
+                    ).remote(specs)
                 for i, spec, ref in zip(chunk, specs, out, strict=True):
                     refs[i] = ref
                     self._task_info[ref.binary()] = (spec.task_id, spec.stage, name)
@@ -315,8 +315,8 @@ class PilotComputeService:
         ``pilot`` names a classical pilot (default: the first one, or plain
         Ray capacity when there is none); ``resources`` takes ``num_cpus``
         (default 1, or a pilot node's CPUs when it has fewer), ``num_gpus``
-        and ``memory``.  A request that could never
-        be placed is refused here with ``SchedulingError`` rather than waiting.
+        and ``memory``.  A request that could never be placed is refused here
+        with ``SchedulingError`` rather than waiting.
         """
         import ray
         from ray.remote_function import RemoteFunction

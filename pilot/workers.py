@@ -46,13 +46,16 @@ def _native_if_picklable(value: Any) -> Any:
     return value
 
 
-def _resolve_refs(values: Sequence[Any]) -> tuple[Any, ...]:
+def _resolve_refs(
+    args: Sequence[Any], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Resolve ObjectRefs that Ray did not (those nested in a batch's specs)."""
-    try:
-        import ray
-    except ImportError:  # pragma: no cover
-        return tuple(values)
-    return tuple(ray.get(v) if isinstance(v, ray.ObjectRef) else v for v in values)
+    import ray
+
+    def get(v: Any) -> Any:
+        return ray.get(v) if isinstance(v, ray.ObjectRef) else v
+
+    return tuple(get(v) for v in args), {k: get(v) for k, v in kwargs.items()}
 
 
 class QuantumWorker:
@@ -98,9 +101,15 @@ class QuantumWorker:
 
     # ------------------------------------------------------------ running
     def run(self, spec: TaskSpec, *args: Any, **kwargs: Any) -> QuantumResult:
-        """Run one task; ``args``/``kwargs`` arrive resolved by Ray."""
+        """Run one task.
+
+        Arguments passed beside the spec arrive resolved by Ray; those carried
+        inside it (batch submission) are resolved here.
+        """
         started = time.time()
-        loaded = self._load(spec, args or spec.args, kwargs or spec.kwargs)
+        if not args and not kwargs:
+            args, kwargs = _resolve_refs(spec.args, spec.kwargs)
+        loaded = self._load(spec, args, kwargs)
         outcome = execute(self.backend, spec.resource, [loaded], spec.shots)[0]
         return self._result(spec, loaded, outcome, started)
 
@@ -118,7 +127,7 @@ class QuantumWorker:
         loaded: dict[int, LoadedCircuit] = {}
         for i, spec in enumerate(specs):
             try:
-                loaded[i] = self._load(spec, _resolve_refs(spec.args), spec.kwargs)
+                loaded[i] = self._load(spec, *_resolve_refs(spec.args, spec.kwargs))
             except Exception as exc:
                 out[i] = RayTaskError(spec.stage, traceback.format_exc(), exc)
         groups: dict[tuple[str, int | None], list[int]] = {}
@@ -166,7 +175,7 @@ class QuantumWorker:
         return QuantumResult(
             task_id=spec.task_id,
             name=spec.name,
-            counts=outcome.counts,
+            counts=dict(sorted(outcome.counts.items())) if outcome.counts is not None else None,
             shots=spec.shots,
             probabilities=outcome.probabilities,
             expectation_values=outcome.expectation_values,

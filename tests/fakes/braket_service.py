@@ -723,7 +723,7 @@ class FakeBraketService:
         self.add_device(
             FakeDevice(
                 self.DM1_ARN,
-                "dm1",
+                "DM1",
                 "Amazon Braket",
                 "SIMULATOR",
                 simulator_capabilities(

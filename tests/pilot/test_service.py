@@ -110,6 +110,26 @@ def test_batch_submission_returns_one_ref_per_task_in_order(pcs: Any) -> None:
     assert [r.counts for r in results] == [{format(i % 8, "03b"): 10} for i in range(20)]
 
 
+def test_batch_resolves_object_refs_in_args_and_kwargs(pcs: Any) -> None:
+    def ghz(n: int, flip: bool = False) -> Any:
+        from qiskit import QuantumCircuit
+
+        qc = QuantumCircuit(n, n)
+        qc.h(0)
+        for i in range(n - 1):
+            qc.cx(i, i + 1)
+        if flip:
+            qc.x(range(n))
+        qc.measure(range(n), range(n))
+        return qc
+
+    n_ref = pcs.submit_task(int, "3", pilot="cpu")
+    flip_ref = pcs.submit_task(bool, 1, pilot="cpu")
+    tasks = [QuantumTask(ghz, args=(n_ref,), kwargs={"flip": flip_ref}, shots=50) for _ in range(3)]
+    results = pcs.get_results(pcs.submit_quantum_tasks(tasks))
+    assert all(set(r.counts) == {"000", "111"} for r in results)
+
+
 def test_batch_failure_fails_only_its_own_task(pcs: Any) -> None:
     def broken() -> Any:
         raise RuntimeError("circuit factory exploded")
