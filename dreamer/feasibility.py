@@ -1,22 +1,101 @@
-"""Can a resource run a task?  Every rejection carries its reason in words."""
+"""Can a resource run a task?  Every rejection carries its reason in words.
+
+Gate sets are compared *after* basis translation: a circuit of ``h``/``cx``
+runs on a device whose native set is ``rz``/``sx``/``ecr``, because any
+single-qubit gate can be written with a universal set of rotations and any
+multi-qubit gate with single-qubit gates and one entangler.  A device is
+refused for its gates only when it lacks one of those two ingredients.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from dreamer.workload import TaskRequirements
+from dreamer.workload import NON_GATES, TaskRequirements
+
+#: Native one-qubit sets from which every one-qubit gate can be compiled.
+UNIVERSAL_ONE_QUBIT = (
+    frozenset({"rz", "sx"}),
+    frozenset({"rz", "rx"}),
+    frozenset({"rz", "ry"}),
+    frozenset({"rx", "ry"}),
+    frozenset({"u"}),
+    frozenset({"u3"}),
+    frozenset({"prx"}),
+    frozenset({"gpi", "gpi2"}),
+    frozenset({"r"}),
+)
+
+#: Native two-qubit gates that entangle (any one suffices with a universal 1q set).
+ENTANGLING = frozenset(
+    {"cx", "cz", "cy", "ecr", "rzz", "rxx", "ryy", "iswap", "cp", "ms", "xy", "zz"}
+)
+
+
+def translation_reasons(gates: Iterable[str], native: frozenset[str]) -> list[str]:
+    """Why a circuit using ``gates`` cannot be translated to ``native`` (empty: it can).
+
+    ``native`` empty means "any gate" (simulators).
+    """
+    gates = set(gates) - NON_GATES
+    if not native or not gates or gates <= native:
+        return []
+    reasons = []
+    if not any(s <= native for s in UNIVERSAL_ONE_QUBIT):
+        reasons.append(
+            f"cannot translate {sorted(gates - native)}: native gates {sorted(native)} "
+            "have no universal single-qubit set"
+        )
+    multi = gates - _ONE_QUBIT_NAMES
+    if multi and not (native & ENTANGLING):
+        reasons.append(
+            f"cannot translate {sorted(multi)}: native gates {sorted(native)} have no "
+            "entangling two-qubit gate"
+        )
+    return reasons
+
+
+_ONE_QUBIT_NAMES = frozenset(
+    {
+        "id",
+        "x",
+        "y",
+        "z",
+        "h",
+        "s",
+        "sdg",
+        "t",
+        "tdg",
+        "sx",
+        "sxdg",
+        "rx",
+        "ry",
+        "rz",
+        "p",
+        "u",
+        "u1",
+        "u2",
+        "u3",
+        "r",
+        "prx",
+        "gpi",
+        "gpi2",
+        "unitary1",
+    }
+)
 
 
 def rejection_reasons(
     req: TaskRequirements,
     cap: ResourceCapabilities,
     status: ResourceStatus | None = None,
+    gates: Iterable[str] | None = None,
 ) -> list[str]:
     """Return why ``cap`` cannot run ``req`` (an empty list means feasible).
 
-    Gate sets are not checked here against ``cap.native_gates``: every
-    executor transpiles or decomposes to its device's basis, so a gate is only
-    a reason once basis translation has failed (QDREAMER's ranking adds that
-    check for hardware).
+    ``gates`` are the circuit's gates when known (else the declared
+    ``req.gate_set``); they are checked after basis translation.
     """
     reasons: list[str] = []
     if req.pilot is not None and req.pilot != cap.pilot:
@@ -29,6 +108,9 @@ def rejection_reasons(
         reasons.append("exact results (shots=None) are not available; pass shots=N")
     if req.shots is not None and cap.max_shots is not None and req.shots > cap.max_shots:
         reasons.append(f"needs {req.shots} shots, allows at most {cap.max_shots}")
+    used = gates if gates is not None else req.gate_set
+    if used is not None:
+        reasons.extend(translation_reasons(used, cap.native_gates))
     if req.num_gpus > cap.num_gpus:
         reasons.append(f"needs {req.num_gpus:g} GPUs, has {cap.num_gpus:g}")
     if status is not None and not status.online:

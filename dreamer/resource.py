@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from dreamer.pricing import Pricing
+
 
 @dataclass(frozen=True)
 class ResourceCapabilities:
@@ -36,7 +38,12 @@ class ResourceCapabilities:
         num_gpus: GPUs the resource's actor holds (0 for CPU simulators).
         gate_errors: ``{(gate, qubits): error}`` from calibration, if known.
         readout_errors: ``{qubit: error}`` from calibration, if known.
-        pricing: free-form pricing keys (filled from ``conf/pricing.toml``).
+        default_errors: device-wide averages ``{"1q": e, "2q": e, "readout": e}``
+            used where per-qubit data is missing (e.g. Braket's device-level
+            calibration schema).
+        durations: typical seconds ``{"1q": t, "2q": t, "readout": t,
+            "shot_overhead": t, "task_overhead": t}`` for run-time estimates.
+        pricing: list price (from ``conf/pricing.toml``); ``None`` means free.
     """
 
     name: str
@@ -53,7 +60,9 @@ class ResourceCapabilities:
     num_gpus: float = 0.0
     gate_errors: dict[tuple[str, tuple[int, ...]], float] = field(default_factory=dict)
     readout_errors: dict[int, float] = field(default_factory=dict)
-    pricing: dict[str, float] = field(default_factory=dict)
+    default_errors: dict[str, float] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)
+    pricing: Pricing | None = None
 
     @property
     def key(self) -> str:
@@ -63,10 +72,20 @@ class ResourceCapabilities:
 
 @dataclass(frozen=True)
 class ResourceStatus:
-    """Dynamic state of a resource at ``observed_at`` (seconds since the epoch)."""
+    """Dynamic state of a resource at ``observed_at`` (seconds since the epoch).
+
+    ``queue_depth`` counts jobs ahead of a new one (normal plus priority
+    queues); ``queue_is_lower_bound`` is set when the provider only said e.g.
+    ``'>4000'``.  ``typical_job_seconds`` is how long one queued job takes,
+    when the provider or configuration knows.  ``stale`` marks a value served
+    after a failed refresh.
+    """
 
     online: bool = True
     queue_depth: int = 0
     typical_job_seconds: float | None = None
     observed_at: float = field(default_factory=time.time)
     message: str = ""
+    priority_queue_depth: int = 0
+    queue_is_lower_bound: bool = False
+    stale: bool = False

@@ -8,8 +8,8 @@ names used by PennyLane (``CNOT``, ``Hadamard``, ``IsingXX``), Braket (``cnot``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 #: Operations that are not gates: they never make a resource infeasible.
 NON_GATES = frozenset({"measure", "barrier", "delay", "global_phase", "gphase"})
@@ -89,3 +89,60 @@ class TaskRequirements:
     num_gpus: float = 0.0
     pilot: str | None = None
     resource: str | None = None
+
+
+#: Gates that are diagonal in Z: virtual (free, error-less) on devices with ``rz``.
+VIRTUAL_GATES = frozenset({"id", "z", "s", "sdg", "t", "tdg", "rz", "p", "u1"})
+
+
+@dataclass(frozen=True)
+class WorkloadProfile:
+    """What a circuit does, as counted on the driver (pure data).
+
+    ``one_qubit`` maps each logical qubit to its physical-gate count (virtual
+    Z rotations excluded); ``interactions`` maps each pair ``(a, b)`` (``a < b``)
+    to the number of two-qubit gates between them, three-qubit gates counted
+    as their usual decomposition.  ``known`` is ``False`` when only the width
+    is known (a circuit built on the worker).
+    """
+
+    num_qubits: int
+    one_qubit: Mapping[int, int] = field(default_factory=dict)
+    interactions: Mapping[tuple[int, int], int] = field(default_factory=dict)
+    depth: int = 0
+    measured: tuple[int, ...] = ()
+    shots: int | None = 1024
+    gates: frozenset[str] = frozenset()
+    known: bool = True
+
+    @property
+    def one_qubit_gates(self) -> int:
+        return sum(self.one_qubit.values())
+
+    @property
+    def two_qubit_gates(self) -> int:
+        return sum(self.interactions.values())
+
+    def signature(self) -> tuple:
+        """A hashable key: equal profiles estimate alike on the same device."""
+        return (
+            self.num_qubits,
+            tuple(sorted(self.one_qubit.items())),
+            tuple(sorted(self.interactions.items())),
+            self.measured,
+            self.depth,
+        )
+
+    @classmethod
+    def unknown(cls, num_qubits: int, shots: int | None) -> WorkloadProfile:
+        """Only the width is known: assume a line of entangling gates, all measured."""
+        n = max(1, num_qubits)
+        return cls(
+            num_qubits=n,
+            one_qubit=dict.fromkeys(range(n), 1),
+            interactions={(i, i + 1): 1 for i in range(n - 1)},
+            depth=n,
+            measured=tuple(range(n)),
+            shots=shots,
+            known=False,
+        )

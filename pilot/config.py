@@ -10,6 +10,7 @@ valid spelling.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import importlib.resources
 import logging
 import os
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from dreamer.pricing import Pricing
 from pilot.backends.registry import EXECUTORS, resolve_executor
 from pilot.errors import ConfigError, closest
 
@@ -62,6 +64,8 @@ class QuantumConfig(_Strict):
     #: Seed for simulators that take one (reproducible counts).
     seed: int | None = None
     poll_interval_seconds: float = Field(default=1.0, gt=0)
+    #: Seconds one queued job typically takes on this provider (queue-wait estimates).
+    typical_job_seconds: float | None = Field(default=None, gt=0)
 
     @field_validator("executor")
     @classmethod
@@ -151,6 +155,46 @@ def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
 
 def service_defaults() -> dict[str, Any]:
     return dict(load_config()["service"])
+
+
+def dreamer_defaults() -> dict[str, Any]:
+    return dict(load_config()["dreamer"])
+
+
+# ---------------------------------------------------------------- pricing
+@cache
+def pricing_rules() -> tuple[dict[str, Any], ...]:
+    """Rows of ``conf/pricing.toml`` (see that file for the fields)."""
+    text = importlib.resources.files("pilot.conf").joinpath("pricing.toml").read_text("utf-8")
+    return tuple(tomllib.loads(text).get("price", []))
+
+
+def pricing_for(executor: str, name: str, provider: str) -> Pricing | None:
+    """The list price of a resource, or ``None`` (free: local simulation)."""
+    local = provider in ("local", "ibm-fake", "ibm-local")
+    for rule in pricing_rules():
+        if rule.get("executor") != executor:
+            continue
+        if "device" in rule and not fnmatch.fnmatch(name.lower(), str(rule["device"]).lower()):
+            continue
+        if rule.get("mode") == "service" and local:
+            continue
+        fields = {
+            k: rule[k]
+            for k in (
+                "per_task",
+                "per_shot",
+                "per_minute",
+                "per_second",
+                "minimum_seconds",
+                "currency",
+                "source",
+                "as_of",
+            )
+            if k in rule
+        }
+        return Pricing(**fields)
+    return None
 
 
 def parse_description(description: Any) -> PilotDescription:

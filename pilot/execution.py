@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pilot.backends.base import Job, NativeOutput, QuantumBackend
+from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
 from pilot.convert.portable import LoadedCircuit, Observable, PortableCircuit
 from pilot.errors import UnsupportedOperationError
 
@@ -93,26 +93,36 @@ def _parity_expectation(
 
 # ------------------------------------------------------------------ execution
 def execute(
-    backend: QuantumBackend, resource: str, circuits: Sequence[LoadedCircuit], shots: int | None
+    backend: QuantumBackend,
+    resource: str,
+    circuits: Sequence[LoadedCircuit],
+    shots: int | None,
+    layout: Layout = None,
 ) -> list[Outcome]:
     """Run ``circuits`` on ``resource`` of ``backend`` (batched per path).
 
-    An ``UnsupportedOperationError`` from conversion or from the SDK names
-    this executor and resource.
+    ``layout`` is QDREAMER's placement (for devices with a coupling map).  An
+    ``UnsupportedOperationError`` from conversion or from the SDK names this
+    executor and resource.
     """
     try:
-        return _execute(backend, resource, circuits, shots)
+        return _execute(backend, resource, circuits, shots, layout)
     except UnsupportedOperationError as exc:
         raise exc.for_backend(f"{backend.executor} ({resource})") from exc.__cause__
 
 
 def _execute(
-    backend: QuantumBackend, resource: str, circuits: Sequence[LoadedCircuit], shots: int | None
+    backend: QuantumBackend,
+    resource: str,
+    circuits: Sequence[LoadedCircuit],
+    shots: int | None,
+    layout: Layout,
 ) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(circuits)
     native_idx = [i for i, c in enumerate(circuits) if runs_natively(c, backend, shots)]
     if native_idx:
-        outs = backend.run_native(resource, [circuits[i].native for i in native_idx], shots)
+        natives = [circuits[i].native for i in native_idx]
+        outs = backend.run_native(resource, natives, shots, layout=layout)
         for i, out in zip(native_idx, outs, strict=True):
             outcomes[i] = _from_native(out, shots)
     portable_idx = [i for i in range(len(circuits)) if outcomes[i] is None]
@@ -120,9 +130,9 @@ def _execute(
         plans = [_plan(circuits[i].portable()) for i in portable_idx]
         jobs = [job for plan in plans for job in plan[1]]
         dists: list[dict[str, Any]] = (
-            backend.exact(resource, jobs)
+            backend.exact(resource, jobs, layout=layout)
             if shots is None
-            else backend.sample(resource, jobs, shots)
+            else backend.sample(resource, jobs, shots, layout=layout)
         )
         pos = 0
         for i, (portable, plan_jobs, groups) in zip(portable_idx, plans, strict=True):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from dreamer.resource import ResourceCapabilities
 from pilot.errors import PilotError, PilotStartError, SchedulingError
 from pilot.launchers import Allocation, Launcher
+from pilot.selection import with_pilot
 from pilot.states import TERMINAL_STATES, PilotState
 from pilot.workers import QuantumWorker, thread_env
 
@@ -205,7 +206,7 @@ class QuantumPilot(Pilot):
             raise PilotStartError(
                 f"pilot {self.name!r} ({self.executor}): backend actor died while starting: {err}"
             ) from None
-        self._caps = [_with_pilot(cap, self.name, gpus) for cap in described[0]["resources"]]
+        self._caps = [with_pilot(cap, self.name, gpus) for cap in described[0]["resources"]]
 
     def next_actor(self) -> Any:
         return self.actors[next(self._rr) % len(self.actors)]
@@ -220,9 +221,3 @@ class QuantumPilot(Pilot):
                 logger.debug("pilot %s: kill: %s", self.name, exc)
         self.actors = []
         super()._release()
-
-
-def _with_pilot(cap: ResourceCapabilities, pilot: str, gpus: float) -> ResourceCapabilities:
-    from dataclasses import replace
-
-    return replace(cap, pilot=pilot, num_gpus=gpus)

@@ -21,7 +21,9 @@ class QuantumResult:
     ``lightning.qubit``, ``braket_sv``, ``SV1``); ``executor`` and ``pilot`` say
     how it was reached.  ``path`` is ``"native"`` when the circuit ran in its
     own framework, ``"portable"`` when it was translated.  Times are seconds
-    since the epoch.
+    since the epoch.  ``selection`` records QDREAMER's choice: the resource,
+    its score and breakdown (estimated fidelity, expected wait, estimated
+    cost, layout...), and any failover it took.
     """
 
     task_id: str
@@ -40,6 +42,12 @@ class QuantumResult:
     finished_at: float
     native: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    selection: dict[str, Any] | None = None
+
+    @property
+    def estimated_cost(self) -> float | None:
+        """QDREAMER's cost estimate for this task (``None`` before ``initialize_dreamer``)."""
+        return None if self.selection is None else self.selection.get("estimated_cost")
 
     @property
     def queue_seconds(self) -> float:

@@ -1,55 +1,375 @@
-"""Which quantum resource runs a task.
+"""QDREAMER for a service: which quantum resource runs a task, and why.
 
-Until QDREAMER's ranking is enabled the rule is :func:`dreamer.first_feasible`:
-a task runs on the pilot/resource it names, else on the first resource (in
-pilot creation order) that can run it.  Pilots created with
-``dreamer_enabled: False`` only run tasks that name them.
+Before ``pcs.initialize_dreamer()`` the rule is issue 2's: a task runs on the
+pilot/resource it names, else on the first resource (in pilot creation
+order) that can run it.  Afterwards every resource of every running quantum
+pilot is ranked by :class:`dreamer.ranking.Ranker` -- estimated fidelity from
+calibration data, expected completion from queue and run time, and cost --
+and the best feasible one wins.  Pilots created with ``dreamer_enabled:
+False`` only run tasks that name them.
+
+Status comes from two places, and neither blocks a submission:
+
+* remote resources (IBM Runtime, Braket cloud devices) from the
+  :class:`~dreamer.cache.StatusCache`, kept fresh by a
+  :class:`~dreamer.monitor.StatusMonitor` that calls each pilot actor's
+  ``status()`` in the background (a miss only asks for a refresh);
+* local simulators from the tasks in flight on their pilot, counted here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from dreamer import Candidate, ResourceCapabilities, first_feasible, judge
+from dreamer import Candidate, ResourceCapabilities, first_feasible
+from dreamer.cache import StatusCache
 from dreamer.errors import NoFeasibleResourceError as _DreamerNoFeasible
+from dreamer.monitor import StatusMonitor
+from dreamer.ranking import Constraints, RankedResource, Ranker, Weights
+from dreamer.resource import ResourceStatus
+from dreamer.workload import WorkloadProfile
+from pilot.backends.registry import resolve_executor
+from pilot.config import dreamer_defaults
 from pilot.errors import ConfigError, NoFeasibleResourceError
 from pilot.states import PilotState
 
 if TYPE_CHECKING:
+    from pilot.convert.portable import LoadedCircuit
     from pilot.pilot import QuantumPilot
     from pilot.tasks import QuantumTask
 
+logger = logging.getLogger(__name__)
+
+#: Seconds between prunes of the in-flight lists of local pilots.
+_PRUNE_SECONDS = 0.2
+
 
 class QDreamer:
-    """Resource selection over a service's quantum pilots.
+    """Resource selection over a service's quantum pilots (``pcs.qdreamer``).
 
-    ``pcs.qdreamer.rank(task)`` lists every resource with whether it can run
-    the task and, if not, why; ``select(task)`` returns the chosen one.
+    ``rank(task)`` lists every resource with its score, the numbers behind it
+    and, if it cannot run the task, why; ``select(task)`` returns the chosen
+    one; ``estimate_cost(task)`` prices a task before it runs.
     """
 
-    def __init__(self, pilots: dict[str, QuantumPilot]) -> None:
+    def __init__(self, pilots: Mapping[str, QuantumPilot]) -> None:
+        conf = dreamer_defaults()
         self._pilots = pilots
+        self.enabled = False
+        self.ranker = Ranker(conf["objective"])
+        self.status_timeout = float(conf["status_timeout_seconds"])
+        self.failover_attempts = int(conf["failover_attempts"])
+        self.cache = StatusCache(float(conf["cache_ttl_seconds"]))
+        self.monitor = StatusMonitor(
+            self.cache,
+            self._providers,
+            float(conf["monitor_interval_seconds"]),
+            timeout_seconds=self.status_timeout,
+        )
+        self._inflight: dict[str, deque[Any]] = {}
+        self._pruned_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ configuration
+    def configure(
+        self,
+        objective: str | None = None,
+        weights: Mapping[str, float] | Weights | None = None,
+        cache_ttl_seconds: float | None = None,
+        monitor_interval_seconds: float | None = None,
+        max_cost_per_task: float | None = None,
+        min_fidelity: float | None = None,
+        deadline_seconds: float | None = None,
+        providers: Sequence[str] | None = None,
+        resources: Sequence[str] | None = None,
+        failover_attempts: int | None = None,
+    ) -> None:
+        conf = dreamer_defaults()
+        try:
+            self.ranker = Ranker(
+                weights if weights is not None else (objective or conf["objective"]),
+                Constraints(
+                    max_cost=max_cost_per_task,
+                    min_fidelity=min_fidelity,
+                    deadline_seconds=deadline_seconds,
+                    providers=frozenset(providers) if providers is not None else None,
+                    resources=frozenset(resources) if resources is not None else None,
+                ),
+                models=self.ranker.models,
+            )
+        except ValueError as exc:
+            key = "weights" if weights is not None else "objective"
+            raise ConfigError(str(exc), key=key) from None
+        for name, value in (
+            ("max_cost_per_task", max_cost_per_task),
+            ("min_fidelity", min_fidelity),
+            ("deadline_seconds", deadline_seconds),
+        ):
+            if value is not None and (not isinstance(value, (int, float)) or value < 0):
+                raise ConfigError(f"{name} must be a number >= 0, got {value!r}", key=name)
+        if cache_ttl_seconds is not None:
+            if cache_ttl_seconds <= 0:
+                raise ConfigError(
+                    f"cache_ttl_seconds must be > 0, got {cache_ttl_seconds!r}",
+                    key="cache_ttl_seconds",
+                )
+            self.monitor.stop()
+            self.cache = StatusCache(float(cache_ttl_seconds))
+            self.monitor = StatusMonitor(
+                self.cache,
+                self._providers,
+                self.monitor.interval,
+                timeout_seconds=self.status_timeout,
+            )
+        if failover_attempts is not None:
+            self.failover_attempts = int(failover_attempts)
+        self.enabled = True
+        self.start_background_monitoring(
+            monitor_interval_seconds
+            if monitor_interval_seconds is not None
+            else self.monitor.interval
+        )
+
+    # ------------------------------------------------------------ candidates
+    def _running(self) -> list[QuantumPilot]:
+        return [p for p in self._pilots.values() if p.state is PilotState.RUNNING]
 
     def _resources(self, task: QuantumTask) -> list[ResourceCapabilities]:
         if task.pilot is not None and task.pilot not in self._pilots:
             raise ConfigError.unknown("quantum pilot", "pilot", task.pilot, self._pilots)
         caps = []
-        for pilot in self._pilots.values():
-            if pilot.state is not PilotState.RUNNING:
-                continue
+        for pilot in self._running():
             if not pilot.config.dreamer_enabled and task.pilot != pilot.name:
                 continue
             caps.extend(pilot.resources)
         return caps
 
-    def rank(self, task: QuantumTask, num_qubits: int | None = None) -> list[Candidate]:
-        """Every resource, feasible ones first (each group in pilot order)."""
-        candidates = judge(task.requirements(num_qubits), self._resources(task))
-        return sorted(candidates, key=lambda c: not c.feasible)
+    @staticmethod
+    def _is_remote(cap: ResourceCapabilities) -> bool:
+        return resolve_executor(cap.executor).remote
 
-    def select(self, task: QuantumTask, num_qubits: int | None = None) -> Candidate:
-        """The resource that runs ``task``, or ``NoFeasibleResourceError`` with every reason."""
+    def _providers(self) -> dict[str, Callable[[], ResourceStatus]]:
+        """Status calls for remote resources: the pilot actor asks the provider."""
+        out: dict[str, Callable[[], ResourceStatus]] = {}
+        for pilot in self._running():
+            for cap in pilot.resources:
+                if self._is_remote(cap):
+                    out[cap.key] = _status_call(pilot, cap.name, self.status_timeout)
+        return out
+
+    def _statuses(self, caps: Sequence[ResourceCapabilities]) -> dict[str, ResourceStatus]:
+        statuses: dict[str, ResourceStatus] = {}
+        for cap in caps:
+            if self._is_remote(cap):
+                status = self.cache.get(cap.key)
+                if status is None or status.stale:
+                    self.monitor.request(cap.key)  # never wait for it
+                if status is not None:
+                    statuses[cap.key] = status
+            else:
+                statuses[cap.key] = self._local_status(cap)
+        return statuses
+
+    # ------------------------------------------------------------ local load
+    def track(self, pilot: str, ref: Any) -> None:
+        """Count a submitted task against its pilot's load (when ranking is on)."""
+        if self.enabled:
+            with self._lock:
+                self._inflight.setdefault(pilot, deque()).append(ref)
+
+    def _local_status(self, cap: ResourceCapabilities) -> ResourceStatus:
+        pilot = self._pilots.get(cap.pilot)
+        refs = self._inflight.get(cap.pilot)
+        if pilot is None or not refs:
+            return ResourceStatus(online=True, queue_depth=0)
+        now = time.monotonic()
+        if now - self._pruned_at.get(cap.pilot, 0.0) > _PRUNE_SECONDS:
+            import ray
+
+            with self._lock:
+                pending = list(refs)
+            if pending:
+                _, not_ready = ray.wait(
+                    pending, num_returns=len(pending), timeout=0, fetch_local=False
+                )
+                with self._lock:
+                    self._inflight[cap.pilot] = deque(not_ready)
+            self._pruned_at[cap.pilot] = now
+        depth = len(self._inflight.get(cap.pilot, ())) // max(1, len(pilot.actors))
+        return ResourceStatus(online=True, queue_depth=depth)
+
+    # ------------------------------------------------------------ profiles
+    @staticmethod
+    def profile(task: QuantumTask, loaded: LoadedCircuit | None) -> WorkloadProfile:
+        """The task's workload (from the circuit when it is known on the driver)."""
+        if loaded is not None:
+            from pilot.profile import profile_loaded
+
+            return profile_loaded(loaded, task.shots)
+        return WorkloadProfile.unknown(task.num_qubits or 1, task.shots)
+
+    def _load(self, task: QuantumTask) -> LoadedCircuit | None:
+        from pilot.convert import is_circuit_object, load_circuit
+
+        if not is_circuit_object(task.circuit):
+            return None
+        import ray
+
+        if any(isinstance(v, ray.ObjectRef) for v in (*task.args, *task.kwargs.values())):
+            return None
+        return load_circuit(task.circuit, task.args, task.kwargs)
+
+    # ------------------------------------------------------------ ranking
+    def rank(self, task: QuantumTask, loaded: LoadedCircuit | None = None) -> list[RankedResource]:
+        """Every resource across all quantum pilots, best first (feasible ones first)."""
+        loaded = loaded if loaded is not None else self._load(task)
+        profile = self.profile(task, loaded)
+        caps = self._resources(task)
+        req = task.requirements(profile.num_qubits if profile.known else None)
+        return self.ranker.rank(req, profile, caps, self._statuses(caps))
+
+    def select(
+        self, task: QuantumTask, loaded: LoadedCircuit | None = None, num_qubits: int | None = None
+    ) -> RankedResource | Candidate:
+        """The resource that runs ``task``, or ``NoFeasibleResourceError`` listing every reason.
+
+        With ranking on, a :class:`~dreamer.ranking.RankedResource` (score,
+        breakdown, layout); before ``initialize_dreamer``, the first feasible
+        :class:`~dreamer.Candidate`.
+        """
+        caps = self._resources(task)
         try:
-            return first_feasible(task.requirements(num_qubits), self._resources(task))
+            if not self.enabled:
+                width = (
+                    num_qubits
+                    if num_qubits is not None
+                    else (loaded.num_qubits if loaded is not None else None)
+                )
+                return first_feasible(task.requirements(width), caps)
+            loaded = loaded if loaded is not None else self._load(task)
+            profile = self.profile(task, loaded)
+            req = task.requirements(profile.num_qubits if profile.known else None)
+            return self.ranker.select(req, profile, caps, self._statuses(caps))
         except _DreamerNoFeasible as exc:
             raise NoFeasibleResourceError(exc.task, exc.rejections) from None
+
+    def alternatives(
+        self, task: QuantumTask, chosen: RankedResource, loaded: LoadedCircuit | None
+    ) -> list[RankedResource]:
+        """The next-ranked feasible resources for failover (at most ``failover_attempts``)."""
+        if not self.enabled or self.failover_attempts <= 0 or task.resource or task.pilot:
+            return []
+        ranked = self.rank(task, loaded)
+        return [r for r in ranked if r.feasible and r.key != chosen.key][: self.failover_attempts]
+
+    def estimate_cost(self, task: QuantumTask, resource: str | None = None) -> dict[str, Any]:
+        """What ``task`` would cost (seed 002's ``estimate_execution_cost``), before running it.
+
+        ``resource`` names a resource (``"SV1"``) or ``"pilot/name"``; by
+        default the one QDREAMER would choose.
+        """
+        ranked = self.rank(task)
+        if resource is None:
+            entry = next((r for r in ranked if r.feasible), None)
+            if entry is None:
+                raise NoFeasibleResourceError(
+                    f"task {task.name!r}", {r.key: r.reasons for r in ranked}
+                )
+        else:
+            entry = next((r for r in ranked if resource in (r.key, r.resource.name)), None)
+            if entry is None:
+                raise ConfigError.unknown(
+                    "resource", "resource", resource, [r.resource.name for r in ranked]
+                )
+        b = entry.breakdown
+        pricing = entry.resource.pricing
+        return {
+            "resource": entry.resource.name,
+            "pilot": entry.resource.pilot,
+            "shots": task.shots,
+            "total_cost": b["estimated_cost"],
+            "currency": b["currency"],
+            "estimated_run_seconds": b["estimated_run_seconds"],
+            "expected_wait_seconds": b["expected_wait_seconds"],
+            "estimated_time_minutes": b["expected_completion_seconds"] / 60.0,
+            "price_source": pricing.source if pricing else "local simulator (free)",
+            "price_as_of": pricing.as_of if pricing else None,
+            "feasible": entry.feasible,
+            "reasons": list(entry.reasons),
+        }
+
+    # ------------------------------------------------------------ cache (seed 001 names)
+    def get_cache_info(self) -> dict[str, Any]:
+        info = self.cache.info()
+        info["monitoring"] = self.monitor.running
+        info["monitor_interval_seconds"] = self.monitor.interval
+        return info
+
+    def clear_cache(self) -> None:
+        self.cache.clear()
+
+    def start_background_monitoring(self, interval_seconds: float = 30) -> None:
+        if interval_seconds <= 0:
+            raise ConfigError(
+                f"interval_seconds must be > 0, got {interval_seconds!r}", key="interval_seconds"
+            )
+        self.monitor.start(float(interval_seconds))
+
+    def stop_background_monitoring(self) -> None:
+        self.monitor.stop()
+
+    def refresh(self, timeout: float | None = None) -> None:
+        """Refresh every remote resource's status now (blocking, bounded by ``timeout``)."""
+        self.monitor.refresh(timeout=timeout)
+
+    def close(self) -> None:
+        self.monitor.stop()
+
+
+def _status_call(
+    pilot: QuantumPilot, resource: str, timeout: float
+) -> Callable[[], ResourceStatus]:
+    def call() -> ResourceStatus:
+        import ray
+
+        actor = pilot.actors[0]
+        status: ResourceStatus = ray.get(actor.status.remote(resource), timeout=timeout)
+        return status
+
+    return call
+
+
+def candidate_summary(chosen: RankedResource | Candidate, objective: str) -> dict[str, Any]:
+    """What a result records about its selection (picklable plain data)."""
+    if isinstance(chosen, RankedResource):
+        breakdown = dict(chosen.breakdown)
+        return {
+            "resource": chosen.resource.name,
+            "pilot": chosen.resource.pilot,
+            "score": chosen.score,
+            "objective": objective,
+            "breakdown": breakdown,
+            "estimated_cost": breakdown["estimated_cost"],
+        }
+    return {
+        "resource": chosen.resource.name,
+        "pilot": chosen.resource.pilot,
+        "objective": "first-feasible",
+        "breakdown": {},
+        "estimated_cost": None,
+    }
+
+
+def with_pilot(cap: ResourceCapabilities, pilot: str, gpus: float) -> ResourceCapabilities:
+    """A backend's capabilities, tied to its pilot and priced from ``conf/pricing.toml``."""
+    from pilot.config import pricing_for
+
+    return replace(
+        cap, pilot=pilot, num_gpus=gpus, pricing=pricing_for(cap.executor, cap.name, cap.provider)
+    )

@@ -13,6 +13,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from dreamer.ranking import RankedResource
 from pilot.config import parse_description, service_defaults
 from pilot.convert import is_circuit_object, load_circuit
 from pilot.errors import (
@@ -26,7 +27,7 @@ from pilot.errors import (
 )
 from pilot.launchers import launcher_for
 from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
-from pilot.selection import QDreamer
+from pilot.selection import QDreamer, candidate_summary
 from pilot.states import PilotState
 from pilot.tasks import QuantumTask, TaskSpec, check_declared, new_task_id
 
@@ -195,14 +196,53 @@ class PilotComputeService:
         except KeyError:
             raise ConfigError.unknown("pilot", "pilot", name, self._pilots) from None
 
-    def initialize_dreamer(self) -> QDreamer:
-        """Turn on resource selection across pilots (``pcs.qdreamer``).
+    def initialize_dreamer(
+        self,
+        objective: str | None = None,
+        weights: Mapping[str, float] | None = None,
+        cache_ttl_seconds: float | None = None,
+        monitor_interval_seconds: float | None = None,
+        max_cost_per_task: float | None = None,
+        *,
+        min_fidelity: float | None = None,
+        deadline_seconds: float | None = None,
+        providers: Sequence[str] | None = None,
+        resources: Sequence[str] | None = None,
+        failover_attempts: int | None = None,
+    ) -> QDreamer:
+        """Turn on QDREAMER ranking across every quantum pilot (``pcs.qdreamer``).
 
-        Tasks that name no pilot or resource go to the first resource that can
-        run them; ``pcs.qdreamer.rank(task)`` explains every candidate.
+        ``objective`` is ``"fidelity"``, ``"speed"``, ``"cost"`` or
+        ``"balanced"`` (or give ``weights={"fidelity": 1, "time": .5,
+        "cost": .1}``); the rest are limits and cache settings (defaults in
+        ``conf/defaults.toml``, table ``[dreamer]``).  Starts the background
+        monitor that keeps remote resources' queue and status fresh.
         """
+        self._check_open()
+        self._selector.configure(
+            objective=objective,
+            weights=weights,
+            cache_ttl_seconds=cache_ttl_seconds,
+            monitor_interval_seconds=monitor_interval_seconds,
+            max_cost_per_task=max_cost_per_task,
+            min_fidelity=min_fidelity,
+            deadline_seconds=deadline_seconds,
+            providers=providers,
+            resources=resources,
+            failover_attempts=failover_attempts,
+        )
         self.qdreamer = self._selector
         return self.qdreamer
+
+    def estimate_cost(self, task: QuantumTask, resource: str | None = None) -> dict[str, Any]:
+        """Price ``task`` before running it (on ``resource``, or QDREAMER's choice).
+
+        Returns ``total_cost``, ``currency``, ``estimated_time_minutes``,
+        ``estimated_run_seconds``, ``expected_wait_seconds``, ``resource``,
+        ``pilot`` and where the price comes from.
+        """
+        self._check_open()
+        return self._selector.estimate_cost(task, resource)
 
     # ------------------------------------------------------------ quantum tasks
     def _prepare(self, qt: QuantumTask) -> tuple[QuantumPilot, TaskSpec]:
@@ -213,16 +253,18 @@ class PilotComputeService:
                 "circuit: QuantumTask(circuit, shots=...)",
                 key="quantum_task",
             )
-        width = None
+        loaded = None
         if is_circuit_object(qt.circuit) and not _has_refs(qt.args, qt.kwargs):
             loaded = load_circuit(qt.circuit, qt.args, qt.kwargs)
             check_declared(qt.num_qubits, qt.gate_set, loaded.num_qubits, loaded.gates, qt.name)
-            width = loaded.num_qubits
         memory = qt.resource_config["memory"]
         if memory:
             self._check_memory(memory)
-        chosen = self._selector.select(qt, width)
+        chosen = self._selector.select(qt, loaded)
         pilot = self._quantum[chosen.resource.pilot]
+        layout = None
+        if isinstance(chosen, RankedResource) and chosen.resource.coupling_map is not None:
+            layout = tuple(chosen.breakdown["layout"]) or None
         spec = TaskSpec(
             task_id=new_task_id(),
             name=qt.name,
@@ -233,6 +275,10 @@ class PilotComputeService:
             num_qubits=qt.num_qubits,
             gate_set=tuple(qt.gate_set) if qt.gate_set is not None else None,
             submitted_at=time.time(),
+            layout=layout,
+            selection=candidate_summary(chosen, self._selector.ranker.objective)
+            if self._selector.enabled
+            else None,
         )
         return pilot, spec
 
@@ -249,6 +295,7 @@ class PilotComputeService:
             spec, *quantum_task.args, **quantum_task.kwargs
         )
         self._task_info[ref.binary()] = (spec.task_id, spec.stage, pilot.name)
+        self._selector.track(pilot.name, ref)
         return ref
 
     def submit_quantum_tasks(
@@ -287,6 +334,7 @@ class PilotComputeService:
                 for i, spec, ref in zip(chunk, specs, out, strict=True):
                     refs[i] = ref
                     self._task_info[ref.binary()] = (spec.task_id, spec.stage, name)
+                    self._selector.track(name, ref)
         return refs
 
     def _check_memory(self, memory: int) -> None:
@@ -470,6 +518,7 @@ class PilotComputeService:
         if self._closed:
             return
         self._closed = True
+        self._selector.close()
         errors: list[BaseException] = []
         for pilot in list(self._pilots.values()):
             try:

@@ -189,6 +189,10 @@ class TaskSpec:
     submitted_at: float
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    #: QDREAMER's placement on the device (logical i -> physical layout[i]).
+    layout: tuple[int, ...] | None = None
+    #: What QDREAMER decided and why (copied into the result).
+    selection: dict[str, Any] | None = None
 
     @property
     def stage(self) -> str:

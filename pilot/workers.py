@@ -110,7 +110,7 @@ class QuantumWorker:
         if not args and not kwargs:
             args, kwargs = _resolve_refs(spec.args, spec.kwargs)
         loaded = self._load(spec, args, kwargs)
-        outcome = execute(self.backend, spec.resource, [loaded], spec.shots)[0]
+        outcome = execute(self.backend, spec.resource, [loaded], spec.shots, spec.layout)[0]
         return self._result(spec, loaded, outcome, started)
 
     def run_batch(self, specs: Sequence[TaskSpec]) -> list[Any]:
@@ -130,19 +130,23 @@ class QuantumWorker:
                 loaded[i] = self._load(spec, *_resolve_refs(spec.args, spec.kwargs))
             except Exception as exc:
                 out[i] = RayTaskError(spec.stage, traceback.format_exc(), exc)
-        groups: dict[tuple[str, int | None], list[int]] = {}
+        groups: dict[tuple[str, int | None, tuple[int, ...] | None], list[int]] = {}
         for i in loaded:
-            groups.setdefault((specs[i].resource, specs[i].shots), []).append(i)
-        for (resource, shots), idx in groups.items():
+            groups.setdefault((specs[i].resource, specs[i].shots, specs[i].layout), []).append(i)
+        for (resource, shots, layout), idx in groups.items():
             outcomes: list[Outcome | None]
             try:
-                outcomes = list(execute(self.backend, resource, [loaded[i] for i in idx], shots))
+                outcomes = list(
+                    execute(self.backend, resource, [loaded[i] for i in idx], shots, layout)
+                )
             except Exception:
                 # Attribute the failure: run each task on its own.
                 outcomes = []
                 for i in idx:
                     try:
-                        outcomes.append(execute(self.backend, resource, [loaded[i]], shots)[0])
+                        outcomes.append(
+                            execute(self.backend, resource, [loaded[i]], shots, layout)[0]
+                        )
                     except Exception as exc:
                         out[i] = RayTaskError(specs[i].stage, traceback.format_exc(), exc)
                         outcomes.append(None)
@@ -189,6 +193,7 @@ class QuantumWorker:
             finished_at=time.time(),
             native=native,
             metadata=metadata,
+            selection=spec.selection,
         )
 
     def shutdown(self) -> None:

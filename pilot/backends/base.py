@@ -10,13 +10,13 @@ actor::
         ▼
     resources() ──> [ResourceCapabilities]      one per device held (fixed for life)
         │
-        ├── run_native(resource, circuits, shots) ─> [NativeOutput]
+        ├── run_native(resource, circuits, shots, layout=None) ─> [NativeOutput]
         │       circuits written for this backend's own framework, run as-is;
         │       counts keys already in that framework's convention
-        ├── sample(resource, jobs, shots) ─> [{ordered bits: count}]
+        ├── sample(resource, jobs, shots, layout=None) ─> [{ordered bits: count}]
         │       portable gate-only circuits; measure job.measured in order;
         │       keys list measured qubits in that order, the first leftmost
-        ├── exact(resource, jobs) ─> [{ordered bits: probability}]
+        ├── exact(resource, jobs, layout=None) ─> [{ordered bits: probability}]
         │       same, without sampling (only if capabilities say supports_exact)
         ├── status(resource) ─> ResourceStatus
         ▼
@@ -24,8 +24,11 @@ actor::
 
 ``sample``, ``exact`` and ``run_native`` take lists so that a backend can run
 a batch in one SDK call (Aer runs a list of circuits in one job, Braket has
-``run_batch``).  A subclass sets ``framework`` (checked when the class is
-defined) and implements ``resources`` and ``sample``.
+``run_batch``).  ``layout`` (logical qubit i -> physical qubit ``layout[i]``)
+is QDREAMER's placement on a device with a coupling map; backends that
+transpile to such a device use it as the initial layout, others ignore it.
+A subclass sets ``framework`` (checked when the class is defined) and
+implements ``resources`` and ``sample``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FRAMEWORKS = ("qiskit", "pennylane", "braket")
+
+#: QDREAMER's placement: logical qubit i -> physical qubit layout[i].
+Layout = tuple[int, ...] | None
 
 
 @dataclass
@@ -100,10 +106,14 @@ class QuantumBackend(ABC):
         """Capabilities of every device this backend holds (fixed for its life)."""
 
     @abstractmethod
-    def sample(self, resource: str, jobs: Sequence[Job], shots: int) -> list[dict[str, int]]:
+    def sample(
+        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+    ) -> list[dict[str, int]]:
         """Run portable jobs; counts keyed by ordered bit strings."""
 
-    def exact(self, resource: str, jobs: Sequence[Job]) -> list[dict[str, float]]:
+    def exact(
+        self, resource: str, jobs: Sequence[Job], layout: Layout = None
+    ) -> list[dict[str, float]]:
         """Exact probabilities keyed by ordered bit strings."""
         raise UnsupportedOperationError(
             "shots=None",
@@ -112,7 +122,7 @@ class QuantumBackend(ABC):
         )
 
     def run_native(
-        self, resource: str, circuits: Sequence[Any], shots: int | None
+        self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None
     ) -> list[NativeOutput]:
         """Run circuits of this backend's own framework as written."""
         raise NotImplementedError

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.workload import canonical_gates
-from pilot.backends.base import Job, NativeOutput, QuantumBackend
+from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
+from pilot.backends.braket_properties import calibration, status_from_metadata
 from pilot.convert.braket import to_braket
 from pilot.errors import ConfigError, CredentialsError, PilotStartError, TaskFailedError
 
@@ -75,12 +76,14 @@ class _BraketBase(QuantumBackend):
         raise NotImplementedError
 
     def run_native(
-        self, resource: str, circuits: Sequence[Any], shots: int | None
+        self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None
     ) -> list[NativeOutput]:
         n = 0 if shots is None else shots
         return [_result_output(self._run_one(c, n), c) for c in circuits]
 
-    def sample(self, resource: str, jobs: Sequence[Job], shots: int) -> list[dict[str, int]]:
+    def sample(
+        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+    ) -> list[dict[str, int]]:
         out = []
         for job in jobs:
             circ = to_braket(job.body, job.measured, backend=f"{self.executor} {resource}")
@@ -94,7 +97,9 @@ class _BraketBase(QuantumBackend):
             out.append(counts)
         return out
 
-    def exact(self, resource: str, jobs: Sequence[Job]) -> list[dict[str, float]]:
+    def exact(
+        self, resource: str, jobs: Sequence[Job], layout: Layout = None
+    ) -> list[dict[str, float]]:
         if not self._caps.supports_exact:
             return super().exact(resource, jobs)
         import numpy as np
@@ -174,18 +179,24 @@ class BraketAwsBackend(_BraketBase):
         native = getattr(paradigm, "nativeGateSet", None) or []
         shots_range = getattr(getattr(props, "service", None), "shotsRange", None)
         simulator = "quantum-simulator" in self.arn
+        cal = calibration(props) if not simulator else {}
         self._caps = ResourceCapabilities(
             name=str(self._device.name),
             executor=self.executor,
             provider="aws",
             pilot=pilot,
-            num_qubits=qubits,
+            num_qubits=max(qubits, len(cal.get("labels", ()))),
             native_gates=canonical_gates(native),
+            coupling_map=cal.get("coupling"),
             simulator=simulator,
             noisy=not simulator,
             max_shots=int(shots_range[1]) if shots_range is not None else None,
             # shots=0 (exact result types) is allowed where the shot range starts at 0 (SV1, DM1)
             supports_exact=shots_range is not None and int(shots_range[0]) == 0,
+            gate_errors=cal.get("gate_errors", {}),
+            readout_errors=cal.get("readout_errors", {}),
+            default_errors=cal.get("default_errors", {}),
+            durations=cal.get("durations", {}),
         )
         self._destination = (config.s3_bucket, config.s3_prefix) if config.s3_bucket else None
 
@@ -220,9 +231,13 @@ class BraketAwsBackend(_BraketBase):
         return parts[3] if len(parts) > 3 else ""
 
     def status(self, resource: str) -> ResourceStatus:
-        self._device.refresh_metadata()
-        online = str(self._device.status) == "ONLINE"
-        return ResourceStatus(online=online, message=str(self._device.status))
+        """Device status and queue depth (normal and priority queues): one ``GetDevice`` call.
+
+        ``AwsDevice.refresh_metadata()`` and ``queue_depth()`` would each call
+        ``GetDevice``; the one response holds both.
+        """
+        metadata = self._device.aws_session.get_device(self.arn)
+        return status_from_metadata(metadata, self.config.typical_job_seconds)
 
     def _run_one(self, circuit: Any, shots: int) -> Any:
         kwargs: dict[str, Any] = {

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from pilot.backends.base import Job, NativeOutput, QuantumBackend, bits_from_qiskit_key
+from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend, bits_from_qiskit_key
 from pilot.backends.qiskit import (
     QiskitDevices,
     capabilities_from_target,
@@ -49,7 +49,7 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
         super().__init__(config, pilot=pilot, num_cpus=num_cpus)
         self._service: Any = None
         self._devices: dict[str, Any] = {}
-        self._pms: dict[str, Any] = {}
+        self._pms: dict[Any, Any] = {}
         if config.local:
             self._init_local(config)
         else:
@@ -122,24 +122,26 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
         return ResourceStatus(
             online=bool(st.operational),
             queue_depth=int(st.pending_jobs),
+            typical_job_seconds=self.config.typical_job_seconds,
             message=str(getattr(st, "status_msg", "") or ""),
         )
 
     def _sample(
-        self, resource: str, circuits: list[QuantumCircuit], shots: int
+        self, resource: str, circuits: list[QuantumCircuit], shots: int, layout: Layout = None
     ) -> tuple[list[Any], str]:
         sampler = _sampler_class()(mode=self._device(resource))
         if self.config.local and self.config.seed is not None:
             sampler.options.simulator.seed_simulator = self.config.seed
-        job = sampler.run([self._transpile(resource, qc) for qc in circuits], shots=shots)
+        isa = [self._transpile(resource, qc, layout) for qc in circuits]
+        job = sampler.run(isa, shots=shots)
         return list(job.result()), str(job.job_id())
 
     def run_native(
-        self, resource: str, circuits: Sequence[Any], shots: int | None
+        self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None
     ) -> list[NativeOutput]:
         if shots is None:
             raise NotImplementedError
-        pubs, job_id = self._sample(resource, list(circuits), shots)
+        pubs, job_id = self._sample(resource, list(circuits), shots, layout)
         return [
             NativeOutput(
                 counts=dict(pub.join_data().get_counts()), native=pub, metadata={"job_id": job_id}
@@ -147,9 +149,11 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
             for pub in pubs
         ]
 
-    def sample(self, resource: str, jobs: Sequence[Job], shots: int) -> list[dict[str, int]]:
+    def sample(
+        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+    ) -> list[dict[str, int]]:
         circuits = [measured_circuit(j.body, j.measured) for j in jobs]
-        pubs, _ = self._sample(resource, circuits, shots)
+        pubs, _ = self._sample(resource, circuits, shots, layout)
         return [
             {
                 bits_from_qiskit_key(k, len(job.measured)): v

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities
-from pilot.backends.base import Job, NativeOutput, QuantumBackend
+from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
 from pilot.backends.qiskit import memory_qubit_limit
 from pilot.convert.pennylane import to_pennylane_ops
 from pilot.errors import CircuitError
@@ -104,7 +104,7 @@ class PennyLaneBackend(QuantumBackend):
         return qml.execute(tapes, self._dev)
 
     def run_native(
-        self, resource: str, circuits: Sequence[Any], shots: int | None
+        self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None
     ) -> list[NativeOutput]:
         tapes = [_analytic(t) if shots is None else t.copy(shots=shots) for t in circuits]
         results = self._execute(tapes)
@@ -131,7 +131,9 @@ class PennyLaneBackend(QuantumBackend):
         out.metadata = extra
         return out
 
-    def sample(self, resource: str, jobs: Sequence[Job], shots: int) -> list[dict[str, int]]:
+    def sample(
+        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+    ) -> list[dict[str, int]]:
         import pennylane as qml
 
         tapes = [
@@ -144,7 +146,9 @@ class PennyLaneBackend(QuantumBackend):
         ]
         return [{_bitstring(k): int(v) for k, v in r.items()} for r in self._execute(tapes)]
 
-    def exact(self, resource: str, jobs: Sequence[Job]) -> list[dict[str, float]]:
+    def exact(
+        self, resource: str, jobs: Sequence[Job], layout: Layout = None
+    ) -> list[dict[str, float]]:
         import pennylane as qml
 
         tapes = [

@@ -8,14 +8,15 @@ transpiled to each device and simulated with its noise model in Aer.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities
-from dreamer.workload import canonical_gate
-from pilot.backends.base import Job, NativeOutput, QuantumBackend, bits_from_qiskit_key
+from dreamer.workload import VIRTUAL_GATES, canonical_gate
+from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend, bits_from_qiskit_key
 from pilot.convert.qiskit import measured_circuit
 from pilot.errors import ConfigError, UnsupportedOperationError
 
@@ -53,6 +54,19 @@ def memory_qubit_limit(bytes_per_amplitude: int = 16, cap: int = 30) -> int:
     return n
 
 
+def relaxation_error(duration: float | None, t1: float | None, t2: float | None) -> float:
+    """Average gate infidelity of T1/T2 relaxation over ``duration`` (one qubit).
+
+    A gate can be no better than this: Aer's device noise model (and the
+    physics) add relaxation for each gate's duration, so a reported error
+    below it underestimates the gate.
+    """
+    if not duration or not t1:
+        return 0.0
+    t2 = min(t2 or 2 * t1, 2 * t1)
+    return 0.5 - (math.exp(-duration / t1) + 2 * math.exp(-duration / t2)) / 6
+
+
 def capabilities_from_target(
     target: Any,
     *,
@@ -85,9 +99,13 @@ def capabilities_from_target(
             if op_name == "measure":
                 readout[int(qargs[0])] = float(props.error)
             elif op_name not in _NOT_GATES:
-                gate_errors[(canonical_gate(op_name), tuple(int(q) for q in qargs))] = float(
-                    props.error
+                relax = 1.0 - math.prod(
+                    1.0 - relaxation_error(props.duration, *_t1_t2(target, q)) for q in qargs
                 )
+                gate_errors[(canonical_gate(op_name), tuple(int(q) for q in qargs))] = max(
+                    float(props.error), relax
+                )
+    durations = _target_durations(target)
     coupling = None
     try:
         cmap = target.build_coupling_map()
@@ -109,7 +127,31 @@ def capabilities_from_target(
         supports_exact=supports_exact,
         gate_errors=gate_errors,
         readout_errors=readout,
+        durations=durations,
     )
+
+
+def _target_durations(target: Any) -> dict[str, float]:
+    """Mean gate and readout durations (seconds) from a ``Target``."""
+    sums: dict[str, list[float]] = {"1q": [], "2q": [], "readout": []}
+    for op_name in target.operation_names:
+        if op_name in ("delay", "barrier", "reset") or op_name not in target:
+            continue
+        for qargs, props in (target[op_name] or {}).items():
+            if qargs is None or props is None or not props.duration:
+                continue
+            if op_name == "measure":
+                sums["readout"].append(float(props.duration))
+            elif canonical_gate(op_name) not in VIRTUAL_GATES and op_name not in _NOT_GATES:
+                sums["1q" if len(qargs) == 1 else "2q"].append(float(props.duration))
+    return {k: sum(v) / len(v) for k, v in sums.items() if v}
+
+
+def _t1_t2(target: Any, qubit: int) -> tuple[float | None, float | None]:
+    props = target.qubit_properties
+    if not props or qubit >= len(props) or props[qubit] is None:
+        return None, None
+    return getattr(props[qubit], "t1", None), getattr(props[qubit], "t2", None)
 
 
 def counts_from_result(result: Any, index: int) -> dict[str, int]:
@@ -146,24 +188,29 @@ class _AerRunner(QuantumBackend):
     def _simulator(self, resource: str, exact: bool = False) -> Any:
         raise NotImplementedError
 
-    def _prepare(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
+    def _prepare(self, resource: str, qc: QuantumCircuit, layout: Layout = None) -> QuantumCircuit:
         raise NotImplementedError
 
     def _run(
-        self, resource: str, circuits: list[QuantumCircuit], shots: int | None, exact: bool = False
+        self,
+        resource: str,
+        circuits: list[QuantumCircuit],
+        shots: int | None,
+        exact: bool = False,
+        layout: Layout = None,
     ) -> Any:
         sim = self._simulator(resource, exact)
-        prepared = [self._prepare(resource, qc) for qc in circuits]
+        prepared = [self._prepare(resource, qc, layout) for qc in circuits]
         opts: dict[str, Any] = {} if shots is None else {"shots": shots}
         return sim.run(prepared, **opts).result()
 
     def run_native(
-        self, resource: str, circuits: Sequence[Any], shots: int | None
+        self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None
     ) -> list[NativeOutput]:
         if shots is None:
             raise NotImplementedError  # exact results go through the portable path
         circuits = list(circuits)
-        result = self._run(resource, circuits, shots)
+        result = self._run(resource, circuits, shots, layout=layout)
         return [
             NativeOutput(
                 counts=counts_from_result(result, i),
@@ -175,21 +222,25 @@ class _AerRunner(QuantumBackend):
 
     _transpiles = False
 
-    def sample(self, resource: str, jobs: Sequence[Job], shots: int) -> list[dict[str, int]]:
+    def sample(
+        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+    ) -> list[dict[str, int]]:
         circuits = [measured_circuit(j.body, j.measured) for j in jobs]
-        result = self._run(resource, circuits, shots)
+        result = self._run(resource, circuits, shots, layout=layout)
         out = []
         for i, job in enumerate(jobs):
             counts = counts_from_result(result, i)
             out.append({bits_from_qiskit_key(k, len(job.measured)): v for k, v in counts.items()})
         return out
 
-    def exact(self, resource: str, jobs: Sequence[Job]) -> list[dict[str, float]]:
+    def exact(
+        self, resource: str, jobs: Sequence[Job], layout: Layout = None
+    ) -> list[dict[str, float]]:
         from qiskit_aer.library import SaveProbabilities
 
         circuits = []
         for job in jobs:
-            qc = self._prepare(resource, job.body).copy()
+            qc = self._prepare(resource, job.body, layout).copy()
             physical = _physical_qubits(qc, job.measured)
             qc.append(SaveProbabilities(len(physical)), physical)
             circuits.append(qc)
@@ -240,7 +291,7 @@ class AerBackend(_AerRunner):
     def _simulator(self, resource: str, exact: bool = False) -> Any:
         return self._exact_sim if exact else self._sim
 
-    def _prepare(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
+    def _prepare(self, resource: str, qc: QuantumCircuit, layout: Layout = None) -> QuantumCircuit:
         names = {inst.operation.name for inst in qc.data}
         if names <= self._ops:
             return qc
@@ -278,7 +329,7 @@ class QiskitDevices:
     config: QuantumConfig
     executor: str
     _devices: dict[str, Any]
-    _pms: dict[str, Any]
+    _pms: dict[tuple[str, Layout, bool], Any]
 
     def _device(self, resource: str) -> Any:
         try:
@@ -286,17 +337,42 @@ class QiskitDevices:
         except KeyError:
             raise ConfigError.unknown("resource", "resource", resource, self._devices) from None
 
-    def _transpile(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
-        if resource not in self._pms:
+    def _pass_manager(self, resource: str, layout: Layout, synthesis: bool) -> Any:
+        key = (resource, layout, synthesis)
+        pm = self._pms.get(key)
+        if pm is None:
             from qiskit.transpiler import generate_preset_pass_manager
 
-            self._pms[resource] = generate_preset_pass_manager(
+            if len(self._pms) > 256:  # layouts vary per workload: keep the cache bounded
+                self._pms.clear()
+            pm = self._pms[key] = generate_preset_pass_manager(
                 optimization_level=self.config.optimization_level,
                 backend=self._device(resource),
                 seed_transpiler=self.config.seed,
+                initial_layout=list(layout) if layout else None,
+                translation_method="synthesis" if synthesis else None,
             )
+        return pm
+
+    def _transpile(
+        self, resource: str, qc: QuantumCircuit, layout: Layout = None
+    ) -> QuantumCircuit:
+        """``qc`` for ``resource``, placed on ``layout`` when given (QDREAMER's choice).
+
+        Some device snapshots mix directed ``cx`` and ``ecr`` couplers, where
+        Qiskit's gate-direction pass gives up ("would be supported ... if the
+        direction was swapped"); unitary synthesis respects the direction, so
+        the circuit is retried with it.
+        """
+        if layout is not None and len(layout) != qc.num_qubits:
+            layout = None
         try:
-            return self._pms[resource].run(qc)
+            try:
+                return self._pass_manager(resource, layout, False).run(qc)
+            except Exception as exc:
+                if "direction" not in str(exc):
+                    raise
+                return self._pass_manager(resource, layout, True).run(qc)
         except Exception as exc:
             raise UnsupportedOperationError(
                 qc.name, f"{self.executor} resource {resource!r}", f"transpilation failed: {exc}"
@@ -319,7 +395,7 @@ class FakeBackend(QiskitDevices, _AerRunner):
                 raise ConfigError.unknown("fake backend", "quantum.backends", str(raw), available)
             self._devices[name] = available[name]
         self._sims: dict[tuple[str, bool], Any] = {}
-        self._pms: dict[str, Any] = {}
+        self._pms: dict[Any, Any] = {}
         self._caps = [self._capabilities(n, d) for n, d in self._devices.items()]
 
     def _capabilities(self, name: str, dev: Any) -> ResourceCapabilities:
@@ -355,5 +431,5 @@ class FakeBackend(QiskitDevices, _AerRunner):
             self._sims[key] = AerSimulator.from_backend(self._device(resource), **opts)
         return self._sims[key]
 
-    def _prepare(self, resource: str, qc: QuantumCircuit) -> QuantumCircuit:
-        return self._transpile(resource, qc)
+    def _prepare(self, resource: str, qc: QuantumCircuit, layout: Layout = None) -> QuantumCircuit:
+        return self._transpile(resource, qc, layout)
