@@ -119,6 +119,9 @@ class Constraints:
         return out
 
 
+_NO_CONSTRAINTS = Constraints()
+
+
 @dataclass(frozen=True)
 class RankedResource:
     """One resource judged for one task.
@@ -167,6 +170,7 @@ class Ranker:
         self.objective = objective if isinstance(objective, str) else "weights"
         self.constraints = constraints or Constraints()
         self.models = models or FidelityModels()
+        self._memo: dict[tuple, tuple] = {}
 
     def score(self, fidelity: float, seconds: float, cost: float) -> float:
         w = self.weights
@@ -176,6 +180,29 @@ class Ranker:
             - w.cost * math.log1p(max(cost, 0.0) / COST_SCALE)
         )
 
+    def _static(
+        self, req: TaskRequirements, profile: WorkloadProfile, cap: ResourceCapabilities
+    ) -> tuple:
+        """What does not depend on status: estimate, run time, cost, static reasons.
+
+        Memoised per (resource, workload, requirements): capabilities and
+        profiles are immutable, so a repeated ranking only redoes the parts
+        that depend on queues.
+        """
+        key = (id(cap), profile.signature(), req)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is cap:
+            return hit[1]
+        reasons = rejection_reasons(req, cap, None, profile.gates if profile.known else None)
+        est = self.models.estimate(cap, profile) if profile.num_qubits <= cap.num_qubits else None
+        run = estimate_run_seconds(profile, cap)
+        cost = estimate_cost(cap.pricing, profile.shots, run)
+        value = (tuple(reasons), est, run, cost)
+        if len(self._memo) > 50_000:
+            self._memo.clear()
+        self._memo[key] = (cap, value)
+        return value
+
     def judge(
         self,
         req: TaskRequirements,
@@ -183,14 +210,14 @@ class Ranker:
         cap: ResourceCapabilities,
         status: ResourceStatus | None,
     ) -> RankedResource:
-        reasons = rejection_reasons(req, cap, status, profile.gates if profile.known else None)
-        fits = profile.num_qubits <= cap.num_qubits
-        est = self.models.estimate(cap, profile) if fits else None
+        static_reasons, est, run, cost = self._static(req, profile, cap)
+        reasons = list(static_reasons)
+        if status is not None and not status.online:
+            reasons.append(f"offline{': ' + status.message if status.message else ''}")
         fidelity = est.fidelity if est is not None else 0.0
-        run = estimate_run_seconds(profile, cap)
         wait = expected_wait_seconds(status, run)
-        cost = estimate_cost(cap.pricing, profile.shots, run)
-        reasons += self.constraints.reasons(cap, fidelity, wait + run, cost)
+        if self.constraints != _NO_CONSTRAINTS:
+            reasons += self.constraints.reasons(cap, fidelity, wait + run, cost)
         breakdown = {
             "estimated_fidelity": fidelity,
             "expected_wait_seconds": wait,

@@ -123,15 +123,22 @@ class WorkloadProfile:
     def two_qubit_gates(self) -> int:
         return sum(self.interactions.values())
 
-    def signature(self) -> tuple:
-        """A hashable key: equal profiles estimate alike on the same device."""
-        return (
+    def __post_init__(self) -> None:
+        signature = (
             self.num_qubits,
             tuple(sorted(self.one_qubit.items())),
             tuple(sorted(self.interactions.items())),
             self.measured,
             self.depth,
+            self.shots,
+            self.gates,
+            self.known,
         )
+        object.__setattr__(self, "_signature", signature)
+
+    def signature(self) -> tuple:
+        """A hashable key: equal profiles estimate (and cost) alike on the same device."""
+        return self._signature  # type: ignore[attr-defined]
 
     @classmethod
     def unknown(cls, num_qubits: int, shots: int | None) -> WorkloadProfile:

@@ -13,6 +13,8 @@ fits, it is mixed in so that ``except ValueError`` keeps working::
      ├── SchedulingError                      work that could never be placed
      │    └── NoFeasibleResourceError         (also dreamer.NoFeasibleResourceError)
      ├── PilotStartError                      a pilot's actors or reservation failed
+     ├── BackendUnavailableError              a device or provider is offline / overloaded
+     │                                        (QDREAMER fails the task over)
      ├── TaskFailedError                      a task raised; chains the original error
      ├── TaskTimeoutError (TimeoutError)      results not ready within the timeout
      └── ServiceClosedError                   the service was cancelled
@@ -137,6 +139,14 @@ class PilotStartError(PilotError):
     """A pilot's actors or resource reservation did not come up."""
 
 
+class BackendUnavailableError(PilotError):
+    """A device or provider cannot take work now (offline, throttled, unreachable).
+
+    Tasks chosen by QDREAMER move to their next-ranked resource on this error
+    (and on the SDK errors :func:`pilot.backends.base.is_unavailable` names).
+    """
+
+
 class TaskFailedError(PilotError):
     """A task raised; ``__cause__`` is the original exception from the worker.
 
@@ -167,6 +177,7 @@ class ServiceClosedError(PilotError):
 
 
 __all__ = [
+    "BackendUnavailableError",
     "CircuitError",
     "ConfigError",
     "CredentialsError",

@@ -12,7 +12,7 @@ from pilot.errors import PilotError, PilotStartError, SchedulingError
 from pilot.launchers import Allocation, Launcher
 from pilot.selection import with_pilot
 from pilot.states import TERMINAL_STATES, PilotState
-from pilot.workers import QuantumWorker, thread_env
+from pilot.workers import PilotActor, thread_env
 
 if TYPE_CHECKING:
     from pilot.config import PilotDescription
@@ -169,7 +169,7 @@ class QuantumPilot(Pilot):
         assert quantum is not None and self._allocation is not None
         spec = resolve_executor(quantum.executor)
         concurrency = quantum.max_concurrency or (8 if spec.remote else 1)
-        remote_cls = ray.remote(QuantumWorker)
+        remote_cls = ray.remote(PilotActor)
         cores, gpus = self.config.cores_per_node, self.config.gpus_per_node
         count = quantum.actors
         for i in range(count):
@@ -178,11 +178,15 @@ class QuantumPilot(Pilot):
                 "name": actor_name,
                 "num_cpus": cores,
                 "num_gpus": gpus,
-                "max_concurrency": concurrency,
+                # Threads: `concurrency` compute, one more reads the next task,
+                # and a few may wait on failed-over tasks (see PilotActor).
+                "max_concurrency": PilotActor.max_concurrency(concurrency),
                 "runtime_env": {"env_vars": thread_env(cores)},
                 **self._launcher.actor_options(self._allocation, i),
             }
-            self.actors.append(remote_cls.options(**opts).remote(quantum, self.name, cores))
+            self.actors.append(
+                remote_cls.options(**opts).remote(quantum, self.name, cores, concurrency)
+            )
             self.actor_names.append(actor_name)
         try:
             described = ray.get(

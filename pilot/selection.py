@@ -259,14 +259,26 @@ class QDreamer:
         except _DreamerNoFeasible as exc:
             raise NoFeasibleResourceError(exc.task, exc.rejections) from None
 
-    def alternatives(
-        self, task: QuantumTask, chosen: RankedResource, loaded: LoadedCircuit | None
-    ) -> list[RankedResource]:
-        """The next-ranked feasible resources for failover (at most ``failover_attempts``)."""
-        if not self.enabled or self.failover_attempts <= 0 or task.resource or task.pilot:
-            return []
-        ranked = self.rank(task, loaded)
-        return [r for r in ranked if r.feasible and r.key != chosen.key][: self.failover_attempts]
+    def choose(
+        self, task: QuantumTask, loaded: LoadedCircuit | None
+    ) -> tuple[RankedResource | Candidate, list[RankedResource]]:
+        """The chosen resource and, for failover, the next-ranked feasible ones.
+
+        Alternatives are given only with ranking on, for tasks that pin no
+        pilot or resource, up to ``failover_attempts``.
+        """
+        if not self.enabled:
+            return self.select(task, loaded), []
+        caps = self._resources(task)
+        profile = self.profile(task, loaded)
+        req = task.requirements(profile.num_qubits if profile.known else None)
+        ranked = self.ranker.rank(req, profile, caps, self._statuses(caps))
+        feasible = [r for r in ranked if r.feasible]
+        if not feasible:
+            raise NoFeasibleResourceError(req.name, {r.key: r.reasons for r in ranked})
+        pinned = task.resource is not None or task.pilot is not None
+        alternatives = [] if pinned else feasible[1 : 1 + max(0, self.failover_attempts)]
+        return feasible[0], alternatives
 
     def estimate_cost(self, task: QuantumTask, resource: str | None = None) -> dict[str, Any]:
         """What ``task`` would cost (seed 002's ``estimate_execution_cost``), before running it.

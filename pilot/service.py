@@ -30,6 +30,7 @@ from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
 from pilot.selection import QDreamer, candidate_summary
 from pilot.states import PilotState
 from pilot.tasks import QuantumTask, TaskSpec, check_declared, new_task_id
+from pilot.workers import Fallback
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,13 @@ def _as_function(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     call.__name__ = call.__qualname__ = getattr(fn, "__name__", type(fn).__name__)
     return call
+
+
+def _layout(chosen: Any) -> tuple[int, ...] | None:
+    """QDREAMER's layout for devices with a coupling map (where transpilers place qubits)."""
+    if isinstance(chosen, RankedResource) and chosen.resource.coupling_map is not None:
+        return tuple(chosen.breakdown["layout"]) or None
+    return None
 
 
 def _has_refs(args: Iterable[Any], kwargs: Mapping[str, Any]) -> bool:
@@ -260,11 +268,19 @@ class PilotComputeService:
         memory = qt.resource_config["memory"]
         if memory:
             self._check_memory(memory)
-        chosen = self._selector.select(qt, loaded)
+        chosen, alternatives = self._selector.choose(qt, loaded)
         pilot = self._quantum[chosen.resource.pilot]
-        layout = None
-        if isinstance(chosen, RankedResource) and chosen.resource.coupling_map is not None:
-            layout = tuple(chosen.breakdown["layout"]) or None
+        objective = self._selector.ranker.objective
+        fallbacks = tuple(
+            Fallback(
+                actor=self._quantum[alt.resource.pilot].next_actor(),
+                pilot=alt.resource.pilot,
+                resource=alt.resource.name,
+                layout=_layout(alt),
+                selection=candidate_summary(alt, objective),
+            )
+            for alt in alternatives
+        )
         spec = TaskSpec(
             task_id=new_task_id(),
             name=qt.name,
@@ -275,10 +291,9 @@ class PilotComputeService:
             num_qubits=qt.num_qubits,
             gate_set=tuple(qt.gate_set) if qt.gate_set is not None else None,
             submitted_at=time.time(),
-            layout=layout,
-            selection=candidate_summary(chosen, self._selector.ranker.objective)
-            if self._selector.enabled
-            else None,
+            layout=_layout(chosen),
+            selection=candidate_summary(chosen, objective) if self._selector.enabled else None,
+            fallbacks=fallbacks,
         )
         return pilot, spec
 

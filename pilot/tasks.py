@@ -193,6 +193,8 @@ class TaskSpec:
     layout: tuple[int, ...] | None = None
     #: What QDREAMER decided and why (copied into the result).
     selection: dict[str, Any] | None = None
+    #: Next-ranked resources (``pilot.workers.Fallback``) if this one is unavailable.
+    fallbacks: tuple[Any, ...] = ()
 
     @property
     def stage(self) -> str:

@@ -7,14 +7,16 @@ runs the tasks sent to it.  Being a plain class, it is tested without Ray.
 from __future__ import annotations
 
 import logging
+import threading
 import os
 import time
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from pilot.backends.base import QuantumBackend
+from pilot.backends.base import QuantumBackend, is_unavailable
 from pilot.backends.registry import resolve_executor
 from pilot.config import QuantumConfig
 from pilot.convert import LoadedCircuit, load_circuit
@@ -34,16 +36,26 @@ def thread_env(num_cpus: float) -> dict[str, str]:
     return dict.fromkeys(THREAD_ENV, n)
 
 
+#: Whether results of a native type pickle (checked once per type: pickling
+#: every result just to check costs as much as a small simulation).
+_PICKLABLE: dict[type, bool] = {}
+
+
 def _native_if_picklable(value: Any) -> Any:
     if value is None:
         return None
-    try:
-        import cloudpickle
+    kind = type(value)
+    ok = _PICKLABLE.get(kind)
+    if ok is None:
+        try:
+            import cloudpickle
 
-        cloudpickle.dumps(value)
-    except Exception:
-        return None
-    return value
+            cloudpickle.dumps(value)
+            ok = True
+        except Exception:
+            ok = False
+        _PICKLABLE[kind] = ok
+    return value if ok else None
 
 
 def _resolve_refs(
@@ -199,3 +211,116 @@ class QuantumWorker:
     def shutdown(self) -> None:
         if self._init_error is None:
             self.backend.close()
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Where a task goes if its resource is unavailable: the next-ranked choice."""
+
+    actor: Any  # a PilotActor handle
+    pilot: str
+    resource: str
+    layout: tuple[int, ...] | None
+    selection: dict[str, Any] | None
+
+
+class PilotActor(QuantumWorker):
+    """The Ray actor of a quantum pilot: a ``QuantumWorker`` that fails over.
+
+    Ray runs it as a threaded actor with :meth:`max_concurrency` threads;
+    ``concurrency`` of them compute at once (1 for simulators; more for cloud
+    executors, whose calls mostly wait), the others take the next tasks off
+    the wire meanwhile.  When the backend reports its resource unavailable
+    (:func:`~pilot.backends.base.is_unavailable`) and the task carries
+    fallbacks, the task is forwarded to the next one and its result returned
+    here, with the path in ``result.selection["failover"]``.
+
+    A forward waits outside the compute slot, and at most
+    :data:`FORWARD_SLOTS` wait at once (beyond that the original error is
+    raised at once): compute never waits on a forward, so every forwarded
+    task eventually runs and pilots failing over to each other cannot
+    deadlock.
+    """
+
+    #: Threads that may wait on forwarded tasks at once.
+    FORWARD_SLOTS = 4
+
+    def __init__(
+        self, config: QuantumConfig, pilot: str, num_cpus: float = 1, concurrency: int = 1
+    ) -> None:
+        super().__init__(config, pilot, num_cpus)
+        self._compute = threading.BoundedSemaphore(max(1, concurrency))
+        self._forwards = threading.BoundedSemaphore(self.FORWARD_SLOTS)
+
+    @classmethod
+    def max_concurrency(cls, concurrency: int) -> int:
+        """Ray threads for an actor computing ``concurrency`` tasks at once."""
+        return max(1, concurrency) + 1 + cls.FORWARD_SLOTS
+
+    def run(self, spec: TaskSpec, *args: Any, **kwargs: Any) -> QuantumResult:
+        with self._compute:
+            try:
+                return super().run(spec, *args, **kwargs)
+            except Exception as exc:
+                if not (spec.fallbacks and is_unavailable(exc)):
+                    raise
+                failure = exc
+        return self._forward(spec, failure, args, kwargs)
+
+    def run_batch(self, specs: Sequence[TaskSpec]) -> list[Any]:
+        from ray.exceptions import RayTaskError
+
+        with self._compute:
+            out = super().run_batch(specs)
+        for i, (spec, value) in enumerate(zip(specs, out, strict=True)):
+            cause = value.cause if isinstance(value, RayTaskError) else None
+            if spec.fallbacks and isinstance(cause, BaseException) and is_unavailable(cause):
+                try:
+                    out[i] = self._forward(spec, cause, spec.args, spec.kwargs)
+                except Exception as exc:
+                    out[i] = RayTaskError(spec.stage, traceback.format_exc(), exc)
+        return out
+
+    def _forward(
+        self, spec: TaskSpec, exc: BaseException, args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> QuantumResult:
+        import ray
+
+        if not self._forwards.acquire(blocking=False):
+            raise exc  # every forward slot is waiting: fail now rather than risk a wait cycle
+        try:
+            nxt, *rest = spec.fallbacks
+            selection = dict(spec.selection or {})
+            path = [
+                *selection.get("failover", []),
+                {
+                    "pilot": spec.pilot,
+                    "resource": spec.resource,
+                    "error": f"{type(exc).__name__}: {exc}"[:500],
+                },
+            ]
+            selection.update(nxt.selection or {})
+            selection["failover"] = path
+            moved = replace(
+                spec,
+                pilot=nxt.pilot,
+                resource=nxt.resource,
+                layout=nxt.layout,
+                fallbacks=tuple(rest),
+                selection=selection,
+                args=(),
+                kwargs={},
+            )
+            logger.warning(
+                "task %s: %s unavailable (%s); moving to %s/%s",
+                spec.task_id,
+                spec.resource,
+                exc,
+                nxt.pilot,
+                nxt.resource,
+            )
+            ref = nxt.actor.run.options(name=moved.stage).remote(moved, *args, **kwargs)
+            result: QuantumResult = ray.get(ref)
+            return result
+        finally:
+            self._forwards.release()
