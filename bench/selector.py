@@ -139,7 +139,7 @@ def bench_provider_calls(
 ) -> None:
     calls = 0
 
-    def provider(i: int):  # noqa: ANN202 - a status call that takes network time
+    def provider(i: int):
         def call() -> ResourceStatus:
             nonlocal calls
             calls += 1
@@ -242,7 +242,7 @@ def bench_quality(caps: dict[str, ResourceCapabilities]) -> None:
             )
             try:
                 isa = pm.run(measured)
-            except Exception:  # noqa: BLE001 - mixed cx/ecr snapshots: as the service does
+            except Exception:
                 pm = generate_preset_pass_manager(
                     optimization_level=1,
                     backend=devs[name],

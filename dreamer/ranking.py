@@ -57,12 +57,13 @@ class Weights:
                 raise ValueError(f"weight {name!r} must be a number >= 0, got {value!r}")
 
 
-#: Named objectives.  The leading term decides; the others, a thousandth as
-#: strong, only break near-ties.
+#: Named objectives.  The leading term decides; the others, ten thousand times
+#: weaker (a day of queue weighs less than 0.1% of fidelity), only break
+#: near-ties.
 OBJECTIVES: dict[str, Weights] = {
-    "fidelity": Weights(fidelity=1.0, time=0.001, cost=0.001),
-    "speed": Weights(fidelity=0.001, time=1.0, cost=0.001),
-    "cost": Weights(fidelity=0.001, time=0.001, cost=1.0),
+    "fidelity": Weights(fidelity=1.0, time=1e-4, cost=1e-4),
+    "speed": Weights(fidelity=1e-4, time=1.0, cost=1e-4),
+    "cost": Weights(fidelity=1e-4, time=1e-4, cost=1.0),
     "balanced": Weights(fidelity=1.0, time=0.1, cost=0.1),
 }
 

@@ -7,8 +7,8 @@ runs the tasks sent to it.  Being a plain class, it is tested without Ray.
 from __future__ import annotations
 
 import logging
-import threading
 import os
+import threading
 import time
 import traceback
 from collections.abc import Sequence

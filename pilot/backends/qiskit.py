@@ -238,17 +238,41 @@ class _AerRunner(QuantumBackend):
     ) -> list[dict[str, float]]:
         from qiskit_aer.library import SaveProbabilities
 
-        circuits = []
+        circuits, physicals = [], []
         for job in jobs:
             qc = self._prepare(resource, job.body, layout).copy()
             physical = _physical_qubits(qc, job.measured)
             qc.append(SaveProbabilities(len(physical)), physical)
             circuits.append(qc)
+            physicals.append(physical)
         result = self._simulator(resource, exact=True).run(circuits).result()
-        return [
-            _ordered_probabilities(result.data(i)["probabilities"], len(job.measured))
-            for i, job in enumerate(jobs)
-        ]
+        out = []
+        for i, (job, physical) in enumerate(zip(jobs, physicals, strict=True)):
+            probs = self._with_readout(resource, result.data(i)["probabilities"], physical)
+            out.append(_ordered_probabilities(probs, len(job.measured)))
+        return out
+
+    def _with_readout(self, resource: str, probs: Any, physical: list[int]) -> Any:
+        """Measurement noise on exact probabilities (none for ideal simulators)."""
+        return probs
+
+
+def _apply_readout(probs: Any, confusions: list[Any]) -> Any:
+    """Apply per-qubit confusion matrices ``P(read | prepared)`` to a probability vector.
+
+    ``probs`` is little-endian over the listed qubits (Aer's ``save_probabilities``);
+    ``confusions[j]`` belongs to the j-th listed qubit.
+    """
+    import numpy as np
+
+    n = len(confusions)
+    tensor = np.asarray(probs, dtype=float).reshape([2] * n)  # axis 0 = last listed qubit
+    for j, matrix in enumerate(confusions):
+        axis = n - 1 - j
+        tensor = np.moveaxis(
+            np.tensordot(np.asarray(matrix).T, tensor, axes=([1], [axis])), 0, axis
+        )
+    return tensor.reshape(-1)
 
 
 def _physical_qubits(qc: QuantumCircuit, qubits: Sequence[int]) -> list[int]:
@@ -395,6 +419,7 @@ class FakeBackend(QiskitDevices, _AerRunner):
                 raise ConfigError.unknown("fake backend", "quantum.backends", str(raw), available)
             self._devices[name] = available[name]
         self._sims: dict[tuple[str, bool], Any] = {}
+        self._readout: dict[str, dict[int, Any]] = {}
         self._pms: dict[Any, Any] = {}
         self._caps = [self._capabilities(n, d) for n, d in self._devices.items()]
 
@@ -433,3 +458,22 @@ class FakeBackend(QiskitDevices, _AerRunner):
 
     def _prepare(self, resource: str, qc: QuantumCircuit, layout: Layout = None) -> QuantumCircuit:
         return self._transpile(resource, qc, layout)
+
+    def _with_readout(self, resource: str, probs: Any, physical: list[int]) -> Any:
+        """Exact noisy results include readout error, as sampling does.
+
+        Aer's saved probabilities are taken before measurement, where its
+        device model puts readout error; apply that model's confusion matrices.
+        """
+        from qiskit_aer.noise.device import basic_device_readout_errors
+
+        if resource not in self._readout:
+            self._readout[resource] = {
+                qubits[0]: err.probabilities
+                for qubits, err in basic_device_readout_errors(target=self._device(resource).target)
+            }
+        table = self._readout[resource]
+        import numpy as np
+
+        identity = np.eye(2)
+        return _apply_readout(probs, [table.get(q, identity) for q in physical])

@@ -549,6 +549,7 @@ class FakeBraketService:
         self.objects: dict[tuple[str, str], bytes] = {}
         self.buckets: set[str] = set()
         self.faults: list[Fault] = []
+        self.delays: list[list[Any]] = []
         self.requests: list[tuple[str, str, int]] = []
         #: Failure reasons for the next created tasks (see ``fail_next_task``).
         self.task_failures: list[str] = []
@@ -657,6 +658,7 @@ class FakeBraketService:
             self.objects.clear()
             self.buckets.clear()
             self.faults.clear()
+            self.delays.clear()
             self.requests.clear()
             self.task_failures.clear()
             self._add_default_devices()
@@ -679,6 +681,14 @@ class FakeBraketService:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def delay_next(self, operation: str, seconds: float, times: int = 1) -> None:
+        """Hold the next ``times`` calls of ``operation`` for ``seconds`` before answering.
+
+        A slow or hanging provider, as the real service sometimes is.
+        """
+        with self._lock:
+            self.delays.append([operation, float(seconds), int(times)])
 
     def fail_next_task(self, reason: str = "Task failed (injected)") -> None:
         """Accept the next ``CreateQuantumTask`` but let that task end FAILED with ``reason``."""
@@ -764,6 +774,16 @@ class FakeBraketService:
         )
 
     # ------------------------------------------------------------ dispatch
+    def _take_delay(self, operation: str) -> float:
+        with self._lock:
+            for entry in self.delays:
+                if entry[0] in (operation, "*"):
+                    entry[2] -= 1
+                    if entry[2] <= 0:
+                        self.delays.remove(entry)
+                    return float(entry[1])
+        return 0.0
+
     def _take_fault(self, operation: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
@@ -1412,6 +1432,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _check(self, operation: str, key_id: str | None, code: str, message: str) -> None:
+        delay = self.fake._take_delay(operation)
+        if delay:
+            time.sleep(delay)
         fault = self.fake._take_fault(operation)
         if fault is not None:
             raise _Reply(fault.status, fault.code, fault.message)

@@ -1,0 +1,224 @@
+"""QDREAMER through the service, on a real local Ray with real calibration data.
+
+Fake IBM devices carry real calibration snapshots; Braket's cloud devices are
+reached through the real SDK and the fake HTTP service (``tests/fakes``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from pilot import ConfigError, NoFeasibleResourceError, PilotComputeService, QuantumTask
+from tests.helpers import bell_qiskit
+
+FAKES = ["fake_manila", "fake_lagos", "fake_kolkata", "fake_hanoi", "fake_perth", "fake_guadalupe"]
+SV1 = {"executor": "braket_sv1", "s3_bucket": "qdreamer-test", "poll_interval_seconds": 0.01}
+
+
+def ghz(n: int) -> Any:
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(n, n, name=f"ghz{n}")
+    qc.h(0)
+    for i in range(n - 1):
+        qc.cx(i, i + 1)
+    qc.measure(range(n), range(n))
+    return qc
+
+
+@pytest.fixture(scope="module")
+def pcs(ray_session: None, workdir: Any, fake_braket: Any) -> Any:
+    with PilotComputeService(working_directory=workdir) as service:
+        service.create_pilot(
+            {
+                "resource_type": "quantum",
+                "name": "fakes",
+                "cores_per_node": 0.25,
+                "quantum": {"executor": "qiskit_fake", "backends": FAKES, "seed": 3},
+            }
+        )
+        service.create_pilot(
+            {
+                "resource_type": "quantum",
+                "name": "aer",
+                "cores_per_node": 0.25,
+                "quantum": {"executor": "qiskit_local"},
+            }
+        )
+        service.create_pilot(
+            {"resource_type": "quantum", "name": "sv1", "cores_per_node": 0.25, "quantum": SV1}
+        )
+        service.create_pilot(
+            {
+                "resource_type": "quantum",
+                "name": "ibm",
+                "cores_per_node": 0.25,
+                "quantum": {"executor": "ibm_runtime", "local": True},
+            }
+        )
+        service.create_pilot(
+            {
+                "resource_type": "quantum",
+                "name": "qpu",
+                "cores_per_node": 0.25,
+                "dreamer_enabled": False,
+                "quantum": {
+                    "executor": "braket_qpu",
+                    "braket_device_arn": fake_braket.QPU_ARN,
+                    "s3_bucket": "qdreamer-test",
+                    "poll_interval_seconds": 0.01,
+                },
+            }
+        )
+        yield service
+
+
+@pytest.fixture(autouse=True)
+def clean_fake(fake_braket: Any) -> Any:
+    yield
+    fake_braket.reset()
+
+
+def test_fidelity_picks_a_device_within_002_of_the_best_by_noisy_simulation(pcs: Any) -> None:
+    q = pcs.initialize_dreamer(objective="fidelity", providers=["ibm-fake"])
+    task = QuantumTask(ghz(4), shots=4000)
+    ranked = q.rank(task)
+    assert [r.resource.name for r in ranked if r.feasible][0] == q.select(task).resource.name
+    # Reference: the exact noisy distribution on each device (Aer density matrix), placed the
+    # way the service places it.
+    truth = {}
+    for name in FAKES:
+        res = pcs.get_results(
+            pcs.submit_quantum_task(QuantumTask(ghz(4), shots=None, pilot="fakes", resource=name))
+        )
+        truth[name] = res.probabilities.get("0000", 0) + res.probabilities.get("1111", 0)
+        assert res.selection["breakdown"]["estimated_fidelity"] == pytest.approx(
+            truth[name], abs=0.05
+        )
+    result = pcs.get_results(pcs.submit_quantum_task(task))
+    best = max(truth.values())
+    assert truth[result.backend] >= best - 0.02, (result.backend, truth)
+    assert result.selection["resource"] == result.backend
+    assert result.selection["objective"] == "fidelity"
+    layout = result.selection["breakdown"]["layout"]
+    assert len(layout) == 4 and len(set(layout)) == 4
+    assert result.counts["0000"] + result.counts["1111"] > 0.85 * 4000
+
+
+def test_rank_lists_every_resource_with_breakdown_and_reasons(pcs: Any) -> None:
+    q = pcs.initialize_dreamer(objective="balanced")
+    ranked = q.rank(QuantumTask(ghz(6), shots=1000))
+    names = {r.key for r in ranked}
+    assert {
+        "fakes/fake_manila",
+        "fakes/fake_kolkata",
+        "aer/aer_simulator",
+        "sv1/SV1",
+        "ibm/fake_manila",
+    } <= names
+    assert "qpu/Forte 1" not in names  # dreamer_enabled: False pilots run only pinned tasks
+    manila = next(r for r in ranked if r.key == "fakes/fake_manila")
+    assert not manila.feasible and manila.reasons == ("needs 6 qubits, has 5",)
+    top = ranked[0]
+    assert top.feasible and top.resource.pilot and isinstance(top.score, float)
+    assert {
+        "estimated_fidelity",
+        "expected_wait_seconds",
+        "estimated_cost",
+        "expected_completion_seconds",
+        "layout",
+        "fidelity_model",
+    } <= set(top.breakdown)
+    pinned = q.rank(QuantumTask(ghz(2), pilot="qpu"))
+    assert [r.key for r in pinned if r.feasible] == ["qpu/Forte 1"]
+
+
+def test_cost_objective_prefers_free_simulators_and_prices_before_running(pcs: Any) -> None:
+    pcs.initialize_dreamer(objective="cost")
+    task = QuantumTask(bell_qiskit(), shots=1000)
+    result = pcs.get_results(pcs.submit_quantum_task(task))
+    assert result.selection["estimated_cost"] == 0.0
+    sv1 = pcs.estimate_cost(task, resource="SV1")
+    assert sv1["total_cost"] == pytest.approx(0.075 * 3 / 60)  # 3-second minimum
+    assert sv1["currency"] == "USD" and "braket/pricing" in sv1["price_source"]
+    qpu = pcs.estimate_cost(QuantumTask(bell_qiskit(), shots=1000, pilot="qpu"))
+    assert qpu["total_cost"] == pytest.approx(0.30 + 0.08 * 1000)
+    assert qpu["estimated_time_minutes"] > 0
+    with pytest.raises(ConfigError, match="unknown resource 'SV2'"):
+        pcs.estimate_cost(task, resource="SV2")
+
+
+def test_max_cost_per_task_refuses_with_a_clear_error(pcs: Any) -> None:
+    pcs.initialize_dreamer(objective="balanced", max_cost_per_task=1.0)
+    with pytest.raises(
+        NoFeasibleResourceError,
+        match=r"qpu/Forte 1: estimated cost 80\.3000 exceeds max_cost 1\.0000",
+    ):
+        pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=1000, pilot="qpu"))
+    cheap = pcs.get_results(pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=100)))
+    assert cheap.selection["estimated_cost"] <= 1.0
+
+
+def test_submissions_inside_one_ttl_make_at_most_one_status_call(pcs: Any) -> None:
+    q = pcs.initialize_dreamer(objective="balanced", cache_ttl_seconds=60)
+    q.clear_cache()
+    refs = [pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=10)) for _ in range(30)]
+    pcs.get_results(refs)
+    time.sleep(0.5)  # let the one refresh each remote resource asked for land
+    for _ in range(30):
+        q.rank(QuantumTask(bell_qiskit(), shots=10))
+    info = q.get_cache_info()
+    calls = {k: v["provider_calls"] for k, v in info["resources"].items()}
+    assert set(calls) >= {"ibm/fake_manila", "sv1/SV1"}  # remote resources only
+    assert all(n <= 1 for n in calls.values()), calls
+    assert info["hits"] > 0 and info["ttl_seconds"] == 60 and info["monitoring"]
+    q.stop_background_monitoring()
+    assert not q.get_cache_info()["monitoring"]
+    q.start_background_monitoring(interval_seconds=30)
+    assert q.get_cache_info()["monitor_interval_seconds"] == 30
+
+
+def test_a_hanging_provider_does_not_block_submission(pcs: Any, fake_braket: Any) -> None:
+    q = pcs.initialize_dreamer(objective="balanced", cache_ttl_seconds=1)
+    q.refresh(timeout=30)
+    assert not q.cache.get("sv1/SV1").stale
+    time.sleep(1.1)  # the value expires
+    fake_braket.delay_next("GetDevice", 8, times=5)  # the provider hangs
+    start = time.monotonic()
+    refs = [pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=10)) for _ in range(10)]
+    ranked = q.rank(QuantumTask(bell_qiskit(), shots=10))
+    assert time.monotonic() - start < 3
+    sv1 = next(r for r in ranked if r.key == "sv1/SV1")
+    assert sv1.breakdown["status_stale"] is True  # the last value, marked stale
+    assert all(sum(r.counts.values()) == 10 for r in pcs.get_results(refs))
+
+
+def test_failover_to_the_next_ranked_resource_records_the_path(pcs: Any, fake_braket: Any) -> None:
+    q = pcs.initialize_dreamer(objective="fidelity", resources=["sv1/SV1", "fakes/fake_kolkata"])
+    q.stop_background_monitoring()  # the ranking still believes SV1 is online
+    assert q.select(QuantumTask(bell_qiskit())).key == "sv1/SV1"
+    fake_braket.devices[fake_braket.SV1_ARN].status = "OFFLINE"
+    result = pcs.get_results(pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=200)))
+    assert result.backend == "fake_kolkata" and result.pilot == "fakes"
+    (hop,) = result.selection["failover"]
+    assert hop["resource"] == "SV1" and "DeviceOfflineException" in hop["error"]
+    assert result.counts["00"] + result.counts["11"] > 0.9 * 200
+    batch = pcs.get_results(pcs.submit_quantum_tasks([QuantumTask(bell_qiskit(), shots=20)] * 3))
+    assert [r.backend for r in batch] == ["fake_kolkata"] * 3
+    # bounded: with no failover attempts left the error reaches the driver
+    q2 = pcs.initialize_dreamer(objective="fidelity", resources=["sv1/SV1"], failover_attempts=0)
+    q2.stop_background_monitoring()
+    with pytest.raises(Exception, match="DeviceOfflineException"):
+        pcs.get_results(pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=20)))
+
+
+def test_bad_dreamer_settings_are_config_errors(pcs: Any) -> None:
+    with pytest.raises(ConfigError, match=r"unknown objective 'fastest'.*balanced"):
+        pcs.initialize_dreamer(objective="fastest")
+    with pytest.raises(ConfigError, match="max_cost_per_task must be a number >= 0"):
+        pcs.initialize_dreamer(max_cost_per_task=-1)
+    with pytest.raises(ConfigError, match="interval_seconds must be > 0"):
+        pcs.qdreamer.start_background_monitoring(interval_seconds=0)
