@@ -40,9 +40,26 @@ class QuantumResult:
     submitted_at: float
     started_at: float
     finished_at: float
-    native: Any = None
+    native_bytes: bytes | None = field(default=None, repr=False)
     metadata: dict[str, Any] = field(default_factory=dict)
     selection: dict[str, Any] | None = None
+
+    @property
+    def native(self) -> Any:
+        """The SDK's own result for this circuit (Aer ``ExperimentResult``, a Runtime
+        ``SamplerPubResult``, a Braket task result...), or ``None`` when it does not pickle.
+
+        It travels as bytes and is unpickled on first access: most callers never
+        read it, and unpickling thousands of SDK objects would slow every result.
+        """
+        if self.native_bytes is None:
+            return None
+        cached = self.__dict__.get("_native")
+        if cached is None:
+            import cloudpickle
+
+            cached = self.__dict__["_native"] = cloudpickle.loads(self.native_bytes)
+        return cached
 
     @property
     def estimated_cost(self) -> float | None:

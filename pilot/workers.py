@@ -36,26 +36,16 @@ def thread_env(num_cpus: float) -> dict[str, str]:
     return dict.fromkeys(THREAD_ENV, n)
 
 
-#: Whether results of a native type pickle (checked once per type: pickling
-#: every result just to check costs as much as a small simulation).
-_PICKLABLE: dict[type, bool] = {}
-
-
-def _native_if_picklable(value: Any) -> Any:
+def _native_bytes(value: Any) -> bytes | None:
+    """``value`` pickled (the result carries bytes; see ``QuantumResult.native``)."""
     if value is None:
         return None
-    kind = type(value)
-    ok = _PICKLABLE.get(kind)
-    if ok is None:
-        try:
-            import cloudpickle
+    try:
+        import cloudpickle
 
-            cloudpickle.dumps(value)
-            ok = True
-        except Exception:
-            ok = False
-        _PICKLABLE[kind] = ok
-    return value if ok else None
+        return bytes(cloudpickle.dumps(value))
+    except Exception:  # some SDK results hold sockets or locks
+        return None
 
 
 def _resolve_refs(
@@ -187,7 +177,7 @@ class QuantumWorker:
         self, spec: TaskSpec, loaded: LoadedCircuit, outcome: Outcome, started: float
     ) -> QuantumResult:
         metadata = dict(outcome.metadata)
-        native = _native_if_picklable(outcome.native)
+        native = _native_bytes(outcome.native)
         return QuantumResult(
             task_id=spec.task_id,
             name=spec.name,
@@ -203,7 +193,7 @@ class QuantumWorker:
             submitted_at=spec.submitted_at,
             started_at=started,
             finished_at=time.time(),
-            native=native,
+            native_bytes=native,
             metadata=metadata,
             selection=spec.selection,
         )

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
 from braket.device_schema import GateModelQpuParadigmProperties
 from braket.device_schema.standardized_gate_model_qpu_device_properties_v1 import (
     StandardizedGateModelQpuDeviceProperties as StandardizedV1,
@@ -17,6 +16,7 @@ from braket.device_schema.standardized_gate_model_qpu_device_properties_v2 impor
 from braket.device_schema.standardized_gate_model_qpu_device_properties_v3 import (
     StandardizedGateModelQpuDeviceProperties as StandardizedV3,
 )
+
 from dreamer.fidelity import FidelityModels
 from dreamer.resource import ResourceCapabilities
 from dreamer.workload import WorkloadProfile

@@ -86,7 +86,7 @@ def test_fidelity_picks_a_device_within_002_of_the_best_by_noisy_simulation(pcs:
     q = pcs.initialize_dreamer(objective="fidelity", providers=["ibm-fake"])
     task = QuantumTask(ghz(4), shots=4000)
     ranked = q.rank(task)
-    assert [r.resource.name for r in ranked if r.feasible][0] == q.select(task).resource.name
+    assert next(r.resource.name for r in ranked if r.feasible) == q.select(task).resource.name
     # Reference: the exact noisy distribution on each device (Aer density matrix), placed the
     # way the service places it.
     truth = {}
