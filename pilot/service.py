@@ -220,8 +220,8 @@ class PilotComputeService:
     ) -> QDreamer:
         """Turn on QDREAMER ranking across every quantum pilot (``pcs.qdreamer``).
 
-        ``objective`` is ``"fidelity"``, ``"speed"``, ``"cost"`` or
-        ``"balanced"`` (or give ``weights={"fidelity": 1, "time": .5,
+        ``objective`` is ``"fidelity"`` (the default), ``"speed"``, ``"cost"``
+        or ``"balanced"`` (or give ``weights={"fidelity": 1, "time": .5,
         "cost": .1}``); the rest are limits and cache settings (defaults in
         ``conf/defaults.toml``, table ``[dreamer]``).  Starts the background
         monitor that keeps remote resources' queue and status fresh.
