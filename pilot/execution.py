@@ -124,7 +124,7 @@ def _execute(
         natives = [circuits[i].native for i in native_idx]
         outs = backend.run_native(resource, natives, shots, layout=layout)
         for i, out in zip(native_idx, outs, strict=True):
-            outcomes[i] = _from_native(out, shots)
+            outcomes[i] = _from_native(out)
     portable_idx = [i for i in range(len(circuits)) if outcomes[i] is None]
     if portable_idx:
         plans = [_plan(circuits[i].portable()) for i in portable_idx]
@@ -142,7 +142,7 @@ def _execute(
     return [o for o in outcomes if o is not None]
 
 
-def _from_native(out: NativeOutput, shots: int | None) -> Outcome:
+def _from_native(out: NativeOutput) -> Outcome:
     probs = out.probabilities
     if probs is None and out.counts:
         probs = _normalise(out.counts)

@@ -33,7 +33,7 @@ from dreamer.errors import NoFeasibleResourceError as _DreamerNoFeasible
 from dreamer.monitor import StatusMonitor
 from dreamer.ranking import Constraints, RankedResource, Ranker, Weights
 from dreamer.resource import ResourceStatus
-from dreamer.workload import WorkloadProfile
+from dreamer.workload import TaskRequirements, WorkloadProfile
 from pilot.backends.registry import resolve_executor
 from pilot.config import dreamer_defaults
 from pilot.errors import ConfigError, NoFeasibleResourceError
@@ -214,28 +214,21 @@ class QDreamer:
             return profile_loaded(loaded, task.shots)
         return WorkloadProfile.unknown(task.num_qubits or 1, task.shots)
 
-    def _load(self, task: QuantumTask) -> LoadedCircuit | None:
-        from pilot.convert import is_circuit_object, load_circuit
-
-        if not is_circuit_object(task.circuit):
-            return None
-        import ray
-
-        if any(isinstance(v, ray.ObjectRef) for v in (*task.args, *task.kwargs.values())):
-            return None
-        return load_circuit(task.circuit, task.args, task.kwargs)
-
     # ------------------------------------------------------------ ranking
-    def rank(self, task: QuantumTask, loaded: LoadedCircuit | None = None) -> list[RankedResource]:
-        """Every resource across all quantum pilots, best first (feasible ones first)."""
-        loaded = loaded if loaded is not None else self._load(task)
+    def _ranked(
+        self, task: QuantumTask, loaded: LoadedCircuit | None
+    ) -> tuple[TaskRequirements, list[RankedResource]]:
         profile = self.profile(task, loaded)
         caps = self._resources(task)
         req = task.requirements(profile.num_qubits if profile.known else None)
-        return self.ranker.rank(req, profile, caps, self._statuses(caps))
+        return req, self.ranker.rank(req, profile, caps, self._statuses(caps))
+
+    def rank(self, task: QuantumTask, loaded: LoadedCircuit | None = None) -> list[RankedResource]:
+        """Every resource across all quantum pilots, best first (feasible ones first)."""
+        return self._ranked(task, loaded if loaded is not None else task.load_on_driver())[1]
 
     def select(
-        self, task: QuantumTask, loaded: LoadedCircuit | None = None, num_qubits: int | None = None
+        self, task: QuantumTask, loaded: LoadedCircuit | None = None
     ) -> RankedResource | Candidate:
         """The resource that runs ``task``, or ``NoFeasibleResourceError`` listing every reason.
 
@@ -243,21 +236,7 @@ class QDreamer:
         breakdown, layout); before ``initialize_dreamer``, the first feasible
         :class:`~dreamer.Candidate`.
         """
-        caps = self._resources(task)
-        try:
-            if not self.enabled:
-                width = (
-                    num_qubits
-                    if num_qubits is not None
-                    else (loaded.num_qubits if loaded is not None else None)
-                )
-                return first_feasible(task.requirements(width), caps)
-            loaded = loaded if loaded is not None else self._load(task)
-            profile = self.profile(task, loaded)
-            req = task.requirements(profile.num_qubits if profile.known else None)
-            return self.ranker.select(req, profile, caps, self._statuses(caps))
-        except _DreamerNoFeasible as exc:
-            raise NoFeasibleResourceError(exc.task, exc.rejections) from None
+        return self.choose(task, loaded)[0]
 
     def choose(
         self, task: QuantumTask, loaded: LoadedCircuit | None
@@ -267,12 +246,14 @@ class QDreamer:
         Alternatives are given only with ranking on, for tasks that pin no
         pilot or resource, up to ``failover_attempts``.
         """
+        loaded = loaded if loaded is not None else task.load_on_driver()
         if not self.enabled:
-            return self.select(task, loaded), []
-        caps = self._resources(task)
-        profile = self.profile(task, loaded)
-        req = task.requirements(profile.num_qubits if profile.known else None)
-        ranked = self.ranker.rank(req, profile, caps, self._statuses(caps))
+            width = loaded.num_qubits if loaded is not None else None
+            try:
+                return first_feasible(task.requirements(width), self._resources(task)), []
+            except _DreamerNoFeasible as exc:
+                raise NoFeasibleResourceError(exc.task, exc.rejections) from None
+        req, ranked = self._ranked(task, loaded)
         feasible = [r for r in ranked if r.feasible]
         if not feasible:
             raise NoFeasibleResourceError(req.name, {r.key: r.reasons for r in ranked})

@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ from cachetools import LRUCache
 
 from dreamer.ranking import RankedResource
 from pilot.config import parse_description, service_defaults
-from pilot.convert import is_circuit_object, load_circuit
 from pilot.errors import (
     ConfigError,
     PilotError,
@@ -63,12 +62,6 @@ def _layout(chosen: Any) -> tuple[int, ...] | None:
     if isinstance(chosen, RankedResource) and chosen.resource.coupling_map is not None:
         return tuple(chosen.breakdown["layout"]) or None
     return None
-
-
-def _has_refs(args: Iterable[Any], kwargs: Mapping[str, Any]) -> bool:
-    import ray
-
-    return any(isinstance(v, ray.ObjectRef) for v in (*args, *kwargs.values()))
 
 
 class PilotComputeService:
@@ -261,9 +254,8 @@ class PilotComputeService:
                 "circuit: QuantumTask(circuit, shots=...)",
                 key="quantum_task",
             )
-        loaded = None
-        if is_circuit_object(qt.circuit) and not _has_refs(qt.args, qt.kwargs):
-            loaded = load_circuit(qt.circuit, qt.args, qt.kwargs)
+        loaded = qt.load_on_driver()
+        if loaded is not None:
             check_declared(qt.num_qubits, qt.gate_set, loaded.num_qubits, loaded.gates, qt.name)
         memory = qt.resource_config["memory"]
         if memory:

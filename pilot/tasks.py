@@ -10,10 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dreamer.workload import NON_GATES, TaskRequirements, canonical_gates
 from pilot.errors import CircuitError, ConfigError, closest
+
+if TYPE_CHECKING:
+    from pilot.convert.portable import LoadedCircuit
 
 #: Keys accepted in ``resource_config`` (seed 001).
 RESOURCE_CONFIG_KEYS = ("num_qpus", "num_gpus", "memory")
@@ -138,6 +141,22 @@ class QuantumTask:
                 key="resource_config.memory",
             )
         return {"num_qpus": 1, "num_gpus": float(gpus), "memory": memory}
+
+    def load_on_driver(self) -> LoadedCircuit | None:
+        """The circuit loaded here, when it is a value with known arguments; else ``None``.
+
+        A callable builds its circuit on the worker, and ObjectRef arguments
+        resolve there: then only the worker can load it.
+        """
+        from pilot.convert import is_circuit_object, load_circuit
+
+        if not is_circuit_object(self.circuit):
+            return None
+        import ray
+
+        if any(isinstance(v, ray.ObjectRef) for v in (*self.args, *self.kwargs.values())):
+            return None
+        return load_circuit(self.circuit, self.args, self.kwargs)
 
     def requirements(self, num_qubits: int | None = None) -> TaskRequirements:
         """What the task needs, with ``num_qubits`` from the circuit when known."""
