@@ -183,6 +183,11 @@ class QDreamer:
             with self._lock:
                 self._inflight.setdefault(pilot, deque()).append(ref)
 
+    def holds(self, binary: bytes) -> int:
+        """How many references to the object ``binary`` the load tracking holds."""
+        with self._lock:
+            return sum(r.binary() == binary for refs in self._inflight.values() for r in refs)
+
     def _local_status(self, cap: ResourceCapabilities) -> ResourceStatus:
         pilot = self._pilots.get(cap.pilot)
         refs = self._inflight.get(cap.pilot)

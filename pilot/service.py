@@ -8,6 +8,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from cachetools import LRUCache
 
 from dreamer.ranking import RankedResource
 from pilot.config import parse_description, service_defaults
+from pilot.dag import ClassicalFunction, Dependencies, QuantumFunction, failed_stage
 from pilot.errors import (
     ConfigError,
     PilotError,
@@ -118,6 +120,8 @@ class PilotComputeService:
         self.qdreamer: QDreamer | None = None
         self._task_info: LRUCache[bytes, tuple[str, str, str]] = LRUCache(maxsize=1_000_000)
         self._remote_fns: dict[Callable[..., Any], Any] = {}
+        self._deps = Dependencies()
+        self._fits: set[tuple[float, float, int | None]] = set()
         self._closed = False
 
     # ------------------------------------------------------------ Ray connection
@@ -286,6 +290,7 @@ class PilotComputeService:
             layout=_layout(chosen),
             selection=candidate_summary(chosen, objective) if self._selector.enabled else None,
             fallbacks=fallbacks,
+            observables=qt.observables or (),
         )
         return pilot, spec
 
@@ -295,37 +300,106 @@ class PilotComputeService:
         The ref works with ``ray.get``/``ray.wait`` and as an argument of other
         Ray tasks.  Selection and input errors are raised here, at once;
         errors while running are raised by ``get_results`` (or ``ray.get``).
+
+        A sweep (``QuantumTask(..., parameter_values=[...])``) returns a list
+        of ObjectRefs, one per parameter set, in order: see
+        :meth:`submit_quantum_tasks` for how it is batched.
         """
         pilot, spec = self._prepare(quantum_task)
+        if quantum_task.parameter_values is not None:
+            return self._dispatch(self._sweep(quantum_task, pilot, spec), None, per_actor=2)
         actor = pilot.next_actor()
         ref = actor.run.options(name=spec.stage).remote(
             spec, *quantum_task.args, **quantum_task.kwargs
         )
-        self._task_info[ref.binary()] = (spec.task_id, spec.stage, pilot.name)
-        self._selector.track(pilot.name, ref)
+        self._record(ref, spec, pilot.name)
+        self._deps.record(ref, (*quantum_task.args, *quantum_task.kwargs.values()))
         return ref
 
     def submit_quantum_tasks(
         self, quantum_tasks: Sequence[QuantumTask], *, chunk_size: int | None = None
     ) -> list[Any]:
-        """Submit many tasks at once; one ObjectRef per task, in order.
+        """Submit many tasks at once; one ObjectRef per task, in order (a list of refs
+        for a sweep).
 
         Tasks are grouped per pilot and sent to its actors in chunks, each run
         by the backend in as few SDK calls as possible (Aer runs a chunk as one
-        job).  A failing task fails only its own ref.
+        job, Braket a ``run_batch``).  A sweep's parameter sets are spread over
+        every pilot holding the chosen resource.  A failing task fails only
+        its own ref.
         """
-        prepared = []
+        prepared: list[tuple[QuantumPilot, TaskSpec]] = []
+        spans: list[tuple[int, int, bool]] = []
         for qt in quantum_tasks:
             pilot, spec = self._prepare(qt)
-            spec.args, spec.kwargs = qt.args, qt.kwargs
-            prepared.append((pilot, spec))
+            start = len(prepared)
+            if qt.parameter_values is not None:
+                prepared += self._sweep(qt, pilot, spec)
+            else:
+                spec.args, spec.kwargs = qt.args, qt.kwargs
+                prepared.append((pilot, spec))
+            spans.append((start, len(prepared), qt.parameter_values is not None))
+        refs = self._dispatch(prepared, chunk_size)
+        return [refs[a:b] if sweep else refs[a] for a, b, sweep in spans]
+
+    def _sweep(
+        self, qt: QuantumTask, pilot: QuantumPilot, spec: TaskSpec
+    ) -> list[tuple[QuantumPilot, TaskSpec]]:
+        """One spec per parameter set, in contiguous blocks over the pilots holding
+        the chosen resource (weighted by their actors)."""
+        assert qt.parameter_values is not None
+        spec.args, spec.kwargs = qt.args, qt.kwargs
+        pilots = [pilot] + [
+            p
+            for p in self._quantum.values()
+            if p is not pilot
+            and qt.pilot is None
+            and p.state is PilotState.RUNNING
+            and p.config.dreamer_enabled
+            and any(cap.name == spec.resource for cap in p.resources)
+        ]
+        weights = [len(p.actors) for p in pilots]
+        total, n = sum(weights), len(qt.parameter_values)
+        out: list[tuple[QuantumPilot, TaskSpec]] = []
+        done = 0
+        for k, (p, w) in enumerate(zip(pilots, weights, strict=True)):
+            end = n if k == len(pilots) - 1 else done + round(n * w / total)
+            for i in range(done, end):
+                out.append(
+                    (
+                        p,
+                        replace(
+                            spec,
+                            task_id=new_task_id(),
+                            name=f"{spec.name}[{i}]",
+                            pilot=p.name,
+                            parameters=qt.parameter_values[i],
+                        ),
+                    )
+                )
+            done = end
+        return out
+
+    def _dispatch(
+        self,
+        prepared: Sequence[tuple[QuantumPilot, TaskSpec]],
+        chunk_size: int | None,
+        per_actor: int = 4,
+    ) -> list[Any]:
+        """Send specs (their arguments inside) to their pilots' actors in chunks.
+
+        By default each actor gets about ``per_actor`` chunks (so that it computes
+        one while the next arrives), of at most 256 tasks.
+        """
         by_pilot: dict[str, list[int]] = {}
         for i, (pilot, _) in enumerate(prepared):
             by_pilot.setdefault(pilot.name, []).append(i)
         refs: list[Any] = [None] * len(prepared)
         for name, idx in by_pilot.items():
             pilot = self._quantum[name]
-            size = chunk_size or max(1, min(256, math.ceil(len(idx) / (4 * len(pilot.actors)))))
+            size = chunk_size or max(
+                1, min(256, math.ceil(len(idx) / (per_actor * len(pilot.actors))))
+            )
             for start in range(0, len(idx), size):
                 chunk = idx[start : start + size]
                 specs = [prepared[i][1] for i in chunk]
@@ -340,9 +414,63 @@ class PilotComputeService:
                     ).remote(specs)
                 for i, spec, ref in zip(chunk, specs, out, strict=True):
                     refs[i] = ref
-                    self._task_info[ref.binary()] = (spec.task_id, spec.stage, name)
-                    self._selector.track(name, ref)
+                    self._record(ref, spec, name)
+                    self._deps.record(ref, (*spec.args, *spec.kwargs.values()))
         return refs
+
+    def _record(self, ref: Any, spec: TaskSpec, pilot: str) -> None:
+        self._task_info[ref.binary()] = (spec.task_id, spec.stage, pilot)
+        self._selector.track(pilot, ref)
+
+    # ------------------------------------------------------------ DAG API
+    def quantum(self, circuit: Any, **options: Any) -> QuantumFunction:
+        """``circuit`` (a circuit, or a function building one) as a quantum function.
+
+        ``options`` are ``QuantumTask``'s (``num_qubits``, ``shots``,
+        ``observables``...).  ``.remote(*args)`` submits it now (an ObjectRef);
+        ``.bind(*args)`` makes a node of a Ray DAG, submitted, with QDREAMER's
+        choice made, when the DAG executes.  Arguments may be ObjectRefs or
+        DAG nodes: the circuit function receives their values on the worker.
+        """
+        self._check_open()
+        return QuantumFunction(self, circuit, **options)
+
+    def quantum_task(
+        self, circuit: Any = None, **options: Any
+    ) -> QuantumFunction | Callable[[Any], QuantumFunction]:
+        """Decorator form of :meth:`quantum`: ``@pcs.quantum_task(num_qubits=2, shots=1000)``
+        (or bare ``@pcs.quantum_task``)."""
+        if circuit is not None:
+            return self.quantum(circuit, **options)
+        return lambda fn: self.quantum(fn, **options)
+
+    def task(
+        self, fn: Callable[..., Any] | None = None, **options: Any
+    ) -> ClassicalFunction | Callable[[Callable[..., Any]], ClassicalFunction]:
+        """Decorator: ``@pcs.task(pilot="cpu", num_cpus=1)`` makes a classical function
+        with ``.remote`` (runs through :meth:`submit_task`) and ``.bind`` (a DAG node)."""
+        self._check_open()
+        if fn is not None:
+            return ClassicalFunction(self, fn, **options)
+        return lambda f: ClassicalFunction(self, f, **options)
+
+    def cancel_task(self, ref: Any, *, force: bool = False) -> int:
+        """Cancel the task of ``ref`` and the upstream tasks that nothing else needs.
+
+        Upstream tasks are those whose ObjectRefs were arguments of it (through
+        this service or a DAG), recursively; one is kept when another pending
+        task consumes it or the program still holds its ref.  ``force`` kills
+        the worker running a task (Ray's ``force``; not for actor tasks).
+        Returns how many tasks were asked to cancel; ``ray.get`` of a
+        cancelled ref raises ``TaskCancelledError``.
+        """
+        import ray
+
+        if not isinstance(ref, ray.ObjectRef):
+            raise ConfigError(
+                f"cancel_task takes an ObjectRef, got {type(ref).__name__}", key="ref"
+            )
+        return self._deps.cancel(ref, force=force, held_internally=self._selector.holds)
 
     def _check_memory(self, memory: int) -> None:
         import ray
@@ -408,6 +536,7 @@ class PilotComputeService:
             remote = self._remote_fns[fn] = ray.remote(_as_function(fn))
         ref = remote.options(**opts).remote(*args, **kwargs)
         self._task_info[ref.binary()] = ("", opts["name"], where)
+        self._deps.record(ref, (*args, *kwargs.values()))
         return ref
 
     def _classical_pilot(self, name: str | None) -> ClassicalPilot | None:
@@ -425,13 +554,20 @@ class PilotComputeService:
                 return pilot
         return None
 
-    @staticmethod
-    def _plain_options(num_cpus: float, num_gpus: float, memory: int | None) -> dict[str, Any]:
+    def _plain_options(
+        self, num_cpus: float, num_gpus: float, memory: int | None
+    ) -> dict[str, Any]:
         import ray
 
-        nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
         want = {"CPU": num_cpus, "GPU": num_gpus, "memory": float(memory or 0)}
-        if not any(all(node.get(k, 0) >= v for k, v in want.items() if v) for node in nodes):
+        key = (num_cpus, num_gpus, memory)
+        # A request that fitted a node is not re-checked (ray.nodes() is a GCS call,
+        # ~1 ms); one that did not is checked afresh each time (nodes may join).
+        if key not in self._fits:
+            nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+            if any(all(node.get(k, 0) >= v for k, v in want.items() if v) for node in nodes):
+                self._fits.add(key)
+        if key not in self._fits:
             raise SchedulingError(
                 f"no node of the Ray cluster can run a task needing {num_cpus:g} CPU, "
                 f"{num_gpus:g} GPU, memory={memory}; ask for less"
@@ -506,6 +642,11 @@ class PilotComputeService:
         else:
             what = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         label = f"task {task_id} ({stage})" if task_id else f"task {stage}"
+        # A stage whose input failed re-raises that error: name where it started.
+        origin = failed_stage(err)
+        if origin is not None and origin not in (stage, "PilotActor.run"):
+            what = f"its input, stage {origin}, failed: {what}"
+            stage = origin
         exc = TaskFailedError(
             f"{label} on pilot {pilot} failed: {what}",
             task_id=task_id or None,

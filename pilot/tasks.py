@@ -7,12 +7,15 @@ the circuit is a value, and on the worker when it is a callable.
 
 from __future__ import annotations
 
+import math
+import numbers
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dreamer.workload import NON_GATES, TaskRequirements, canonical_gates
+from pilot.convert.observables import check_observables
 from pilot.errors import CircuitError, ConfigError, closest
 
 if TYPE_CHECKING:
@@ -24,6 +27,10 @@ RESOURCE_CONFIG_KEYS = ("num_qpus", "num_gpus", "memory")
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 class QuantumTask:
@@ -49,6 +56,15 @@ class QuantumTask:
             (``"fake_lagos"``, ``"aer_simulator"``...).
         name: shown in results and the Ray dashboard (defaults to the
             circuit's name).
+        parameter_values: a sweep: a list of parameter sets (rows of numbers,
+            or dicts by parameter name).  A Qiskit circuit's rows follow
+            ``circuit.parameters``; a Braket circuit's its free parameters
+            sorted by name; a callable receives each row as one extra last
+            positional argument (a numpy array).  Submitting the task gives
+            one result per set, in order.
+        observables: expectation values to report, in order: Pauli strings,
+            ``{pauli: coeff}`` sums or SDK observables (see
+            :mod:`pilot.convert.observables` for the qubit order).
     """
 
     def __init__(
@@ -63,6 +79,9 @@ class QuantumTask:
         pilot: str | None = None,
         resource: str | None = None,
         name: str | None = None,
+        *,
+        parameter_values: Any = None,
+        observables: Any = None,
     ) -> None:
         if circuit is None:
             raise ConfigError("QuantumTask needs a circuit", key="circuit")
@@ -107,6 +126,57 @@ class QuantumTask:
         self.pilot = pilot
         self.resource = resource
         self.name = name or _circuit_name(circuit)
+        self.observables = check_observables(observables) if observables is not None else None
+        self.parameter_values = (
+            self._parameter_values(parameter_values) if parameter_values is not None else None
+        )
+
+    def _parameter_values(self, values: Any) -> list[Any]:
+        from pilot.convert.load import bind_values, parameter_names
+
+        if hasattr(values, "tolist"):  # numpy arrays
+            values = values.tolist()
+        if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+            raise ConfigError(
+                f"parameter_values must be a list of parameter sets, got {type(values).__name__}",
+                key="parameter_values",
+            )
+        rows = [v.tolist() if hasattr(v, "tolist") else v for v in values]
+        if not rows:
+            raise ConfigError(
+                "parameter_values is empty; give at least one parameter set",
+                key="parameter_values",
+            )
+        names = parameter_names(self.circuit)
+        for i, row in enumerate(rows):
+            where = f"parameter_values[{i}]"
+            if _is_number(row):
+                raise ConfigError(
+                    f"{where} is a number; parameter_values is a list of sets, one row per "
+                    f"run: wrap it, parameter_values=[{list(rows)!r}]",
+                    key="parameter_values",
+                )
+            items = list(row.values()) if isinstance(row, Mapping) else row
+            if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+                raise ConfigError(
+                    f"{where} must be a list of numbers or a dict by parameter name, "
+                    f"got {type(row).__name__}",
+                    key="parameter_values",
+                )
+            bad = [v for v in items if not _is_number(v) or not math.isfinite(float(v))]
+            if bad:
+                raise ConfigError(
+                    f"{where} holds {bad[0]!r}; parameter values must be finite numbers",
+                    key="parameter_values",
+                )
+            if names is not None:
+                bind_values(names, row, where)
+        return rows
+
+    @property
+    def num_runs(self) -> int:
+        """How many results the task gives (one per parameter set)."""
+        return 1 if self.parameter_values is None else len(self.parameter_values)
 
     @staticmethod
     def _resource_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -156,7 +226,9 @@ class QuantumTask:
 
         if any(isinstance(v, ray.ObjectRef) for v in (*self.args, *self.kwargs.values())):
             return None
-        return load_circuit(self.circuit, self.args, self.kwargs)
+        first = self.parameter_values[0] if self.parameter_values is not None else None
+        loaded = load_circuit(self.circuit, self.args, self.kwargs, parameters=first)
+        return loaded.with_observables(self.observables) if self.observables else loaded
 
     def requirements(self, num_qubits: int | None = None) -> TaskRequirements:
         """What the task needs, with ``num_qubits`` from the circuit when known."""
@@ -214,6 +286,10 @@ class TaskSpec:
     selection: dict[str, Any] | None = None
     #: Next-ranked resources (``pilot.workers.Fallback``) if this one is unavailable.
     fallbacks: tuple[Any, ...] = ()
+    #: One parameter set of a sweep (bound into the circuit on the worker).
+    parameters: Any = None
+    #: Observables whose expectation values the task reports.
+    observables: tuple[Any, ...] = ()
 
     @property
     def stage(self) -> str:

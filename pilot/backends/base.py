@@ -127,6 +127,24 @@ class QuantumBackend(ABC):
         """Run circuits of this backend's own framework as written."""
         raise NotImplementedError
 
+    def estimate(
+        self,
+        resource: str,
+        circuit: Any,
+        parameter_rows: Sequence[Sequence[float]],
+        observables: Sequence[Any],
+        shots: int | None,
+    ) -> list[list[float]] | None:
+        """Expectation values of a sweep in one SDK call, or ``None`` when not offered.
+
+        ``circuit`` is a native, unmeasured, parameterised circuit of this
+        backend's framework; ``parameter_rows`` follow its parameter order;
+        ``observables`` are :data:`~pilot.convert.portable.Observable` Pauli
+        sums.  Returns one row of values per parameter row.  The default
+        (``None``) runs the sweep circuit by circuit through ``exact``/``sample``.
+        """
+        return None
+
     def status(self, resource: str) -> ResourceStatus:
         return ResourceStatus(online=True)
 

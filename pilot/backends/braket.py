@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.workload import canonical_gates
@@ -75,19 +75,25 @@ class _BraketBase(QuantumBackend):
     def _run_one(self, circuit: Any, shots: int) -> Any:
         raise NotImplementedError
 
+    def _run_many(self, circuits: Sequence[Any], shots: int) -> list[Any]:
+        """Results of ``circuits``, in order (one by one unless the device batches)."""
+        return [self._run_one(c, shots) for c in circuits]
+
     def run_native(
         self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None
     ) -> list[NativeOutput]:
         n = 0 if shots is None else shots
-        return [_result_output(self._run_one(c, n), c) for c in circuits]
+        results = self._run_many(circuits, n)
+        return [_result_output(r, c) for r, c in zip(results, circuits, strict=True)]
 
     def sample(
         self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
+        circuits = [
+            to_braket(job.body, job.measured, backend=f"{self.executor} {resource}") for job in jobs
+        ]
         out = []
-        for job in jobs:
-            circ = to_braket(job.body, job.measured, backend=f"{self.executor} {resource}")
-            result = self._run_one(circ, shots)
+        for job, result in zip(jobs, self._run_many(circuits, shots), strict=True):
             order = [int(q) for q in result.measured_qubits]
             index = [order.index(q) for q in job.measured]
             counts: dict[str, int] = {}
@@ -104,12 +110,13 @@ class _BraketBase(QuantumBackend):
             return super().exact(resource, jobs)
         import numpy as np
 
+        circuits = [
+            to_braket(job.body, job.measured, exact=True, backend=f"{self.executor} {resource}")
+            for job in jobs
+        ]
         out = []
-        for job in jobs:
-            circ = to_braket(
-                job.body, job.measured, exact=True, backend=f"{self.executor} {resource}"
-            )
-            probs = np.asarray(self._run_one(circ, 0).values[0], dtype=float).ravel()
+        for job, result in zip(jobs, self._run_many(circuits, 0), strict=True):
+            probs = np.asarray(result.values[0], dtype=float).ravel()
             width = len(job.measured)
             out.append(
                 {format(i, f"0{width}b"): float(p) for i, p in enumerate(probs) if p > 1e-15}
@@ -142,6 +149,9 @@ class BraketLocalBackend(_BraketBase):
         )
 
     def _run_one(self, circuit: Any, shots: int) -> Any:
+        # Not LocalSimulator.run_batch: it forks a process pool per batch, while a
+        # pilot actor owns only the CPUs it reserved.  One Ray call still carries
+        # the whole batch.
         return self._device.run(circuit, shots=shots).result()
 
 
@@ -239,27 +249,51 @@ class BraketAwsBackend(_BraketBase):
         metadata = self._device.aws_session.get_device(self.arn)
         return status_from_metadata(metadata, self.config.typical_job_seconds)
 
-    def _run_one(self, circuit: Any, shots: int) -> Any:
+    def _task_kwargs(self, shots: int) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "shots": shots,
             "poll_interval_seconds": self.config.poll_interval_seconds,
         }
         if self._destination is not None:
             kwargs["s3_destination_folder"] = self._destination
-        task = self._device.run(circuit, **kwargs)
+        return kwargs
+
+    def _run_many(self, circuits: Sequence[Any], shots: int) -> list[Any]:
+        """Several circuits as one ``AwsDevice.run_batch``: created and polled concurrently."""
+        if len(circuits) <= 1:
+            return [self._run_one(c, shots) for c in circuits]
+        batch = self._device.run_batch(
+            list(circuits),
+            max_parallel=min(len(circuits), self.BATCH_PARALLEL),
+            **self._task_kwargs(shots),
+        )
+        results = batch.results(fail_unsuccessful=False, max_retries=0)
+        out = []
+        for task, result in zip(batch.tasks, results, strict=True):
+            out.append(result if result is not None else self._failed(task))
+        return out
+
+    #: Quantum tasks of one batch created and polled at once.
+    BATCH_PARALLEL = 10
+
+    def _run_one(self, circuit: Any, shots: int) -> Any:
+        task = self._device.run(circuit, **self._task_kwargs(shots))
         result = task.result()
         if result is None:
-            # The SDK returns None for a FAILED or CANCELLED task, or when polling timed out.
-            meta = task.metadata(use_cached_value=True)
-            status = meta.get("status", "UNKNOWN")
-            what = (
-                f"ended {status}"
-                if status in ("FAILED", "CANCELLED")
-                else f"was still {status} when polling timed out"
-            )
-            reason = meta.get("failureReason")
-            raise TaskFailedError(
-                f"Braket quantum task {task.id} on {self.arn} {what}"
-                + (f": {reason}" if reason else "")
-            )
+            self._failed(task)
         return result
+
+    def _failed(self, task: Any) -> NoReturn:
+        """Raise for a task whose result is ``None``: FAILED, CANCELLED, or polling timed out."""
+        meta = task.metadata(use_cached_value=True)
+        status = meta.get("status", "UNKNOWN")
+        what = (
+            f"ended {status}"
+            if status in ("FAILED", "CANCELLED")
+            else f"was still {status} when polling timed out"
+        )
+        reason = meta.get("failureReason")
+        raise TaskFailedError(
+            f"Braket quantum task {task.id} on {self.arn} {what}"
+            + (f": {reason}" if reason else "")
+        )

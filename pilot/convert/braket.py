@@ -25,7 +25,7 @@ def from_braket(circ: Any) -> LoadedCircuit:
         names = ", ".join(sorted(p.name for p in circ.parameters))
         raise CircuitError(
             f"Braket circuit has free parameters ({names}); bind them with "
-            "circuit.make_bound_circuit({...}) before submitting",
+            "QuantumTask(..., parameter_values=[...]) or circuit.make_bound_circuit({...})",
             source_format="braket",
         )
     qubits = [int(q) for q in circ.qubits]
@@ -42,6 +42,8 @@ def from_braket(circ: Any) -> LoadedCircuit:
         gates=gates,
         name="braket_circuit",
         to_portable=lambda: portable_from_braket(circ, width),
+        measures=any(type(i.operator).__name__ == "Measure" for i in circ.instructions)
+        or any(type(rt).__name__ == "Probability" for rt in circ.result_types),
     )
 
 

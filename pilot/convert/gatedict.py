@@ -126,6 +126,7 @@ def from_gatedict(spec: dict[str, Any]) -> LoadedCircuit:
             measure = [_int(q, key) for q in _as_list(spec[key], key)]
             if any(q >= width for q in measure):
                 raise _err(f"{key}: qubit index out of range for {width} qubits")
+    explicit = bool(measure)
     if not measure:
         measure = list(range(width))
 
@@ -140,4 +141,5 @@ def from_gatedict(spec: dict[str, Any]) -> LoadedCircuit:
         gates=frozenset(name for name, _, _ in ops),
         name=body.name,
         to_portable=lambda: portable,
+        measures=explicit,
     )

@@ -9,7 +9,7 @@ queues PennyLane operations; otherwise it must return a circuit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pilot.convert.braket import from_braket
@@ -23,7 +23,7 @@ from pilot.convert.pennylane import (
 )
 from pilot.convert.portable import LoadedCircuit
 from pilot.convert.qiskit import from_qasm, from_qiskit, looks_like_qasm
-from pilot.errors import CircuitError
+from pilot.errors import CircuitError, ConfigError, closest
 
 ACCEPTED = (
     "a Qiskit QuantumCircuit, an OpenQASM 2/3 string, a gate dict "
@@ -62,10 +62,21 @@ def _is_pennylane_circuit(obj: Any) -> bool:
 
 
 def load_circuit(
-    obj: Any, args: tuple = (), kwargs: dict | None = None, *, _depth: int = 0
+    obj: Any,
+    args: tuple = (),
+    kwargs: dict | None = None,
+    *,
+    parameters: Any = None,
+    _depth: int = 0,
 ) -> LoadedCircuit:
-    """Load ``obj`` (see the module docstring); raise ``CircuitError`` otherwise."""
+    """Load ``obj`` (see the module docstring); raise ``CircuitError`` otherwise.
+
+    ``parameters`` is one parameter set of a sweep (``QuantumTask(...,
+    parameter_values=[...])``), bound into the circuit: see :func:`bind_values`.
+    """
     kwargs = kwargs or {}
+    if parameters is not None:
+        return _load_bound(obj, args, kwargs, parameters)
     if is_qiskit_circuit(obj):
         return from_qiskit(obj)
     if isinstance(obj, str):
@@ -90,6 +101,78 @@ def load_circuit(
             raise CircuitError(f"circuit callables nest too deeply; expected {ACCEPTED}")
         return _load_callable(obj, args, kwargs, _depth)
     raise CircuitError(f"cannot run a {type(obj).__name__} as a circuit; expected {ACCEPTED}")
+
+
+def parameter_names(obj: Any) -> list[str] | None:
+    """The circuit's parameters in ``parameter_values`` order, or ``None`` if only the
+    worker can tell (a callable receives each set as its last positional argument)."""
+    if is_qiskit_circuit(obj):
+        return [p.name for p in obj.parameters]
+    if is_braket_circuit(obj):
+        return sorted(p.name for p in obj.parameters)
+    if isinstance(obj, dict):
+        return []
+    return None
+
+
+def bind_values(names: list[str], values: Any, where: str) -> dict[str, float]:
+    """One parameter set (a sequence in ``names`` order, or a mapping by name) by name."""
+    if not names:
+        raise ConfigError(
+            f"{where}: the circuit has no free parameters to bind; drop parameter_values "
+            "or give a circuit with parameters",
+            key="parameter_values",
+        )
+    if isinstance(values, Mapping):
+        given = {str(getattr(k, "name", k)): v for k, v in values.items()}
+        missing = [n for n in names if n not in given]
+        unknown = [n for n in given if n not in names]
+        if missing or unknown:
+            raise ConfigError(
+                f"{where}: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"missing {', '.join(missing)}" if missing else "",
+                        f"unknown {', '.join(unknown)}" if unknown else "",
+                    )
+                    if part
+                )
+                + f"; the circuit's parameters are ({', '.join(names)})",
+                key="parameter_values",
+                suggestion=closest(unknown[0], names) if unknown else None,
+            )
+        return {n: float(given[n]) for n in names}
+    flat = list(values)
+    if len(flat) != len(names):
+        raise ConfigError(
+            f"{where} has {len(flat)} values but the circuit has {len(names)} parameters "
+            f"({', '.join(names)}), in this order",
+            key="parameter_values",
+        )
+    return {n: float(v) for n, v in zip(names, flat, strict=True)}
+
+
+def _load_bound(obj: Any, args: tuple, kwargs: dict, values: Any) -> LoadedCircuit:
+    if is_qiskit_circuit(obj):
+        bound = bind_values([p.name for p in obj.parameters], values, "parameter set")
+        return from_qiskit(obj.assign_parameters([bound[p.name] for p in obj.parameters]))
+    if isinstance(obj, str) and looks_like_qasm(obj):
+        return from_qasm(obj, lambda qc: _load_bound(qc, (), {}, values).native)
+    if is_braket_circuit(obj):
+        names = sorted(p.name for p in obj.parameters)
+        return from_braket(obj.make_bound_circuit(bind_values(names, values, "parameter set")))
+    if isinstance(obj, dict):
+        bind_values([], values, "parameter set")
+    if callable(obj) and not isinstance(obj, type):
+        import numpy as np
+
+        return load_circuit(obj, (*args, np.asarray(values, dtype=float)), kwargs)
+    raise CircuitError(
+        f"cannot bind parameter_values into a {type(obj).__name__}; give a Qiskit circuit "
+        "with Parameters, a Braket circuit with FreeParameters, OpenQASM 3 with inputs, or "
+        "a function/QNode taking the parameter set as its last argument"
+    )
 
 
 def _load_callable(fn: Callable[..., Any], args: tuple, kwargs: dict, depth: int) -> LoadedCircuit:

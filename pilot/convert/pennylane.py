@@ -103,6 +103,11 @@ def from_pennylane(tape: Any, name: str = "pennylane_circuit") -> LoadedCircuit:
         gates=gates,
         name=name,
         to_portable=lambda: portable_from_pennylane(tape, wmap, width),
+        measures=any(
+            type(mp).__name__ in ("CountsMP", "SampleMP", "ProbabilityMP")
+            for mp in tape.measurements
+        ),
+        wires=wmap,
     )
 
 

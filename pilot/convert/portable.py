@@ -127,12 +127,42 @@ class LoadedCircuit:
     name: str
     to_portable: Any = None  # Callable[[], PortableCircuit]
     _portable: PortableCircuit | None = None
+    #: Does the circuit say what to measure (measure instructions, counts/probs)?
+    measures: bool = True
+    #: PennyLane wire label -> qubit index (``None``: qubits are their own labels).
+    wires: dict[Any, int] | None = None
+    #: Observables the task asks for (``QuantumTask(..., observables=[...])``).
+    observables: tuple[Any, ...] = ()
 
     @property
     def framework(self) -> str | None:
         return NATIVE_FRAMEWORK[self.source_format]
 
+    def with_observables(self, observables: tuple[Any, ...]) -> LoadedCircuit:
+        """This circuit, also reporting ``observables`` (checked against its width now)."""
+        from dataclasses import replace
+
+        from pilot.convert.observables import to_pauli_sums
+
+        to_pauli_sums(observables, self.num_qubits, self.source_format, self.wires)
+        return replace(self, observables=observables, _portable=None)
+
     def portable(self) -> PortableCircuit:
         if self._portable is None:
-            self._portable = self.to_portable()
+            p = self.to_portable()
+            if self.observables:
+                from dataclasses import replace
+
+                from pilot.convert.observables import to_pauli_sums
+
+                extra = to_pauli_sums(
+                    self.observables, self.num_qubits, self.source_format, self.wires
+                )
+                p = replace(
+                    p,
+                    observables=p.observables + extra,
+                    measured=p.measured if self.measures else (),
+                    want_counts=p.want_counts and self.measures,
+                )
+            self._portable = p
         return self._portable

@@ -10,6 +10,7 @@ match the user's text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dreamer.workload import NON_GATES, canonical_gate
@@ -37,8 +38,9 @@ def from_qiskit(qc: QuantumCircuit, source_format: str = "qiskit") -> LoadedCirc
     if qc.parameters:
         names = ", ".join(sorted(p.name for p in qc.parameters))
         raise CircuitError(
-            f"circuit {qc.name!r} has unbound parameters ({names}); bind them with "
-            "qc.assign_parameters({...}) before submitting",
+            f"circuit {qc.name!r} has unbound parameters ({names}); give their values "
+            "with QuantumTask(..., parameter_values=[[...], ...]) or bind them with "
+            "qc.assign_parameters({...})",
             source_format=source_format,
         )
     return LoadedCircuit(
@@ -48,6 +50,7 @@ def from_qiskit(qc: QuantumCircuit, source_format: str = "qiskit") -> LoadedCirc
         gates=circuit_gates(qc),
         name=qc.name,
         to_portable=lambda: portable_from_qiskit(qc, source_format),
+        measures=any(inst.operation.name == "measure" for inst in qc.data),
     )
 
 
@@ -167,8 +170,13 @@ def looks_like_qasm(text: str) -> bool:
     return qasm_version(text) is not None or bool(re.search(r"^\s*(qreg|qubit)\b", text, re.M))
 
 
-def from_qasm(text: str) -> LoadedCircuit:
-    """Load an OpenQASM 2 or 3 program (Qiskit counts convention)."""
+def from_qasm(
+    text: str, bind: Callable[[QuantumCircuit], QuantumCircuit] | None = None
+) -> LoadedCircuit:
+    """Load an OpenQASM 2 or 3 program (Qiskit counts convention).
+
+    ``bind`` assigns the program's ``input`` parameters (a sweep's set).
+    """
     version = qasm_version(text)
     if version == 2:
         qc = _load_qasm2(text)
@@ -182,8 +190,7 @@ def from_qasm(text: str) -> LoadedCircuit:
             line=1,
             source_format="qasm",
         )
-    loaded = from_qiskit(qc, fmt)
-    return loaded
+    return from_qiskit(bind(qc) if bind is not None else qc, fmt)
 
 
 def _line_error(fmt: str, text: str, line: int | None, msg: str) -> CircuitError:

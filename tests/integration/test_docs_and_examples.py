@@ -8,6 +8,7 @@ did not start.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -48,6 +49,22 @@ def test_readme_tour(driver_env: dict[str, str], tmp_path: Path) -> None:
     lines = out.stdout.strip().splitlines()
     assert re.match(r"\{'00': \d+, '11': \d+\} aer_simulator qiskit_local-0", lines[0]), lines
     assert lines[1] in {"000", "111"}
+
+
+def test_readme_hybrid_programs(driver_env: dict[str, str], tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Hybrid programs", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    script = tmp_path / "hybrid.py"
+    script.write_text(code.group(1).replace('"/tmp/qd"', repr(str(tmp_path / "work"))))
+    out = run_driver(
+        [sys.executable, "-W", "ignore::DeprecationWarning", str(script)], driver_env, tmp_path
+    )
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "11"
+    values = [v for row in ast.literal_eval(lines[1]) for v in row]
+    assert values == pytest.approx([1, 1, 1, 0, 1, -1], abs=1e-9)
 
 
 def test_quickstart_example(driver_env: dict[str, str], tmp_path: Path) -> None:

@@ -222,3 +222,194 @@ def test_qiskit_registers_read_the_same_everywhere(pcs: Any) -> None:
             pcs.submit_quantum_task(QuantumTask(qc, shots=100, pilot=executor))
         )
         assert result.counts == expected, executor
+
+
+# ------------------------------------------------------------------ observables and sweeps
+# ry(t) on qubit 0, then cx(0, 1): cos(t/2)|00> + sin(t/2)|11>.
+THETA = 0.6
+
+
+def entangled(fmt: str, theta: Any = THETA) -> Any:
+    """The circuit above, unmeasured, in ``fmt``; ``theta`` may be a parameter."""
+    if fmt == "qiskit":
+        from qiskit import QuantumCircuit
+
+        qc = QuantumCircuit(2, name="entangled")
+        qc.ry(theta, 0)
+        qc.cx(0, 1)
+        return qc
+    if fmt == "braket":
+        from braket.circuits import Circuit
+
+        return Circuit().ry(0, theta).cnot(0, 1)
+    if fmt == "pennylane_qfunc":
+        import pennylane as qml
+
+        def circuit(t: Any = theta) -> None:
+            qml.RY(t[0] if hasattr(t, "__len__") else t, wires=0)
+            qml.CNOT(wires=[0, 1])
+
+        return circuit
+    if fmt == "gatedict":
+        return {
+            "n_qubits": 2,
+            "gates": [
+                {"type": "ry", "qubit": 0, "angle": theta},
+                {"type": "cx", "control": 0, "target": 1},
+            ],
+        }
+    if fmt == "qasm3":
+        return (
+            'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float theta;\nqubit[2] q;\n'
+            "ry(theta) q[0];\ncx q[0], q[1];\n"
+        )
+    raise AssertionError(fmt)
+
+
+def expected(theta: float) -> list[float]:
+    """<ZZ>, <XX>, (<ZI> + <IZ>)/2, <YY>, and Z on qubit 0 alone."""
+    import math
+
+    return [1.0, math.sin(theta), math.cos(theta), -math.sin(theta), math.cos(theta)]
+
+
+def observables(fmt: str) -> list[Any]:
+    # Z on qubit 0 alone: Qiskit strings put qubit 0 on the right, the others on the left.
+    z0 = "IZ" if fmt in ("qiskit", "qasm3") else "ZI"
+    return ["ZZ", "XX", {"ZI": 0.5, "IZ": 0.5}, "YY", z0]
+
+
+@pytest.mark.parametrize("fmt", ["qiskit", "braket", "pennylane_qfunc", "gatedict"])
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_observables_on_every_executor(pcs: Any, executor: str, fmt: str) -> None:
+    noisy = executor in NOISY
+    shots = 4000 if noisy else None
+    task = QuantumTask(entangled(fmt), observables=observables(fmt), shots=shots, pilot=executor)
+    result = pcs.get_results(pcs.submit_quantum_task(task))
+    assert result.counts is None  # nothing was measured: expectation values only
+    tolerance = 0.15 if noisy else 1e-9
+    assert result.expectation_values == pytest.approx(expected(THETA), abs=tolerance)
+
+
+@pytest.mark.parametrize("executor", [e for e in EXECUTORS if e not in NOISY])
+def test_observables_with_shots_are_estimates(pcs: Any, executor: str) -> None:
+    task = QuantumTask(
+        entangled("qiskit"), observables=observables("qiskit"), shots=20000, pilot=executor
+    )
+    result = pcs.get_results(pcs.submit_quantum_task(task))
+    # Each value is a mean of +-1 outcomes: standard error <= 1/sqrt(shots) = 0.007.
+    assert result.expectation_values == pytest.approx(expected(THETA), abs=0.04)
+    assert result.expectation_values[0] == 1.0  # ZZ is exactly 1 on this state
+
+
+def test_sdk_observables_match_pauli_strings(pcs: Any) -> None:
+    import pennylane as qml
+    from braket.circuits import Observable
+    from qiskit.quantum_info import SparsePauliOp
+
+    want = expected(THETA)
+    on_qiskit = QuantumTask(
+        entangled("qiskit"),
+        observables=[
+            SparsePauliOp.from_list([("XX", 1.0)]),
+            SparsePauliOp(["ZI", "IZ"], [0.5, 0.5]),
+        ],
+        shots=None,
+        pilot="qiskit_local",
+    )
+    on_pl = QuantumTask(
+        entangled("pennylane_qfunc"),
+        observables=[qml.X(0) @ qml.X(1), 0.5 * qml.Z(0) + 0.5 * qml.Z(1)],
+        shots=None,
+        pilot="pennylane_default",
+    )
+    on_braket = QuantumTask(
+        entangled("braket"),
+        observables=[Observable.X() @ Observable.X(), Observable.Z() @ Observable.I()],
+        shots=None,
+        pilot="braket_local",
+    )
+    results = pcs.get_results([pcs.submit_quantum_task(t) for t in (on_qiskit, on_pl, on_braket)])
+    assert results[0].expectation_values == pytest.approx([want[1], want[2]], abs=1e-9)
+    assert results[1].expectation_values == pytest.approx([want[1], want[2]], abs=1e-9)
+    assert results[2].expectation_values == pytest.approx([want[1], want[4]], abs=1e-9)
+
+
+def test_measured_circuit_with_observables_gives_both(pcs: Any) -> None:
+    qc = entangled("qiskit")
+    qc.measure_all()
+    result = pcs.get_results(
+        pcs.submit_quantum_task(
+            QuantumTask(qc, observables=["ZZ"], shots=1000, pilot="qiskit_local")
+        )
+    )
+    assert set(result.counts) == {"00", "11"}
+    assert result.expectation_values == [1.0]
+
+
+SWEEP = [0.1, 0.9, 2.0]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_sweep_on_every_executor(pcs: Any, executor: str) -> None:
+    from qiskit.circuit import Parameter
+
+    noisy = executor in NOISY
+    t = Parameter("t")
+    task = QuantumTask(
+        entangled("qiskit", t),
+        parameter_values=[[v] for v in SWEEP],
+        observables=observables("qiskit"),
+        shots=4000 if noisy else None,
+        pilot=executor,
+    )
+    refs = pcs.submit_quantum_task(task)
+    assert isinstance(refs, list) and len(refs) == len(SWEEP)
+    results = pcs.get_results(refs)
+    for value, result in zip(SWEEP, results, strict=True):
+        assert result.metadata["parameter_values"] == [value]
+        assert result.expectation_values == pytest.approx(
+            expected(value), abs=0.15 if noisy else 1e-9
+        )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "executor", "rows"),
+    [
+        ("braket", "braket_local", [{"t": v} for v in SWEEP]),
+        ("braket", "qiskit_local", [[v] for v in SWEEP]),
+        ("pennylane_qfunc", "pennylane_lightning", [[v] for v in SWEEP]),
+        ("pennylane_qfunc", "braket_local", [[v] for v in SWEEP]),
+        ("qasm3", "qiskit_local", [{"theta": v} for v in SWEEP]),
+        ("qasm3", "pennylane_default", [[v] for v in SWEEP]),
+    ],
+)
+def test_sweep_in_every_format(pcs: Any, fmt: str, executor: str, rows: list[Any]) -> None:
+    if fmt == "braket":
+        from braket.circuits import FreeParameter
+
+        circuit = entangled(fmt, FreeParameter("t"))
+    else:
+        circuit = entangled(fmt, None) if fmt == "pennylane_qfunc" else entangled(fmt)
+    task = QuantumTask(
+        circuit, parameter_values=rows, observables=observables(fmt), shots=None, pilot=executor
+    )
+    results = pcs.get_results(pcs.submit_quantum_task(task))
+    got = [value for r in results for value in r.expectation_values]
+    assert got == pytest.approx([value for v in SWEEP for value in expected(v)], abs=1e-9)
+
+
+def test_sweep_of_a_measured_circuit_gives_counts_per_set(pcs: Any) -> None:
+    from qiskit.circuit import Parameter
+
+    t = Parameter("t")
+    qc = entangled("qiskit", t)
+    qc.measure_all()
+    import math
+
+    results = pcs.get_results(
+        pcs.submit_quantum_task(
+            QuantumTask(qc, parameter_values=[[0.0], [math.pi]], shots=100, pilot="qiskit_local")
+        )
+    )
+    assert [r.counts for r in results] == [{"00": 100}, {"11": 100}]

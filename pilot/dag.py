@@ -1,0 +1,310 @@
+"""Hybrid DAGs: quantum and classical functions that chain through Ray ObjectRefs.
+
+``pcs.quantum(circuit_fn, ...)`` and the decorators ``@pcs.quantum_task(...)``
+and ``@pcs.task(...)`` give objects with Ray's two entry points::
+
+    f.remote(*args)  -> ObjectRef        runs now (a sweep gives a list of refs)
+    f.bind(*args)    -> DAG node         runs when the DAG is executed
+
+Arguments may be ObjectRefs (or DAG nodes, for ``bind``): Ray resolves them
+before the stage runs, so a classical task's output feeds a circuit function
+and a ``QuantumResult`` feeds a classical task, with real data dependencies::
+
+    with InputNode() as inp:
+        dag = post.bind(pcs.quantum(circuit, num_qubits=2).bind(prep.bind(inp)))
+    ray.get(dag.execute(x))
+
+A quantum node is submitted through the service when the DAG executes, so
+QDREAMER chooses its resource then.  Dependencies are futures passed as
+arguments (Ray's own model); :class:`Dependencies` remembers them so that
+``pcs.cancel_task(final)`` can also cancel upstream work nothing else needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from cachetools import LRUCache
+from ray.dag.dag_node import DAGNode
+
+from pilot.errors import ConfigError
+from pilot.tasks import QuantumTask
+
+if TYPE_CHECKING:
+    from pilot.service import PilotComputeService
+
+logger = logging.getLogger(__name__)
+
+#: ``QuantumTask`` arguments a quantum function accepts as options.
+QUANTUM_OPTIONS = (
+    "num_qubits",
+    "gate_set",
+    "shots",
+    "resource_config",
+    "pilot",
+    "resource",
+    "name",
+    "parameter_values",
+    "observables",
+)
+#: ``submit_task`` arguments a classical function accepts as options.
+CLASSICAL_OPTIONS = ("pilot", "num_cpus", "num_gpus", "memory")
+
+
+def _check_options(given: Mapping[str, Any], valid: tuple[str, ...], what: str) -> None:
+    from pilot.errors import closest
+
+    for key in given:
+        if key not in valid:
+            raise ConfigError(
+                f"{what}: unknown option {key!r}; valid: {', '.join(valid)}",
+                key=key,
+                suggestion=closest(key, valid),
+            )
+
+
+class QuantumFunction:
+    """A circuit function (or circuit) bound to a service, with task options.
+
+    ``remote(*args, **kwargs)`` submits ``QuantumTask(circuit, args=args,
+    kwargs=kwargs, **options)`` and returns its ObjectRef; ``bind`` returns a
+    :class:`QuantumNode` for Ray's DAG API; ``options(**changes)`` returns a
+    copy with other options.  Calling it directly is refused, as Ray refuses
+    calling a remote function.
+    """
+
+    def __init__(self, service: PilotComputeService, circuit: Any, **options: Any) -> None:
+        _check_options(options, QUANTUM_OPTIONS, "quantum function")
+        self._service = service
+        self._circuit = circuit
+        self._options = options
+        QuantumTask(circuit, **options)  # validate the options now, not at first use
+        self.__name__ = options.get("name") or getattr(circuit, "__name__", "quantum")
+        self.__doc__ = getattr(circuit, "__doc__", None)
+
+    def task(self, *args: Any, **kwargs: Any) -> QuantumTask:
+        """The ``QuantumTask`` that ``remote(*args, **kwargs)`` submits."""
+        return QuantumTask(self._circuit, args=args, kwargs=kwargs, **self._options)
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        return self._service.submit_quantum_task(self.task(*args, **kwargs))
+
+    def bind(self, *args: Any, **kwargs: Any) -> QuantumNode:
+        return QuantumNode(self, args, kwargs)
+
+    def options(self, **changes: Any) -> QuantumFunction:
+        return QuantumFunction(self._service, self._circuit, **{**self._options, **changes})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"quantum function {self.__name__!r} cannot be called directly; use "
+            f"{self.__name__}.remote(...) to run it or .bind(...) to build a DAG"
+        )
+
+    def __repr__(self) -> str:
+        return f"QuantumFunction({self.__name__!r}, {self._options})"
+
+
+class ClassicalFunction:
+    """A Python function run as a Ray task through ``pcs.submit_task``.
+
+    ``pilot`` names a classical pilot; ``num_cpus``/``num_gpus``/``memory``
+    are its resources.  ``remote``/``bind``/``options`` as for
+    :class:`QuantumFunction`.
+    """
+
+    def __init__(self, service: PilotComputeService, fn: Callable[..., Any], **options: Any):
+        _check_options(options, CLASSICAL_OPTIONS, "classical function")
+        if not callable(fn):
+            raise ConfigError(f"@task needs a function, got {type(fn).__name__}", key="fn")
+        self._service = service
+        self._fn = fn
+        self._options = options
+        self.__name__ = getattr(fn, "__name__", "task")
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        opts = dict(self._options)
+        pilot = opts.pop("pilot", None)
+        return self._service.submit_task(self._fn, *args, pilot=pilot, resources=opts, **kwargs)
+
+    def bind(self, *args: Any, **kwargs: Any) -> ClassicalNode:
+        return ClassicalNode(self, args, kwargs)
+
+    def options(self, **changes: Any) -> ClassicalFunction:
+        return ClassicalFunction(self._service, self._fn, **{**self._options, **changes})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"task {self.__name__!r} cannot be called directly; use "
+            f"{self.__name__}.remote(...) to run it or .bind(...) to build a DAG"
+        )
+
+    def __repr__(self) -> str:
+        return f"ClassicalFunction({self.__name__!r}, {self._options})"
+
+
+class _StageNode(DAGNode):
+    """A DAG node executed by calling ``.remote`` on its function with resolved arguments."""
+
+    def __init__(
+        self,
+        function: QuantumFunction | ClassicalFunction,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: dict[str, Any] | None = None,
+        other_args_to_resolve: dict[str, Any] | None = None,
+    ) -> None:
+        self._function = function
+        super().__init__(args, kwargs, options or {}, other_args_to_resolve or {})
+
+    def _copy_impl(
+        self,
+        new_args: list[Any],
+        new_kwargs: dict[str, Any],
+        new_options: dict[str, Any],
+        new_other_args_to_resolve: dict[str, Any],
+    ) -> _StageNode:
+        return type(self)(
+            self._function, tuple(new_args), new_kwargs, new_options, new_other_args_to_resolve
+        )
+
+    def _execute_impl(self, *args: Any, **kwargs: Any) -> Any:
+        # Upstream nodes are already replaced by their ObjectRefs here.
+        return self._function.remote(*self._bound_args, **self._bound_kwargs)
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}({self._function.__name__})"
+
+
+class QuantumNode(_StageNode):
+    """A quantum stage of a Ray DAG (made by ``QuantumFunction.bind``)."""
+
+
+class ClassicalNode(_StageNode):
+    """A classical stage of a Ray DAG (made by ``ClassicalFunction.bind``)."""
+
+
+# ------------------------------------------------------------------ dependencies
+_STAGE = re.compile(r"ray::([^\s(]+)\(")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def failed_stage(error: BaseException) -> str | None:
+    """The stage (Ray task name) where a chained failure started, from Ray's error text.
+
+    A task whose input failed re-raises the input's error, prefixed by its own
+    ``ray::<name>()`` line, so the last such line names the origin.
+    """
+    names = _STAGE.findall(_ANSI.sub("", str(error)))
+    return names[-1] if names else None
+
+
+def object_refs(values: Iterable[Any]) -> list[Any]:
+    import ray
+
+    return [v for v in values if isinstance(v, ray.ObjectRef)]
+
+
+class Dependencies:
+    """Which submitted task consumes which ObjectRefs (by binary id, holding no refs).
+
+    Holding no ObjectRef keeps Ray's reference counts meaningful: an upstream
+    object that no Python variable, pending consumer or other DAG branch
+    holds is work nothing else needs.
+    """
+
+    def __init__(self, maxsize: int = 1_000_000) -> None:
+        self._upstream: LRUCache[bytes, tuple[bytes, ...]] = LRUCache(maxsize=maxsize)
+        self._consumers: LRUCache[bytes, set[bytes]] = LRUCache(maxsize=maxsize)
+        self._lock = threading.Lock()
+
+    def record(self, ref: Any, inputs: Iterable[Any]) -> None:
+        ups = tuple(dict.fromkeys(r.binary() for r in object_refs(inputs)))
+        if not ups:
+            return
+        me = ref.binary()
+        with self._lock:
+            self._upstream[me] = ups
+            for u in ups:
+                self._consumers.setdefault(u, set()).add(me)
+
+    def cancel(self, ref: Any, *, force: bool, held_internally: Callable[[bytes], int]) -> int:
+        """Cancel ``ref``'s task and, recursively, upstream tasks nothing else needs.
+
+        Returns how many tasks were asked to cancel.
+        """
+        import ray
+
+        _cancel(ref, force)
+        cancelled = {ref.binary()}
+        todo = [ref.binary()]
+        counts = _reference_counts()
+        while todo:
+            me = todo.pop()
+            with self._lock:
+                ups = self._upstream.get(me, ())
+            for u in ups:
+                if u in cancelled or not self._unneeded(u, cancelled, counts, held_internally):
+                    continue
+                up: Any = ray.ObjectRef(u)
+                ready, _ = ray.wait([up], timeout=0, fetch_local=False)
+                if ready:
+                    continue  # finished already: nothing to stop
+                _cancel(up, force)
+                cancelled.add(u)
+                todo.append(u)
+                logger.info("cancelled upstream task of %s", up.hex())
+        return len(cancelled)
+
+    def _unneeded(
+        self,
+        u: bytes,
+        cancelled: set[bytes],
+        counts: Mapping[bytes, int] | None,
+        held_internally: Callable[[bytes], int],
+    ) -> bool:
+        import ray
+
+        with self._lock:
+            consumers = set(self._consumers.get(u, ()))
+        others: list[Any] = [ray.ObjectRef(c) for c in consumers - cancelled]
+        if others:
+            _, pending = ray.wait(others, num_returns=len(others), timeout=0, fetch_local=False)
+            if pending:
+                return False  # another live task still needs it
+        if counts is None:
+            return True
+        return counts.get(u, 0) - held_internally(u) <= 0
+
+
+def _cancel(ref: Any, force: bool) -> None:
+    """``ray.cancel``; actor tasks (quantum stages) cannot be forced, so they are not."""
+    import ray
+
+    try:
+        ray.cancel(ref, force=force)
+    except ValueError:
+        if not force:
+            raise
+        ray.cancel(ref, force=False)
+
+
+def _reference_counts() -> dict[bytes, int] | None:
+    """Python-held references to each object in this driver (Ray's own counts), if available."""
+    try:
+        import ray
+
+        worker: Any = ray._private.worker.global_worker
+        counts = worker.core_worker.get_all_reference_counts()
+    except Exception:  # a private API: without it, consumers alone decide
+        logger.debug("Ray reference counts unavailable", exc_info=True)
+        return None
+    return {
+        oid if isinstance(oid, bytes) else oid.binary(): int(c.get("local", 0))
+        for oid, c in counts.items()
+    }
