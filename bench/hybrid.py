@@ -20,6 +20,7 @@ process and one Ray instance (so the shared machine's noise hits both alike):
 
      loop     a single-process loop: Aer's EstimatorV2, one call per circuit
      service  one sweep task (48 parameter sets) over two qiskit_local pilots
+     layer    ``pilot.torch.QuantumLayer.jacobian()`` (the same sweep, built by the layer)
 
    prints both times and loop/service (target >= 1.5 on 2 cores).  Also the
    best single-process variant (one EstimatorV2 call for all 48 sets), for
@@ -176,13 +177,26 @@ def bench_gradient(pcs: PilotComputeService, theta: np.ndarray) -> dict[str, Any
     t_service = time.perf_counter() - t
     service = np.array([r.expectation_values[0] for r in results])
 
+    import torch
+
+    from pilot.torch import QuantumLayer
+
+    layer = QuantumLayer(
+        pcs, qc, [obs], weight_params=list(qc.parameters), initial_weights=torch.tensor(theta)
+    )
+    t = time.perf_counter()
+    _, layer_grad = layer.jacobian()
+    t_layer = time.perf_counter() - t
+
     grad = gradient_from(service)
     assert np.allclose(grad, gradient_from(loop), atol=1e-9)
     assert np.allclose(service, one_call, atol=1e-9)
+    assert np.allclose(layer_grad.numpy().ravel(), grad, atol=1e-6)
     return {
         "loop": t_loop,
         "one_call": t_one_call,
         "service": t_service,
+        "layer": t_layer,
         "pilots": sorted({r.pilot for r in results}),
         "norm": float(np.linalg.norm(grad)),
     }
@@ -212,9 +226,11 @@ def main() -> None:
         print(f"3-stage chain latency, median ({args.chains} chains per variant):")
         for kind in ("remote", "dag"):
             raw, svc = lat[f"raw_{kind}"], lat[f"service_{kind}"]
-            print(f"  {kind:6s}  raw Ray {raw * 1e3:6.2f} ms, service {svc * 1e3:6.2f} ms: "
-                  f"service/raw = {svc / raw:.2f}x (target <= 1.2), "
-                  f"overhead per stage {(svc - raw) / 3 * 1e3:+.2f} ms")
+            print(
+                f"  {kind:6s}  raw Ray {raw * 1e3:6.2f} ms, service {svc * 1e3:6.2f} ms: "
+                f"service/raw = {svc / raw:.2f}x (target <= 1.2), "
+                f"overhead per stage {(svc - raw) / 3 * 1e3:+.2f} ms"
+            )
 
         theta = np.random.default_rng(7).uniform(-math.pi, math.pi, N_QUBITS * LAYERS)
         bench_gradient(pcs, theta)  # warm up pilots and Aer
@@ -222,13 +238,24 @@ def main() -> None:
         loop = statistics.median(r["loop"] for r in runs)
         one = statistics.median(r["one_call"] for r in runs)
         svc = statistics.median(r["service"] for r in runs)
-        print(f"gradient, {N_QUBITS} qubits / {N_QUBITS * LAYERS} parameters / "
-              f"{2 * N_QUBITS * LAYERS} circuits (median of {args.repeat}), pilots "
-              f"{runs[0]['pilots']}:")
-        print(f"  single-process loop {loop * 1e3:.1f} ms, service {svc * 1e3:.1f} ms: "
-              f"loop/service = {loop / svc:.2f}x (target >= 1.5)")
-        print(f"  (one EstimatorV2 call for all sets, in-process: {one * 1e3:.1f} ms; "
-              f"service/one-call = {svc / one:.2f}x)")
+        print(
+            f"gradient, {N_QUBITS} qubits / {N_QUBITS * LAYERS} parameters / "
+            f"{2 * N_QUBITS * LAYERS} circuits (median of {args.repeat}), pilots "
+            f"{runs[0]['pilots']}:"
+        )
+        print(
+            f"  single-process loop {loop * 1e3:.1f} ms, service {svc * 1e3:.1f} ms: "
+            f"loop/service = {loop / svc:.2f}x (target >= 1.5)"
+        )
+        lay = statistics.median(r["layer"] for r in runs)
+        print(
+            f"  pilot.torch QuantumLayer.jacobian() {lay * 1e3:.1f} ms: "
+            f"loop/layer = {loop / lay:.2f}x"
+        )
+        print(
+            f"  (one EstimatorV2 call for all sets, in-process: {one * 1e3:.1f} ms; "
+            f"service/one-call = {svc / one:.2f}x)"
+        )
     ray.shutdown()
 
 

@@ -75,13 +75,13 @@ class ConfigError(PilotError, ValueError):
 class MissingDependencyError(PilotError, ImportError):
     """An executor's SDK is not installed; the message holds the install command."""
 
-    def __init__(self, executor: str, module: str, install: str):
+    def __init__(self, executor: str, module: str, install: str, *, what: str | None = None):
         self.executor = executor
         self.module = module
         self.install = install
         super().__init__(
-            f"executor {executor!r} needs the Python package that provides {module!r}; "
-            f"install it with: {install}"
+            f"{what or f'executor {executor!r}'} needs the Python package that provides "
+            f"{module!r}; install it with: {install}"
         )
 
 
