@@ -1,0 +1,290 @@
+"""``resource: "slurm://host"``: a pilot is a Slurm job whose nodes join the driver's Ray.
+
+Design: each node of the job runs one Ray *worker* node (``ray start
+--address=<driver's GCS> --block``, started by ``srun``, one task per node)
+that advertises a custom resource unique to the pilot (``pilot:<name>``).
+Tasks and actors of the pilot ask for a sliver of that resource, so they run
+only there.  We chose joining the driver's cluster over a head started inside
+the allocation because one driver can only be connected to one Ray cluster:
+with a head per job, two Slurm pilots (or a Slurm and a local pilot) could
+not serve one program.  Cancelling the pilot ``scancel``s its job: only its
+worker nodes leave; the driver's cluster and other pilots keep running.
+
+Collisions between pilots sharing a node (ray #59551) are avoided with a
+per-job Ray temp/log directory under the pilot's working directory and an
+explicit, per-job port range for the node's Ray processes.
+
+This module holds the pure parts: the batch script (:func:`job_script`,
+rendered from :data:`BATCH_TEMPLATE`), the one seam every ``sbatch`` /
+``squeue`` / ``sacct`` / ``scancel`` call goes through (:func:`run`), and the
+Slurm-to-pilot state table (:data:`SLURM_STATES`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from string import Template
+
+from pilot.errors import PilotError
+from pilot.states import PilotState
+
+logger = logging.getLogger(__name__)
+
+#: ``sbatch --parsable`` prints ``<job id>[;<cluster>]``.
+JOB_ID = re.compile(r"^(?P<job_id>\d+)(;(?P<cluster>\S+))?\s*$")
+
+#: Slurm job states (``squeue -o %T`` / ``sacct -o State``) -> pilot states.
+#: ``RUNNING`` means the allocation is granted; the pilot is RUNNING only once
+#: its Ray nodes have registered (the launcher checks).  Reaching the walltime
+#: (``TIMEOUT``) is an expected end, as is ``COMPLETED``.
+SLURM_STATES: dict[str, PilotState] = {
+    "PENDING": PilotState.PENDING,
+    "REQUEUED": PilotState.PENDING,
+    "REQUEUE_HOLD": PilotState.PENDING,
+    "REQUEUE_FED": PilotState.PENDING,
+    "RESV_DEL_HOLD": PilotState.PENDING,
+    "SUSPENDED": PilotState.PENDING,
+    "CONFIGURING": PilotState.STARTING,
+    "RESIZING": PilotState.STARTING,
+    "RUNNING": PilotState.STARTING,
+    "COMPLETING": PilotState.DONE,
+    "COMPLETED": PilotState.DONE,
+    "TIMEOUT": PilotState.DONE,
+    "CANCELLED": PilotState.CANCELED,
+    "FAILED": PilotState.FAILED,
+    "NODE_FAIL": PilotState.FAILED,
+    "OUT_OF_MEMORY": PilotState.FAILED,
+    "BOOT_FAIL": PilotState.FAILED,
+    "DEADLINE": PilotState.FAILED,
+    "PREEMPTED": PilotState.FAILED,
+    "REVOKED": PilotState.FAILED,
+    "SPECIAL_EXIT": PilotState.FAILED,
+    "STOPPED": PilotState.FAILED,
+}
+
+
+def pilot_state(slurm_state: str) -> PilotState:
+    """The pilot state for a Slurm state (``"CANCELLED by 0"`` reads as ``CANCELLED``)."""
+    word = slurm_state.strip().split()[0].rstrip("+").upper() if slurm_state.strip() else ""
+    try:
+        return SLURM_STATES[word]
+    except KeyError:
+        raise SlurmError(f"unknown Slurm job state {slurm_state!r}") from None
+
+
+# ------------------------------------------------------------------ the shell seam
+class SlurmError(PilotError):
+    """A Slurm command failed or answered something unexpected.
+
+    ``command``, ``returncode``, ``stdout`` and ``stderr`` are kept as evidence.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: Sequence[str] = (),
+        returncode: int | None = None,
+        stdout: str = "",
+        stderr: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.command = list(command)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(
+    command: Sequence[str], *, timeout: float = 30, stdin: str | None = None, check: bool = True
+) -> CommandResult:
+    """Run one Slurm command (the only place that does); never hangs past ``timeout``.
+
+    Raises :class:`SlurmError` holding the command, return code, stdout and
+    stderr when it fails (``check``), times out, or is not installed.
+    """
+    argv = [str(a) for a in command]
+    shown = shlex.join(argv)
+    try:
+        proc = subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except FileNotFoundError:
+        raise SlurmError(
+            f"{argv[0]!r} not found: is Slurm installed here? ({shown})", command=argv
+        ) from None
+    except subprocess.TimeoutExpired as exc:
+        raise SlurmError(
+            f"{shown} did not answer within {timeout:g} s",
+            command=argv,
+            stdout=_text(exc.stdout),
+            stderr=_text(exc.stderr),
+        ) from None
+    result = CommandResult(proc.returncode, proc.stdout, proc.stderr)
+    logger.debug("%s -> %d", shown, proc.returncode)
+    if check and proc.returncode != 0:
+        detail = proc.stderr.strip() or proc.stdout.strip() or "no output"
+        raise SlurmError(
+            f"{shown} failed with exit code {proc.returncode}: {detail}",
+            command=argv,
+            returncode=proc.returncode,
+            stdout=proc.stdout,
+            stderr=proc.stderr,
+        )
+    return result
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+# ------------------------------------------------------------------ the batch script
+@dataclass(frozen=True)
+class SlurmJob:
+    """Everything the batch script needs (built from a pilot description)."""
+
+    pilot: str
+    working_directory: str
+    ray_address: str
+    nodes: int = 1
+    cores_per_node: int = 1
+    gpus_per_node: int = 0
+    walltime_minutes: int = 60
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    reservation: str | None = None
+    scheduler_script_commands: tuple[str, ...] = ()
+    environment_setup: tuple[str, ...] = ()
+    #: Python that runs ``ray`` on the nodes (the driver's by default).
+    python: str = "python3"
+    #: First port of the 1,000-port block the job's Ray processes use; the
+    #: script derives one from the job id when ``None``.
+    port_base: int | None = None
+    extra_resources: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def resource_name(self) -> str:
+        """The custom Ray resource that pins work to this pilot."""
+        return pilot_resource(self.pilot)
+
+
+def pilot_resource(pilot: str) -> str:
+    return f"pilot:{pilot}"
+
+
+#: Units of the pilot resource each node advertises (work asks for a sliver).
+RESOURCE_UNITS = 10_000
+
+BATCH_TEMPLATE = Template(
+    """#!/bin/bash
+#SBATCH --job-name=$job_name
+#SBATCH --nodes=$nodes
+#SBATCH --ntasks-per-node=1
+#SBATCH --cpus-per-task=$cores
+#SBATCH --time=$walltime
+#SBATCH --chdir=$workdir
+#SBATCH --output=$workdir/slurm-%j.out
+#SBATCH --error=$workdir/slurm-%j.err
+$options$extra
+# Qdreamer pilot $pilot: one Ray worker node per allocated node, joining the
+# driver's Ray cluster and advertising the resource $resource.
+set -euo pipefail
+$setup
+export QDREAMER_PILOT=$pilot_q
+export QDREAMER_RAY_ADDRESS=$ray_address_q
+export QDREAMER_RESOURCES=$resources_q
+export QDREAMER_PYTHON=$python_q
+export QDREAMER_CORES=$cores QDREAMER_GPUS=$gpus
+export QDREAMER_JOB_DIR=$workdir/job-$${SLURM_JOB_ID}
+# This job's Ray processes use ports QDREAMER_PORT_BASE .. +999 only (100 per node).
+export QDREAMER_PORT_BASE=$port_base
+mkdir -p "$${QDREAMER_JOB_DIR}"
+cat > "$${QDREAMER_JOB_DIR}/node.sh" <<'QDREAMER_NODE'
+set -euo pipefail
+node_dir="$${QDREAMER_JOB_DIR}/node-$${SLURM_NODEID}"
+mkdir -p "$${node_dir}/tmp"
+export RAY_TMPDIR="$${node_dir}/tmp"
+p=$$(( QDREAMER_PORT_BASE + (100 * SLURM_NODEID) % 1000 ))
+exec "$${QDREAMER_PYTHON}" -m ray.scripts.scripts start --block \\
+    --address="$${QDREAMER_RAY_ADDRESS}" \\
+    --num-cpus="$${QDREAMER_CORES}" --num-gpus="$${QDREAMER_GPUS}" \\
+    --resources="$${QDREAMER_RESOURCES}" --temp-dir="$${node_dir}/tmp" \\
+    --node-manager-port=$$((p)) --object-manager-port=$$((p + 1)) \\
+    --runtime-env-agent-port=$$((p + 2)) --dashboard-agent-grpc-port=$$((p + 3)) \\
+    --dashboard-agent-listen-port=$$((p + 4)) --metrics-export-port=$$((p + 5)) \\
+    --min-worker-port=$$((p + 10)) --max-worker-port=$$((p + 99)) \\
+    --disable-usage-stats
+QDREAMER_NODE
+srun --nodes=$nodes --ntasks=$nodes --ntasks-per-node=1 --cpus-per-task=$cores \\
+    --kill-on-bad-exit=1 bash "$${QDREAMER_JOB_DIR}/node.sh"
+"""
+)
+
+
+def job_script(job: SlurmJob) -> str:
+    """The batch script for ``job`` (a pure function: tested by string checks)."""
+    import json
+
+    if job.nodes < 1 or job.cores_per_node < 1:
+        raise ValueError("a Slurm pilot needs at least one node and one core per node")
+    if re.search(r"[\s'\"$`\\]", job.working_directory):
+        # #SBATCH lines are not shell: a path there cannot be quoted.
+        raise ValueError(
+            f"working directory {job.working_directory!r} has spaces, quotes or shell "
+            "characters, which #SBATCH --chdir/--output cannot take; choose another"
+        )
+    options = []
+    for flag, value in (
+        ("partition", job.partition),
+        ("account", job.account),
+        ("qos", job.qos),
+        ("reservation", job.reservation),
+    ):
+        if value:
+            options.append(f"#SBATCH --{flag}={value}")
+    if job.gpus_per_node:
+        options.append(f"#SBATCH --gpus-per-node={job.gpus_per_node}")
+    extra = [
+        line if line.startswith("#SBATCH") or not line.startswith("--") else f"#SBATCH {line}"
+        for line in job.scheduler_script_commands
+    ]
+    resources = {job.resource_name: RESOURCE_UNITS, **job.extra_resources}
+    hours, minutes = divmod(int(job.walltime_minutes), 60)
+    port_base = (
+        str(job.port_base)
+        if job.port_base is not None
+        else "$(( 20000 + (SLURM_JOB_ID % 40) * 1000 ))"
+    )
+    return BATCH_TEMPLATE.substitute(
+        job_name=f"qdreamer-{job.pilot}",
+        pilot=job.pilot,
+        pilot_q=shlex.quote(job.pilot),
+        nodes=job.nodes,
+        cores=job.cores_per_node,
+        gpus=job.gpus_per_node,
+        walltime=f"{hours:02d}:{minutes:02d}:00",
+        workdir=job.working_directory,
+        options="\n".join(options) + ("\n" if options else ""),
+        extra="\n".join(extra) + ("\n" if extra else ""),
+        setup="\n".join(job.environment_setup),
+        ray_address_q=shlex.quote(job.ray_address),
+        resource=job.resource_name,
+        resources_q=shlex.quote(json.dumps(resources, separators=(",", ":"))),
+        python_q=shlex.quote(job.python),
+        port_base=port_base,
+    )
