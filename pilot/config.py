@@ -94,16 +94,33 @@ class PilotDescription(_Strict):
     gpus_per_node: float = Field(default=0, ge=0)
     resource: str = "local"
     start_timeout_seconds: float = Field(default=120, gt=0)
+    # Slurm pilots (resource "slurm://localhost"); see conf/defaults.toml.
+    queue: str | None = None
+    walltime: int = Field(default=60, ge=1)
+    project: str | None = None
+    qos: str | None = None
+    reservation: str | None = None
+    scheduler_script_commands: tuple[str, ...] = ()
+    environment_setup: tuple[str, ...] = ()
 
     @field_validator("resource")
     @classmethod
     def _known_resource(cls, value: str) -> str:
-        if value != "local":
+        if value == "local" or value in ("slurm", "slurm://", "slurm://localhost"):
+            return value
+        if value.startswith("slurm://"):
             raise ValueError(
-                f"resource {value!r} is not available in this version; use 'local' "
-                "(the Ray cluster the service is connected to)"
+                f"resource {value!r}: Slurm pilots are submitted from the machine the driver "
+                "runs on (a login node); run the driver there and use 'slurm://localhost'"
             )
-        return value
+        raise ValueError(
+            f"resource {value!r} is not known; use 'local' (the Ray cluster the service is "
+            "connected to) or 'slurm://localhost' (a Slurm job whose nodes join it)"
+        )
+
+    @property
+    def is_slurm(self) -> bool:
+        return self.resource.startswith("slurm")
 
 
 # ---------------------------------------------------------------- loading

@@ -59,10 +59,17 @@ class Pilot:
         return self.config.number_of_nodes
 
     def start(self) -> None:
+        """Request the capacity; complete the start now unless the launcher queues
+        (a Slurm job: the pilot stays PENDING until :meth:`wait`)."""
         self._allocation = self._launcher.start(self.name, self.config, self._bundles())
         self.state = PilotState.PENDING
+        if self._launcher.waits_on_create:
+            self._complete(self.config.start_timeout_seconds)
+
+    def _complete(self, timeout: float) -> None:
+        assert self._allocation is not None
         try:
-            self._launcher.wait(self._allocation, self.config.start_timeout_seconds)
+            self._launcher.wait(self._allocation, timeout)
             self.state = PilotState.STARTING
             self._start_workers()
         except BaseException:
@@ -75,7 +82,15 @@ class Pilot:
         """Bring up what runs on the reservation (nothing for classical pilots)."""
 
     def wait(self, timeout: float | None = None) -> Pilot:
-        """Return once the pilot is RUNNING (local pilots are, when create_pilot returns)."""
+        """Return once the pilot is RUNNING (local pilots are, when create_pilot returns;
+        a Slurm pilot is once its job runs and its Ray nodes have registered).
+
+        Raises ``PilotStartError`` after ``timeout`` seconds (default: the
+        description's ``start_timeout_seconds``), or with the job's stderr when
+        it ended before starting.
+        """
+        if self.state is PilotState.PENDING and self._allocation is not None:
+            self._complete(self.config.start_timeout_seconds if timeout is None else timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.state not in (PilotState.RUNNING, *TERMINAL_STATES):
             if deadline is not None and time.monotonic() > deadline:

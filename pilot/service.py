@@ -152,6 +152,10 @@ class PilotComputeService:
     ) -> Pilot:
         """Create a pilot from a description dict (seed 001 keys) and wait until it is running.
 
+        A Slurm pilot (``"resource": "slurm://localhost"``) returns once its job
+        is submitted (state PENDING): ``pilot.wait(timeout)`` returns when the
+        job's Ray nodes have registered.
+
         Raises ``ConfigError`` for a wrong description, ``PilotStartError`` when
         its capacity or backend cannot come up, ``CredentialsError`` /
         ``MissingDependencyError`` for the executor's prerequisites.
@@ -160,6 +164,10 @@ class PilotComputeService:
         desc = dict(pilot_compute_description or {}, **description)
         config = parse_description(desc)
         name = config.name or self._auto_name(config)
+        if config.working_directory is None:
+            config = config.model_copy(
+                update={"working_directory": str(self.working_directory / "pilots" / name)}
+            )
         if name in self._pilots:
             raise ConfigError(
                 f"a pilot named {name!r} already exists; choose another name", key="name"
@@ -182,7 +190,7 @@ class PilotComputeService:
             raise
         if isinstance(pilot, QuantumPilot):
             self._quantum[name] = pilot
-        logger.info("pilot %s running (%s)", name, pilot.resource_type)
+        logger.info("pilot %s %s (%s)", name, pilot.state, pilot.resource_type)
         return pilot
 
     def _auto_name(self, config: Any) -> str:

@@ -41,3 +41,37 @@ def ray_session(fake_braket: Any, tmp_path_factory: pytest.TempPathFactory) -> I
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return tmp_path_factory.mktemp("work")
+
+
+def _slurm_answers() -> str | None:
+    """``None`` when ``sinfo`` answers, else why not."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sinfo") is None:
+        return "sinfo is not installed"
+    try:
+        out = subprocess.run(
+            ["sinfo", "-h"], capture_output=True, text=True, timeout=20, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return "sinfo did not answer within 20 s"
+    return None if out.returncode == 0 else f"sinfo failed: {out.stderr.strip()}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``slurm`` tests without a Slurm cluster, unless CI requires them."""
+    import os
+
+    slurm_items = [item for item in items if "slurm" in item.keywords]
+    if not slurm_items:
+        return
+    why = _slurm_answers()
+    if why is None:
+        return
+    if os.environ.get("QDREAMER_REQUIRE_SLURM") == "1":
+        raise pytest.UsageError(
+            f"QDREAMER_REQUIRE_SLURM=1 but {why}: run scripts/local-slurm.sh first"
+        )
+    for item in slurm_items:
+        item.add_marker(pytest.mark.skip(reason=f"no Slurm here ({why}); scripts/local-slurm.sh"))

@@ -3,8 +3,9 @@
 from pilot.errors import ConfigError
 from pilot.launchers.base import Allocation, Launcher
 from pilot.launchers.local import LocalLauncher
+from pilot.launchers.slurm import SlurmLauncher
 
-LAUNCHERS: dict[str, type[Launcher]] = {"local": LocalLauncher}
+LAUNCHERS: dict[str, type[Launcher]] = {"local": LocalLauncher, "slurm": SlurmLauncher}
 
 
 def launcher_for(resource: str) -> Launcher:
@@ -15,4 +16,11 @@ def launcher_for(resource: str) -> Launcher:
         raise ConfigError.unknown("resource", "resource", resource, LAUNCHERS) from None
 
 
-__all__ = ["LAUNCHERS", "Allocation", "Launcher", "LocalLauncher", "launcher_for"]
+__all__ = [
+    "LAUNCHERS",
+    "Allocation",
+    "Launcher",
+    "LocalLauncher",
+    "SlurmLauncher",
+    "launcher_for",
+]

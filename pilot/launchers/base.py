@@ -51,6 +51,10 @@ class Allocation:
 class Launcher(ABC):
     """Base class of launchers (see the module docstring)."""
 
+    #: Does ``create_pilot`` wait for the capacity (True), or return a PENDING
+    #: pilot that ``pilot.wait()`` completes (a job in a batch queue)?
+    waits_on_create = True
+
     @abstractmethod
     def start(
         self, name: str, description: PilotDescription, bundles: list[dict[str, float]]

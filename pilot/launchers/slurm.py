@@ -11,8 +11,10 @@ not serve one program.  Cancelling the pilot ``scancel``s its job: only its
 worker nodes leave; the driver's cluster and other pilots keep running.
 
 Collisions between pilots sharing a node (ray #59551) are avoided with a
-per-job Ray temp/log directory under the pilot's working directory and an
-explicit, per-job port range for the node's Ray processes.
+per-job Ray temp/log directory for each node (node-local, because Ray's
+socket paths must stay under 107 bytes, and linked from
+``<working directory>/job-<id>/node-<n>/ray``) and an explicit, per-job port
+range for the node's Ray processes.
 
 This module holds the pure parts: the batch script (:func:`job_script`,
 rendered from :data:`BATCH_TEMPLATE`), the one seam every ``sbatch`` /
@@ -26,12 +28,19 @@ import logging
 import re
 import shlex
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING, Any
 
-from pilot.errors import PilotError
-from pilot.states import PilotState
+from pilot.errors import ConfigError, PilotError, PilotStartError
+from pilot.launchers.base import Allocation, Launcher
+from pilot.states import TERMINAL_STATES, PilotState
+
+if TYPE_CHECKING:
+    from pilot.config import PilotDescription
 
 logger = logging.getLogger(__name__)
 
@@ -216,14 +225,18 @@ export QDREAMER_PORT_BASE=$port_base
 mkdir -p "$${QDREAMER_JOB_DIR}"
 cat > "$${QDREAMER_JOB_DIR}/node.sh" <<'QDREAMER_NODE'
 set -euo pipefail
+# Ray's sockets live in its temp dir and AF_UNIX paths stop at 107 bytes, so
+# the temp dir is a short node-local one, linked from the job directory.
+ray_tmp="$${TMPDIR:-/tmp}/qd-$${SLURM_JOB_ID}-$${SLURM_NODEID}"
 node_dir="$${QDREAMER_JOB_DIR}/node-$${SLURM_NODEID}"
-mkdir -p "$${node_dir}/tmp"
-export RAY_TMPDIR="$${node_dir}/tmp"
+mkdir -p "$${ray_tmp}" "$${node_dir}"
+ln -sfn "$${ray_tmp}" "$${node_dir}/ray"
+export RAY_TMPDIR="$${ray_tmp}"
 p=$$(( QDREAMER_PORT_BASE + (100 * SLURM_NODEID) % 1000 ))
 exec "$${QDREAMER_PYTHON}" -m ray.scripts.scripts start --block \\
     --address="$${QDREAMER_RAY_ADDRESS}" \\
     --num-cpus="$${QDREAMER_CORES}" --num-gpus="$${QDREAMER_GPUS}" \\
-    --resources="$${QDREAMER_RESOURCES}" --temp-dir="$${node_dir}/tmp" \\
+    --resources="$${QDREAMER_RESOURCES}" --temp-dir="$${ray_tmp}" \\
     --node-manager-port=$$((p)) --object-manager-port=$$((p + 1)) \\
     --runtime-env-agent-port=$$((p + 2)) --dashboard-agent-grpc-port=$$((p + 3)) \\
     --dashboard-agent-listen-port=$$((p + 4)) --metrics-export-port=$$((p + 5)) \\
@@ -288,3 +301,190 @@ def job_script(job: SlurmJob) -> str:
         python_q=shlex.quote(job.python),
         port_base=port_base,
     )
+
+
+# ------------------------------------------------------------------ the launcher
+class SlurmLauncher(Launcher):
+    """Pilots as Slurm jobs whose nodes join the driver's Ray cluster (see the module doc).
+
+    ``start`` submits and returns at once (the pilot is PENDING in the queue);
+    ``wait`` returns when every node of the job has registered with Ray, and
+    raises with the job's own stderr if it ends first.
+    """
+
+    #: Seconds any one Slurm command may take.
+    COMMAND_TIMEOUT = 30.0
+    #: Seconds between queue polls while waiting.
+    POLL_SECONDS = 0.5
+    waits_on_create = False
+
+    def start(
+        self, name: str, description: PilotDescription, bundles: list[dict[str, float]]
+    ) -> Allocation:
+        import ray
+
+        job = self.job_for(name, description, ray.get_runtime_context().gcs_address)
+        workdir = Path(job.working_directory)
+        workdir.mkdir(parents=True, exist_ok=True)
+        script = workdir / "pilot.sbatch"
+        script.write_text(job_script(job))
+        out = run(["sbatch", "--parsable", str(script)], timeout=self.COMMAND_TIMEOUT)
+        m = JOB_ID.match(out.stdout.strip())
+        if m is None:
+            raise SlurmError(
+                f"sbatch printed no job id: {out.stdout.strip()!r}",
+                command=["sbatch", "--parsable", str(script)],
+                returncode=out.returncode,
+                stdout=out.stdout,
+                stderr=out.stderr,
+            )
+        job_id = m.group("job_id")
+        logger.info("pilot %s: Slurm job %s submitted (%s)", name, job_id, script)
+        return Allocation(
+            pilot=name,
+            bundles=bundles,
+            handle=job,
+            state=PilotState.PENDING,
+            info={
+                "launcher": "slurm",
+                "job_id": job_id,
+                "script": str(script),
+                "working_directory": str(workdir),
+                "resource": job.resource_name,
+                "nodes": job.nodes,
+            },
+        )
+
+    @staticmethod
+    def job_for(name: str, description: PilotDescription, ray_address: str) -> SlurmJob:
+        import sys
+
+        cores, gpus = description.cores_per_node, description.gpus_per_node
+        if cores != int(cores) or gpus != int(gpus):
+            raise ConfigError(
+                f"a Slurm pilot allocates whole cores and GPUs; got cores_per_node={cores:g}, "
+                f"gpus_per_node={gpus:g}",
+                key="cores_per_node",
+            )
+        workdir = description.working_directory
+        if workdir is None:
+            raise ConfigError("a Slurm pilot needs a working_directory", key="working_directory")
+        return SlurmJob(
+            pilot=name,
+            working_directory=workdir,
+            ray_address=ray_address,
+            nodes=description.number_of_nodes,
+            cores_per_node=int(cores),
+            gpus_per_node=int(gpus),
+            walltime_minutes=description.walltime,
+            partition=description.queue,
+            account=description.project,
+            qos=description.qos,
+            reservation=description.reservation,
+            scheduler_script_commands=description.scheduler_script_commands,
+            environment_setup=description.environment_setup,
+            python=sys.executable,
+        )
+
+    # ------------------------------------------------------------ state
+    def job_state(self, allocation: Allocation) -> PilotState | None:
+        """The job's state from ``squeue`` (``None`` once Slurm has forgotten it)."""
+        job_id = allocation.info["job_id"]
+        out = run(
+            ["squeue", "-h", "-j", job_id, "-o", "%T"],
+            timeout=self.COMMAND_TIMEOUT,
+            check=False,
+        )
+        text = out.stdout.strip()
+        if out.returncode != 0 or not text:
+            return self._final_state(job_id)
+        return pilot_state(text.splitlines()[0])
+
+    def _final_state(self, job_id: str) -> PilotState | None:
+        """The end state from ``sacct`` when accounting is on; ``None`` otherwise."""
+        try:
+            out = run(
+                ["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"],
+                timeout=self.COMMAND_TIMEOUT,
+            )
+        except SlurmError:
+            return None  # no accounting (a small site, our local test cluster)
+        text = out.stdout.strip()
+        return pilot_state(text.splitlines()[0]) if text else None
+
+    def registered_nodes(self, allocation: Allocation) -> int:
+        import ray
+
+        resource = allocation.info["resource"]
+        return sum(1 for n in ray.nodes() if n.get("Alive") and resource in n.get("Resources", {}))
+
+    def job_stderr(self, allocation: Allocation, lines: int = 20) -> str:
+        path = Path(allocation.info["working_directory"]) / f"slurm-{allocation.info['job_id']}.err"
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            return f"(no stderr file {path})"
+        tail = text.strip().splitlines()[-lines:]
+        return "\n".join(tail) if tail else "(stderr is empty)"
+
+    def wait(self, allocation: Allocation, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        job_id = allocation.info["job_id"]
+        want = int(allocation.info["nodes"])
+        while True:
+            state = self.job_state(allocation)
+            if state is PilotState.STARTING and self.registered_nodes(allocation) >= want:
+                allocation.state = PilotState.RUNNING
+                logger.info("pilot %s: %d Ray node(s) of job %s up", allocation.pilot, want, job_id)
+                return
+            if state is None or state in TERMINAL_STATES:
+                allocation.state = state or PilotState.FAILED
+                raise PilotStartError(
+                    f"pilot {allocation.pilot!r}: Slurm job {job_id} ended "
+                    f"({state or 'gone from the queue'}) before its Ray nodes registered; "
+                    f"its stderr:\n{self.job_stderr(allocation)}"
+                )
+            allocation.state = state
+            if time.monotonic() > deadline:
+                raise PilotStartError(
+                    f"pilot {allocation.pilot!r}: Slurm job {job_id} is still {state} after "
+                    f"{timeout:g} s ({self.registered_nodes(allocation)}/{want} Ray nodes up); "
+                    f"its stderr so far:\n{self.job_stderr(allocation)}"
+                )
+            time.sleep(self.POLL_SECONDS)
+
+    # ------------------------------------------------------------ placement
+    def actor_options(self, allocation: Allocation, index: int) -> dict[str, Any]:
+        return {"resources": {allocation.info["resource"]: 1}}
+
+    def task_options(self, allocation: Allocation) -> dict[str, Any]:
+        return {"resources": {allocation.info["resource"]: 1}}
+
+    def cancel(self, allocation: Allocation) -> None:
+        """``scancel`` the job and wait (bounded) until it has left the queue."""
+        if allocation.state in TERMINAL_STATES or allocation.handle is None:
+            allocation.state = PilotState.CANCELED
+            return
+        job_id = allocation.info["job_id"]
+        run(["scancel", job_id], timeout=self.COMMAND_TIMEOUT, check=False)
+        deadline = time.monotonic() + self.COMMAND_TIMEOUT
+        while time.monotonic() < deadline:
+            if not self.listed(job_id) and self.registered_nodes(allocation) == 0:
+                break
+            time.sleep(self.POLL_SECONDS)
+        else:
+            logger.warning(
+                "pilot %s: job %s still listed by squeue (or its Ray nodes still up) "
+                "%g s after scancel",
+                allocation.pilot,
+                job_id,
+                self.COMMAND_TIMEOUT,
+            )
+        allocation.state = PilotState.CANCELED
+
+    def listed(self, job_id: str) -> bool:
+        """Does ``squeue`` still show the job (in any state, COMPLETING included)?"""
+        out = run(
+            ["squeue", "-h", "-j", job_id, "-o", "%i"], timeout=self.COMMAND_TIMEOUT, check=False
+        )
+        return out.returncode == 0 and job_id in out.stdout.split()

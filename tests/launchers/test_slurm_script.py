@@ -97,8 +97,10 @@ def test_multi_node_pilot_starts_one_ray_node_per_node_with_srun() -> None:
 
 def test_each_job_has_its_own_temp_dir_and_port_range() -> None:
     script = job_script(job())
-    assert 'export RAY_TMPDIR="${node_dir}/tmp"' in script
-    assert '--temp-dir="${node_dir}/tmp"' in script
+    assert 'ray_tmp="${TMPDIR:-/tmp}/qd-${SLURM_JOB_ID}-${SLURM_NODEID}"' in script
+    assert 'ln -sfn "${ray_tmp}" "${node_dir}/ray"' in script
+    assert 'export RAY_TMPDIR="${ray_tmp}"' in script
+    assert '--temp-dir="${ray_tmp}"' in script
     assert "export QDREAMER_PORT_BASE=$(( 20000 + (SLURM_JOB_ID % 40) * 1000 ))" in script
     for flag in (
         "--node-manager-port=$((p))",

@@ -79,7 +79,7 @@ def test_classical_is_the_default_resource_type() -> None:
             None,
         ),
         ({"type": "dask"}, "type", "expected 'ray'", None),
-        ({"resource": "pbs://cluster"}, "resource", "not available", None),
+        ({"resource": "pbs://cluster"}, "resource", "is not known", None),
         ({"dreamer_enabled": "maybe"}, "dreamer_enabled", "true or false", None),
         ({"name": "has space"}, "name", "should match pattern", None),
     ],

@@ -1,0 +1,97 @@
+"""Slurm pilots end to end on the real local Slurm (``scripts/local-slurm.sh``).
+
+The driver is this test session (its Ray cluster); each pilot is a Slurm job
+whose node joins that cluster, so the tasks below really run inside the job.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import pytest
+
+from pilot import PilotComputeService, PilotStartError, PilotState, QuantumTask
+from tests.helpers import bell_qiskit
+
+pytestmark = pytest.mark.slurm
+
+
+def in_queue(job_id: str) -> bool:
+    out = subprocess.run(
+        ["squeue", "-h", "-j", job_id, "-o", "%i"], capture_output=True, text=True, check=False
+    )
+    return job_id in out.stdout.split()
+
+
+def where() -> dict[str, Any]:
+    import os
+    import socket
+
+    return {"job": os.environ.get("SLURM_JOB_ID"), "host": socket.gethostname()}
+
+
+@pytest.fixture(scope="module")
+def pcs(ray_session: None, workdir: Any) -> Any:
+    with PilotComputeService(working_directory=workdir) as service:
+        yield service
+
+
+def test_classical_and_quantum_pilots_run_inside_their_jobs(pcs: Any) -> None:
+    import ray
+
+    cpu = pcs.create_pilot({"name": "slurm-cpu", "resource": "slurm://localhost", "walltime": 10})
+    qpu = pcs.create_pilot(
+        {
+            "name": "slurm-aer",
+            "resource": "slurm://localhost",
+            "resource_type": "quantum",
+            "quantum": {"executor": "qiskit_local"},
+            "walltime": 10,
+        }
+    )
+    assert cpu.state is PilotState.PENDING  # submitted; wait() brings it up
+    cpu.wait(180)
+    qpu.wait(180)
+    assert cpu.state is qpu.state is PilotState.RUNNING
+    cpu_job = cpu._allocation.info["job_id"]
+    qpu_job = qpu._allocation.info["job_id"]
+    assert cpu_job != qpu_job and in_queue(cpu_job) and in_queue(qpu_job)
+
+    seen = ray.get([pcs.submit_task(where, pilot="slurm-cpu") for _ in range(4)])
+    assert {s["job"] for s in seen} == {cpu_job}
+
+    result = pcs.get_results(
+        pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=200, pilot="slurm-aer"))
+    )
+    assert set(result.counts) == {"00", "11"} and result.pilot == "slurm-aer"
+    assert sum(result.counts.values()) == 200
+
+    # Cancelling one pilot removes its job and its Ray node only.
+    cpu.cancel()
+    assert cpu.state is PilotState.CANCELED
+    assert not in_queue(cpu_job)
+    assert not any(n["Alive"] and "pilot:slurm-cpu" in n["Resources"] for n in ray.nodes())
+    again = pcs.get_results(
+        pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=50, pilot="slurm-aer"))
+    )
+    assert sum(again.counts.values()) == 50
+    assert ray.get(ray.remote(lambda: "driver cluster up").remote()) == "driver cluster up"
+    qpu.cancel()
+    assert not in_queue(qpu_job)
+
+
+def test_a_job_that_fails_to_start_raises_with_its_stderr(pcs: Any) -> None:
+    pilot = pcs.create_pilot(
+        {
+            "name": "slurm-broken",
+            "resource": "slurm://localhost",
+            "walltime": 5,
+            "environment_setup": ["echo 'module python/9.9 not found' >&2", "exit 3"],
+        }
+    )
+    with pytest.raises(
+        PilotStartError, match=r"(?s)ended .*its stderr:.*module python/9.9 not found"
+    ):
+        pilot.wait(120)
+    assert pilot.state is PilotState.FAILED
