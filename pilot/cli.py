@@ -1,18 +1,36 @@
 """The ``qdreamer`` command line.
 
-Errors print one clear line and exit non-zero; ``--debug`` shows the traceback.
+Commands: ``demo``, ``executors``, ``resources`` (QDREAMER's ranking for a
+circuit), ``pilots`` (pilots on a running cluster) and ``run`` (one circuit
+through the service).  Listings take ``--json``.
+
+Errors print one line, ``error: <Type>: <message>``, on stderr and exit 1;
+usage errors (a wrong option value) exit 2; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import shutil
+import socket
 import sys
-from typing import Annotated
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from pilot.convert import LoadedCircuit
+    from pilot.service import PilotComputeService
+
+logger = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="Qdreamer: hybrid quantum-classical workloads on Ray.",
@@ -23,6 +41,48 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 _state = {"debug": False}
+
+#: Devices of a ``qiskit_fake`` pilot named without a device list (the packaged
+#: default, every fake device, takes a minute to load).
+DEFAULT_FAKE_DEVICES = ("fake_manila", "fake_lagos", "fake_perth")
+
+#: Executors ranked by ``qdreamer resources`` when none is given.
+DEFAULT_RESOURCE_EXECUTORS = ("qiskit_local", "qiskit_fake")
+
+#: The circuit ranked by ``qdreamer resources`` when no ``--circuit`` is given.
+GHZ3_QASM = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg c[3];
+h q[0];
+cx q[0],q[1];
+cx q[1],q[2];
+measure q -> c;
+"""
+
+#: The description key a device named after ``executor:`` goes to (a list for
+#: executors holding several devices).
+_DEVICE_KEYS = {
+    "qiskit_fake": "backends",
+    "ibm_runtime": "backends",
+    "braket_local": "device",
+    "pennylane_default": "device",
+    "pennylane_lightning": "device",
+    "braket_qpu": "braket_device_arn",
+}
+
+_ADDRESS_HELP = (
+    "Ray cluster to join (host:port, ray://host:port, or 'auto' for one started with "
+    "`ray start` on this machine)."
+)
+
+
+# ---------------------------------------------------------------- options shared by commands
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ObjectiveOption = Annotated[
+    str,
+    typer.Option("--objective", help="QDREAMER objective: fidelity, speed, cost or balanced."),
+]
 
 
 @app.callback()
@@ -38,10 +98,224 @@ def _main(
     )
 
 
+# ---------------------------------------------------------------- helpers
+def _print_json(value: Any) -> None:
+    console.print_json(json.dumps(value, default=str))
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line: continuation lines joined with ``; ``."""
+    parts = [p.strip() for p in str(message).splitlines() if p.strip()]
+    out = parts[0] if parts else ""
+    for part in parts[1:]:
+        out += (" " if out.endswith(":") else "; ") + part
+    return out
+
+
+def _check_objective(objective: str) -> str:
+    from dreamer.ranking import OBJECTIVES
+
+    if objective not in OBJECTIVES:
+        raise typer.BadParameter(
+            f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}",
+            param_hint="'--objective'",
+        )
+    return objective
+
+
+def read_circuit(path: Path | None) -> tuple[str, str, LoadedCircuit]:
+    """``(name, text, loaded)`` for an OpenQASM 2/3 file (the built-in GHZ-3 for ``None``).
+
+    A file that does not parse raises ``CircuitError`` naming the file and line.
+    """
+    from pilot.convert import load_circuit
+    from pilot.errors import CircuitError
+
+    if path is None:
+        return "ghz3", GHZ3_QASM, load_circuit(GHZ3_QASM)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CircuitError(f"{path}: cannot read it: {exc}") from None
+    try:
+        return path.stem, text, load_circuit(text)
+    except CircuitError as exc:
+        raise CircuitError(
+            f"{path}: {exc}", line=exc.line, source_format=exc.source_format
+        ) from None
+
+
+def pilot_descriptions(executors: Sequence[str], cpus: float) -> list[dict[str, Any]]:
+    """Quantum pilot descriptions from ``--executor NAME[:DEVICE,...]`` values.
+
+    Pilots are named after their executor (``qiskit_fake``, ``qiskit_fake-1``
+    for a second one).  ``qiskit_fake`` without devices holds
+    :data:`DEFAULT_FAKE_DEVICES`.
+    """
+    from pilot.backends.registry import resolve_executor
+    from pilot.errors import ConfigError
+
+    out: list[dict[str, Any]] = []
+    used: dict[str, int] = {}
+    for raw in executors:
+        name, _, listed = raw.partition(":")
+        try:
+            spec = resolve_executor(name)
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--executor'") from None
+        devices = [d.strip() for d in listed.split(",") if d.strip()]
+        quantum: dict[str, Any] = {"executor": spec.name}
+        key = _DEVICE_KEYS.get(spec.name)
+        if spec.name == "qiskit_fake" and not devices:
+            devices = list(DEFAULT_FAKE_DEVICES)
+        if devices:
+            if key is None:
+                raise typer.BadParameter(
+                    f"executor {spec.name!r} takes no device list (got {listed!r}); "
+                    f"devices can be named for {', '.join(sorted(_DEVICE_KEYS))}",
+                    param_hint="'--executor'",
+                )
+            if key != "backends" and len(devices) > 1:
+                raise typer.BadParameter(
+                    f"executor {spec.name!r} holds one device; got {len(devices)}: {listed!r}",
+                    param_hint="'--executor'",
+                )
+            quantum[key] = devices if key == "backends" else devices[0]
+        n = used.get(spec.name, 0)
+        used[spec.name] = n + 1
+        out.append(
+            {
+                "resource_type": "quantum",
+                "name": spec.name if n == 0 else f"{spec.name}-{n}",
+                "cores_per_node": cpus,
+                "quantum": quantum,
+            }
+        )
+    return out
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast, with advice, when nothing listens at a ``host:port`` Ray address.
+
+    (``ray.init`` itself retries an unreachable address for minutes.)
+    """
+    from pilot.errors import ConfigError
+
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", "local", or no port: let Ray resolve it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach a Ray cluster at {address} ({exc.strerror or exc}); check the "
+            "address (`ray status` on the head node shows it), or start one with "
+            "`ray start --head`",
+            key="address",
+        ) from None
+
+
+def _ray_logging_level() -> int:
+    return logging.getLogger().getEffectiveLevel()  # --log-level (default WARNING)
+
+
+@contextlib.contextmanager
+def _service(address: str | None) -> Iterator[PilotComputeService]:
+    """A temporary service: joins ``address`` or starts a local Ray (stopped afterwards)."""
+    from pilot.service import PilotComputeService
+
+    extra: dict[str, Any] = {
+        "log_to_driver": _state["debug"],
+        "logging_level": _ray_logging_level(),
+    }
+    if address:
+        check_reachable(address)
+    else:
+        extra["include_dashboard"] = False
+    workdir = tempfile.mkdtemp(prefix="qdreamer-cli-")
+    try:
+        with PilotComputeService(
+            working_directory=workdir, ray_address=address or None, ray_init_kwargs=extra
+        ) as pcs:
+            yield pcs
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _create_pilots(pcs: PilotComputeService, descriptions: Sequence[dict[str, Any]]) -> None:
+    for desc in descriptions:
+        with err_console.status(f"starting pilot {desc['name']}..."):
+            pcs.create_pilot(desc)
+
+
+def _seconds(value: float) -> str:
+    if value == 0:
+        return "0s"
+    if value < 1:
+        return f"{value:.3f}s"
+    if value < 120:
+        return f"{value:.1f}s"
+    if value < 7200:
+        return f"{value / 60:.1f}m"
+    return f"{value / 3600:.1f}h"
+
+
+def _cost(row: dict[str, Any]) -> str:
+    if not row["priced"]:
+        return "free"
+    cost = float(row["estimated_cost"])
+    shown = "<0.0001" if 0 < cost < 0.0001 else f"{cost:.4f}"
+    return f"{shown} {row['currency']}"
+
+
+def ranking_table(rows: Sequence[dict[str, Any]], title: str, width: int | None = None) -> Table:
+    """The ``resources`` table of :func:`pilot.inspect.ranking_rows`' rows.
+
+    On a console ``width`` of 110 columns or more, names stay whole and the
+    reasons column wraps; on a narrower one every column may wrap.
+    """
+    table = Table(title=escape(title))
+
+    def widest(key: str) -> int | None:
+        if width is not None and width < 110:
+            return None
+        return min(24, max((len(str(r[key])) for r in rows), default=1))
+
+    table.add_column("rank", justify="right")
+    table.add_column("resource", overflow="fold", min_width=widest("resource"))
+    table.add_column("pilot", overflow="fold", min_width=widest("pilot"))
+    table.add_column("qubits", justify="right")
+    table.add_column("est.\nfidelity", justify="right")
+    table.add_column("queue", justify="right")
+    table.add_column("expected\nwait", justify="right")
+    table.add_column("est.\ncost", justify="right")
+    table.add_column("feasible /\nwhy not", overflow="fold")
+    for row in rows:
+        queue = f"{row['queue_depth']}{'+' if row['queue_is_lower_bound'] else ''}"
+        if row["status_stale"]:
+            queue += " (stale)"
+        table.add_row(
+            str(row["rank"] or "-"),
+            escape(row["resource"]),
+            escape(row["pilot"]),
+            str(row["qubits"]),
+            "-" if row["fidelity_model"] == "n/a" else f"{row['estimated_fidelity']:.3f}",
+            queue,
+            _seconds(row["expected_wait_seconds"]),
+            _cost(row),
+            "[green]yes[/green]"
+            if row["feasible"]
+            else f"[red]no[/red]: {escape('; '.join(row['reasons']))}",
+        )
+    return table
+
+
+# ---------------------------------------------------------------- commands
 @app.command()
 def demo(
     shots: Annotated[int, typer.Option(min=1, help="Shots per circuit.")] = 1000,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Run a Bell circuit on three executors and score it on a classical pilot.
 
@@ -49,7 +323,7 @@ def demo(
     """
     from pilot.demo import run_demo
 
-    with console.status("starting Ray and pilots..."):
+    with err_console.status("starting Ray and pilots..."):
         results, scores, skipped = run_demo(shots)
     if as_json:
         rows = [
@@ -64,7 +338,7 @@ def demo(
             }
             for r, s in zip(results, scores, strict=True)
         ]
-        console.print_json(json.dumps({"results": rows, "skipped": skipped}))
+        _print_json({"results": rows, "skipped": skipped})
         return
     table = Table(title=f"Bell circuit (Qiskit), {shots} shots")
     table.add_column("executor", no_wrap=True)
@@ -82,9 +356,7 @@ def demo(
 
 
 @app.command()
-def executors(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
+def executors(as_json: JsonOption = False) -> None:
     """List the executors, whether their SDK is installed, and how to install it.
 
     Example: qdreamer executors --json
@@ -109,7 +381,7 @@ def executors(
             }
         )
     if as_json:
-        console.print_json(json.dumps(rows))
+        _print_json(rows)
         return
     table = Table(title="Executors")
     for col in ("executor", "installed", "summary", "install"):
@@ -124,15 +396,351 @@ def executors(
     console.print(table)
 
 
-def main() -> None:
-    """Console-script entry point: usage errors as click prints them, our errors as one line."""
+@app.command()
+def resources(
+    executor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--executor",
+            "-e",
+            metavar="NAME[:DEVICES]",
+            help="A pilot to rank, NAME or NAME:DEVICE,DEVICE (repeatable). "
+            "Default: qiskit_local, and qiskit_fake with fake_manila, fake_lagos and "
+            "fake_perth (qiskit_fake's default here too).",
+        ),
+    ] = None,
+    circuit: Annotated[
+        Path | None,
+        typer.Option(
+            "--circuit",
+            "-c",
+            metavar="FILE.qasm",
+            exists=True,
+            dir_okay=False,
+            help="OpenQASM 2/3 file to rank for. Default: a 3-qubit GHZ circuit.",
+        ),
+    ] = None,
+    objective: ObjectiveOption = "fidelity",
+    shots: Annotated[int, typer.Option(min=1, help="Shots (for time and cost).")] = 1000,
+    cpus: Annotated[
+        float, typer.Option("--cpus", min=0.01, help="CPUs reserved per pilot.")
+    ] = 0.25,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", envvar="RAY_ADDRESS", metavar="HOST:PORT", help=_ADDRESS_HELP),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rank quantum resources for a circuit, as QDREAMER would choose among them.
+
+    Starts a pilot per --executor (on the cluster at --address / RAY_ADDRESS,
+    else on a local Ray started for the purpose), ranks every resource for
+    the circuit, prints the table, and releases the pilots.
+
+    Example: qdreamer resources --circuit ghz.qasm --objective fidelity
+
+    Example: qdreamer resources -e qiskit_local -e qiskit_fake:fake_kolkata --json
+    """
+    from pilot.backends.registry import check_installed, resolve_executor
+    from pilot.errors import MissingDependencyError
+    from pilot.inspect import ranking_rows
+    from pilot.tasks import QuantumTask
+
+    _check_objective(objective)
+    name, text, loaded = read_circuit(circuit)
+    if executor:
+        chosen = list(executor)
+    else:
+        chosen = []
+        for exe in DEFAULT_RESOURCE_EXECUTORS:
+            try:
+                check_installed(resolve_executor(exe))
+                chosen.append(exe)
+            except MissingDependencyError as exc:
+                err_console.print(f"[yellow]skipped[/yellow] {escape(str(exc))}", highlight=False)
+    descriptions = pilot_descriptions(chosen, cpus)
+    with _service(address) as pcs:
+        _create_pilots(pcs, descriptions)
+        q = pcs.initialize_dreamer(objective)
+        ranked = q.rank(QuantumTask(text, shots=shots, name=name), loaded)
+        rows = ranking_rows(ranked)
+    if as_json:
+        _print_json(rows)
+        return
+    console.print(
+        ranking_table(
+            rows,
+            f"QDREAMER ranking for {name} ({loaded.num_qubits} qubits, {shots} shots), "
+            f"objective {objective}",
+            console.width,
+        )
+    )
+
+
+@app.command()
+def pilots(
+    address: Annotated[
+        str | None,
+        typer.Option("--address", envvar="RAY_ADDRESS", metavar="HOST:PORT", help=_ADDRESS_HELP),
+    ] = None,
+    include_removed: Annotated[
+        bool, typer.Option("--all", help="Also list cancelled pilots Ray still remembers.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List the pilots on a running Ray cluster: kind, state, CPUs/GPUs, executor, devices.
+
+    Every service connected to the cluster counts (pilots are the placement
+    groups and actors named pilot-NAME).  Needs the cluster's address:
+    --address or RAY_ADDRESS.
+
+    Example: RAY_ADDRESS=10.0.0.5:6379 qdreamer pilots --json
+    """
+    import ray
+
+    from pilot.errors import ConfigError
+    from pilot.inspect import cluster_pilots
+
+    if not address:
+        raise ConfigError(
+            "no Ray cluster to look at: give its address with --address HOST:PORT or "
+            "RAY_ADDRESS=HOST:PORT (`ray status` on the head node shows it; 'auto' finds "
+            "one started with `ray start` on this machine)",
+            key="address",
+        )
+    check_reachable(address)
+    ray.init(address=address, log_to_driver=False, logging_level=_ray_logging_level())
     try:
-        app()
+        found = cluster_pilots(include_removed=include_removed)
+    finally:
+        ray.shutdown()
+    if as_json:
+        _print_json([p.as_dict() for p in found])
+        return
+    if not found:
+        console.print(f"no pilots on the Ray cluster at {escape(address)}", highlight=False)
+        return
+    table = Table(title=f"Pilots on {escape(address)}")
+    for col, justify in (
+        ("pilot", "left"),
+        ("kind", "left"),
+        ("state", "left"),
+        ("CPUs", "right"),
+        ("GPUs", "right"),
+        ("executor", "left"),
+        ("devices", "left"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for p in found:
+        table.add_row(
+            escape(p.name),
+            p.kind,
+            p.state,
+            f"{p.cpus:g}",
+            f"{p.gpus:g}",
+            p.executor or "-",
+            escape(", ".join(p.devices)) or "-",
+        )
+    console.print(table)
+
+
+def _require_matplotlib() -> None:
+    from pilot.errors import MissingDependencyError
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            "", "matplotlib", "pip install matplotlib", what="--plot"
+        ) from None
+
+
+def write_histogram(counts: dict[str, int], path: Path, title: str, limit: int = 64) -> None:
+    """A bar chart of ``counts`` (by outcome; the ``limit`` most frequent) as an image."""
+    _require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = sorted(sorted(counts, key=lambda k: (-counts[k], k))[:limit])
+    if len(shown) < len(counts):
+        title += f" ({len(shown)} most frequent of {len(counts)} outcomes)"
+    rotate = len(shown) > 8
+    label = max((len(k) for k in shown), default=1)
+    fig, ax = plt.subplots(
+        figsize=(min(24.0, max(4.0, 0.3 * len(shown) + 2)), 3.5 + (0.1 * label if rotate else 0))
+    )
+    try:
+        ax.bar(range(len(shown)), [counts[k] for k in shown], color="#4c72b0")
+        ax.set_xticks(range(len(shown)), shown, rotation=90 if rotate else 0)
+        ax.set_xlabel("outcome")
+        ax.set_ylabel("count")
+        ax.set_title(title, fontsize=10)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+
+
+@app.command()
+def run(
+    circuit: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, metavar="FILE.qasm", help="OpenQASM 2/3 file."),
+    ],
+    shots: Annotated[int, typer.Option(min=1, help="Shots.")] = 1000,
+    objective: ObjectiveOption = "fidelity",
+    executor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--executor",
+            "-e",
+            metavar="NAME[:DEVICES]",
+            help="A pilot to run on, NAME or NAME:DEVICE,DEVICE (repeatable; QDREAMER "
+            "picks among them). Default: qiskit_local.",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Simulator seed (reproducible counts).")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            dir_okay=False,
+            metavar="FILE.png",
+            help="Write a histogram of the counts (needs matplotlib).",
+        ),
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="Outcomes shown in the table.")] = 32,
+    timeout: Annotated[
+        float | None, typer.Option(min=0, help="Seconds to wait for the result.")
+    ] = None,
+    cpus: Annotated[float, typer.Option("--cpus", min=0.01, help="CPUs reserved per pilot.")] = 1.0,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", envvar="RAY_ADDRESS", metavar="HOST:PORT", help=_ADDRESS_HELP),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Run one OpenQASM circuit through the service and print its counts.
+
+    Starts a pilot per --executor (on the cluster at --address / RAY_ADDRESS,
+    else on a local Ray started for the purpose), lets QDREAMER choose with
+    --objective, runs the circuit and prints the counts, most frequent first.
+
+    Example: qdreamer run bell.qasm --shots 1000
+
+    Example: qdreamer run ghz.qasm -e qiskit_fake:fake_lagos --plot ghz.png
+    """
+    from pilot.tasks import QuantumTask
+
+    _check_objective(objective)
+    if plot is not None:
+        _require_matplotlib()
+        if not plot.parent.is_dir():
+            raise typer.BadParameter(
+                f"directory {plot.parent} does not exist", param_hint="'--plot'"
+            )
+    name, text, _loaded = read_circuit(circuit)
+    descriptions = pilot_descriptions(list(executor or ["qiskit_local"]), cpus)
+    if seed is not None:
+        for desc in descriptions:
+            desc["quantum"]["seed"] = seed
+    with _service(address) as pcs:
+        _create_pilots(pcs, descriptions)
+        pcs.initialize_dreamer(objective)
+        with err_console.status(f"running {name} ({shots} shots)..."):
+            result = pcs.get_results(
+                pcs.submit_quantum_task(QuantumTask(text, shots=shots, name=name)),
+                timeout=timeout,
+            )
+    counts = dict(sorted(result.get_counts().items(), key=lambda kv: (-kv[1], kv[0])))
+    selection = result.selection or {}
+    breakdown = selection.get("breakdown") or {}
+    if plot is not None:
+        write_histogram(counts, plot, f"{name}: {shots} shots on {result.backend} ({result.pilot})")
+    if as_json:
+        _print_json(
+            {
+                "circuit": str(circuit),
+                "shots": shots,
+                "counts": counts,
+                "resource": result.backend,
+                "pilot": result.pilot,
+                "executor": result.executor,
+                "objective": objective,
+                "estimated_fidelity": breakdown.get("estimated_fidelity"),
+                "estimated_cost": selection.get("estimated_cost"),
+                "failover": selection.get("failover", []),
+                "task_id": result.task_id,
+                "run_seconds": result.run_seconds,
+                "plot": str(plot) if plot is not None else None,
+            }
+        )
+        return
+    fidelity = breakdown.get("estimated_fidelity")
+    console.print(
+        f"{escape(name)}: {shots} shots on [bold]{escape(result.backend)}[/bold] "
+        f"(pilot {escape(result.pilot)}, executor {result.executor}; objective {objective}"
+        + (f", est. fidelity {fidelity:.3f}" if fidelity is not None else "")
+        + f"), {result.run_seconds:.2f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for hop in selection.get("failover", []):
+        console.print(
+            f"[yellow]failed over[/yellow] from {escape(str(hop.get('resource')))}: "
+            f"{escape(str(hop.get('error')))}",
+            highlight=False,
+        )
+    table = Table()
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("count", justify="right")
+    table.add_column("share", justify="right")
+    for key, count in list(counts.items())[:top]:
+        table.add_row(key, str(count), f"{count / shots:.3f}")
+    console.print(table)
+    if len(counts) > top:
+        console.print(f"... {len(counts) - top} more outcomes (--top, or --json for all)")
+    if plot is not None:
+        console.print(f"histogram written to {escape(str(plot))}", highlight=False)
+
+
+# ---------------------------------------------------------------- entry point
+#: Typer's (vendored) click exception base, found from a public subclass.
+_CLICK_EXCEPTION: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: every error as one line (``--debug``: the traceback)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = app(args=args, prog_name="qdreamer", standalone_mode=False)
+    except _CLICK_EXCEPTION as exc:  # usage errors: exit 2
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is already printed
+            sys.exit(2)
+        message = one_line(exc.format_message())  # type: ignore[attr-defined]
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err_console.print(
+            f"[red]error:[/red] {escape(message)}{hint}", highlight=False, soft_wrap=True
+        )
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except Exception as exc:
-        if _state["debug"] or "--debug" in sys.argv:
+        if _state["debug"] or "--debug" in args:
             raise
-        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        if type(exc).__name__ == "Abort":
+            err_console.print("[red]error:[/red] aborted", highlight=False)
+            sys.exit(1)
+        err_console.print(
+            f"[red]error:[/red] {type(exc).__name__}: {escape(one_line(str(exc)))}",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
