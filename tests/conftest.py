@@ -52,11 +52,14 @@ def _slurm_answers() -> str | None:
         return "sinfo is not installed"
     try:
         out = subprocess.run(
-            ["sinfo", "-h"], capture_output=True, text=True, timeout=20, check=False
+            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20, check=False
         )
-    except subprocess.TimeoutExpired:
-        return "sinfo did not answer within 20 s"
-    return None if out.returncode == 0 else f"sinfo failed: {out.stderr.strip()}"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"sinfo did not answer: {exc}"
+    states = set(out.stdout.split())
+    if out.returncode != 0 or not states & {"idle", "mixed", "allocated", "completing"}:
+        return f"sinfo exit {out.returncode}, node states {sorted(states)} {out.stderr.strip()}"
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -401,7 +401,14 @@ class SlurmLauncher(Launcher):
         return pilot_state(text.splitlines()[0])
 
     def _final_state(self, job_id: str) -> PilotState | None:
-        """The end state from ``sacct`` when accounting is on; ``None`` otherwise."""
+        """The end state of a job ``squeue`` no longer lists: ``scontrol`` remembers it for
+        ``MinJobAge`` (300 s by default), ``sacct`` when accounting is on; else ``None``."""
+        out = run(
+            ["scontrol", "-o", "show", "job", job_id], timeout=self.COMMAND_TIMEOUT, check=False
+        )
+        m = re.search(r"\bJobState=(\S+)", out.stdout)
+        if out.returncode == 0 and m:
+            return pilot_state(m.group(1))
         try:
             out = run(
                 ["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"],
