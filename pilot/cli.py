@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -194,26 +193,10 @@ def pilot_descriptions(executors: Sequence[str], cpus: float) -> list[dict[str, 
     return out
 
 
-def check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast, with advice, when nothing listens at a ``host:port`` Ray address.
+def check_reachable(address: str, key: str = "address") -> None:
+    from pilot.cluster import check_reachable as check
 
-    (``ray.init`` itself retries an unreachable address for minutes.)
-    """
-    from pilot.errors import ConfigError
-
-    target = address.removeprefix("ray://")
-    host, sep, port = target.rpartition(":")
-    if not sep or not port.isdigit():
-        return  # "auto", "local", or no port: let Ray resolve it
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot reach a Ray cluster at {address} ({exc.strerror or exc}); check the "
-            "address (`ray status` on the head node shows it), or start one with "
-            "`ray start --head`",
-            key="address",
-        ) from None
+    check(address, key=key)
 
 
 def _ray_logging_level() -> int:
@@ -230,7 +213,7 @@ def _service(address: str | None) -> Iterator[PilotComputeService]:
         "logging_level": _ray_logging_level(),
     }
     if address:
-        check_reachable(address)
+        check_reachable(address, key="address")
     else:
         extra["include_dashboard"] = False
     workdir = tempfile.mkdtemp(prefix="qdreamer-cli-")
@@ -508,7 +491,7 @@ def pilots(
             "one started with `ray start` on this machine)",
             key="address",
         )
-    check_reachable(address)
+    check_reachable(address, key="address")
     ray.init(address=address, log_to_driver=False, logging_level=_ray_logging_level())
     try:
         found = cluster_pilots(include_removed=include_removed)

@@ -236,30 +236,44 @@ class Dependencies:
     def cancel(self, ref: Any, *, force: bool, held_internally: Callable[[bytes], int]) -> int:
         """Cancel ``ref``'s task and, recursively, upstream tasks nothing else needs.
 
-        Returns how many tasks were asked to cancel.
+        The set is found first; then only its *roots* (members none of whose
+        inputs is also a member) are cancelled with ``ray.cancel``: the other
+        members are waiting for a root, and fail with its ``TaskCancelledError``
+        when it is cancelled.  Cancelling a task while an input it waits on is
+        cancelled too races inside Ray 2.60 (a failed reference-count check
+        aborts the driver), so it is never done.  Returns the set's size.
         """
         import ray
 
-        _cancel(ref, force)
-        cancelled = {ref.binary()}
+        chosen = {ref.binary()}
+        inputs: dict[bytes, tuple[bytes, ...]] = {}
         todo = [ref.binary()]
         counts = _reference_counts()
         while todo:
             me = todo.pop()
             with self._lock:
                 ups = self._upstream.get(me, ())
+            mine: list[bytes] = []
             for u in ups:
-                if u in cancelled or not self._unneeded(u, cancelled, counts, held_internally):
+                if u in chosen:
+                    mine.append(u)
+                    continue
+                if not self._unneeded(u, chosen, counts, held_internally):
                     continue
                 up: Any = ray.ObjectRef(u)
                 ready, _ = ray.wait([up], timeout=0, fetch_local=False)
                 if ready:
                     continue  # finished already: nothing to stop
-                _cancel(up, force)
-                cancelled.add(u)
+                chosen.add(u)
+                mine.append(u)
                 todo.append(u)
-                logger.info("cancelled upstream task of %s", up.hex())
-        return len(cancelled)
+            inputs[me] = tuple(mine)
+        for member in chosen:
+            if not inputs.get(member):
+                target: Any = ray.ObjectRef(member) if member != ref.binary() else ref
+                _cancel(target, force)
+                logger.info("cancelled task of %s", target.hex())
+        return len(chosen)
 
     def _unneeded(
         self,

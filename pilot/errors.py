@@ -6,7 +6,8 @@ fits, it is mixed in so that ``except ValueError`` keeps working::
     PilotError
      ├── ConfigError (ValueError)            a pilot description or option is wrong
      ├── MissingDependencyError (ImportError) an executor's SDK is not installed
-     ├── CredentialsError                     a cloud executor has no credentials
+     ├── CredentialsError                     a cloud executor or a Ray cluster wants
+     │                                        credentials
      ├── CircuitError (ValueError)            a circuit cannot be read or does not
      │    │                                   match what the task declares
      │    └── UnsupportedOperationError       a gate/measurement a backend cannot run
@@ -86,7 +87,8 @@ class MissingDependencyError(PilotError, ImportError):
 
 
 class CredentialsError(PilotError):
-    """A cloud executor has no credentials (the message says where to put them)."""
+    """A cloud executor has no credentials, or a Ray cluster refused the driver's
+    token (the message says where to put them)."""
 
 
 class CircuitError(PilotError, ValueError):

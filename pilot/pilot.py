@@ -102,6 +102,20 @@ class Pilot:
             raise PilotStartError(f"pilot {self.name!r} ended as {self.state}")
         return self
 
+    def refresh(self) -> PilotState:
+        """Ask the launcher whether the capacity is still there and update ``state``.
+
+        A Slurm pilot whose job reached its walltime becomes DONE (an expected
+        end), one whose job failed FAILED; its actors are released.
+        """
+        if self.state is PilotState.RUNNING and self._allocation is not None:
+            state = self._launcher.poll(self._allocation)
+            if state in TERMINAL_STATES:
+                logger.info("pilot %s: capacity ended (%s)", self.name, state)
+                self._release()
+                self.state = state
+        return self.state
+
     def cancel(self) -> None:
         """Release this pilot's actors and reservation (nothing else). Idempotent."""
         if self.state in TERMINAL_STATES:

@@ -15,6 +15,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from dreamer.ranking import RankedResource
+from pilot.cluster import check_reachable, join_error
 from pilot.config import parse_description, service_defaults
 from pilot.dag import ClassicalFunction, Dependencies, QuantumFunction, failed_stage
 from pilot.errors import (
@@ -137,7 +138,14 @@ class PilotComputeService:
             return
         address = address or os.environ.get("RAY_ADDRESS") or None
         if address:
-            ray.init(address=address, **extra)
+            # ray.init takes RAY_ADDRESS in place of "auto" (ray/_private/worker.py, init).
+            check_reachable(
+                (os.environ.get("RAY_ADDRESS") or address) if address == "auto" else address
+            )
+            try:
+                ray.init(address=address, **extra)
+            except ConnectionError as exc:
+                raise join_error(address, exc) from exc
             logger.info("joined Ray cluster at %s", address)
         else:
             extra.setdefault("dashboard_host", "127.0.0.1")

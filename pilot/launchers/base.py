@@ -71,3 +71,7 @@ class Launcher(ABC):
 
     @abstractmethod
     def cancel(self, allocation: Allocation) -> None: ...
+
+    def poll(self, allocation: Allocation) -> PilotState:
+        """The allocation's state now (a batch job may have ended on its own)."""
+        return allocation.state

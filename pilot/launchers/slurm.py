@@ -460,6 +460,17 @@ class SlurmLauncher(Launcher):
                 )
             time.sleep(self.POLL_SECONDS)
 
+    def poll(self, allocation: Allocation) -> PilotState:
+        """RUNNING while the job runs; DONE once it ended by itself (walltime included),
+        FAILED or CANCELED per Slurm."""
+        if allocation.state is not PilotState.RUNNING:
+            return allocation.state
+        state = self.job_state(allocation)
+        if state is PilotState.STARTING:  # the job still runs
+            return PilotState.RUNNING
+        allocation.state = state if state is not None else PilotState.DONE
+        return allocation.state
+
     # ------------------------------------------------------------ placement
     def actor_options(self, allocation: Allocation, index: int) -> dict[str, Any]:
         return {"resources": {allocation.info["resource"]: 1}}
@@ -470,8 +481,7 @@ class SlurmLauncher(Launcher):
     def cancel(self, allocation: Allocation) -> None:
         """``scancel`` the job and wait (bounded) until it has left the queue."""
         if allocation.state in TERMINAL_STATES or allocation.handle is None:
-            allocation.state = PilotState.CANCELED
-            return
+            return  # ended already (walltime, failure) or never submitted
         job_id = allocation.info["job_id"]
         run(["scancel", job_id], timeout=self.COMMAND_TIMEOUT, check=False)
         deadline = time.monotonic() + self.COMMAND_TIMEOUT

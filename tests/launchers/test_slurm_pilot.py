@@ -95,3 +95,22 @@ def test_a_job_that_fails_to_start_raises_with_its_stderr(pcs: Any) -> None:
     ):
         pilot.wait(120)
     assert pilot.state is PilotState.FAILED
+
+
+def test_reaching_the_walltime_is_an_expected_end(pcs: Any) -> None:
+    import time
+
+    pilot = pcs.create_pilot(
+        {"name": "slurm-short", "resource": "slurm://localhost", "walltime": 1}
+    )
+    pilot.wait(180)
+    job_id = pilot._allocation.info["job_id"]
+    assert pilot.refresh() is PilotState.RUNNING
+    deadline = time.monotonic() + 240  # 1 min walltime + Slurm's timeout sweep + KillWait
+    while pilot.refresh() is PilotState.RUNNING and time.monotonic() < deadline:
+        time.sleep(2)
+    assert pilot.state is PilotState.DONE  # not FAILED
+    out = subprocess.run(
+        ["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True, check=False
+    )
+    assert "JobState=TIMEOUT" in out.stdout or out.returncode != 0
