@@ -1,8 +1,10 @@
 """The ``qdreamer`` command line.
 
 Commands: ``demo``, ``executors``, ``resources`` (QDREAMER's ranking for a
-circuit), ``pilots`` (pilots on a running cluster) and ``run`` (one circuit
-through the service).  Listings take ``--json``.
+circuit), ``pilots`` (pilots on a running cluster), ``run`` (one circuit
+through the service) and ``slurm submit|status|cancel`` (a driver program run
+inside a Slurm job, on a Ray cluster across its allocation).  Listings take
+``--json``.
 
 Errors print one line, ``error: <Type>: <message>``, on stderr and exit 1;
 usage errors (a wrong option value) exit 2; ``--debug`` shows the traceback.
@@ -687,6 +689,213 @@ def run(
         console.print(f"... {len(counts) - top} more outcomes (--top, or --json for all)")
     if plot is not None:
         console.print(f"histogram written to {escape(str(plot))}", highlight=False)
+
+
+# ---------------------------------------------------------------- qdreamer slurm ...
+slurm_app = typer.Typer(
+    help="Run a driver program inside a Slurm job, on a Ray cluster started across its allocation.",
+    no_args_is_help=True,
+)
+app.add_typer(slurm_app, name="slurm")
+
+JobIdArgument = Annotated[str, typer.Argument(metavar="JOBID", help="Slurm job id.")]
+
+
+def _job_id(value: str) -> str:
+    from pilot.launchers.slurm_driver import check_job_id
+
+    try:
+        return check_job_id(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'JOBID'") from None
+
+
+@slurm_app.command("submit")
+def slurm_submit(
+    driver: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, metavar="DRIVER.py", help="The driver program."
+        ),
+    ],
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="ARGS", help="Arguments for the driver (after --)."),
+    ] = None,
+    nodes: Annotated[int, typer.Option(min=1, help="Nodes of the allocation.")] = 1,
+    cores_per_node: Annotated[
+        int, typer.Option("--cores-per-node", min=1, help="Cores per node given to Ray.")
+    ] = 1,
+    gpus_per_node: Annotated[
+        int, typer.Option("--gpus-per-node", min=0, help="GPUs per node given to Ray.")
+    ] = 0,
+    walltime: Annotated[int, typer.Option(min=1, help="Walltime in minutes.")] = 60,
+    partition: Annotated[
+        str | None, typer.Option(help="Slurm partition (sbatch --partition).")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Account charged (sbatch --account).")] = None,
+    qos: Annotated[str | None, typer.Option(help="Quality of service (sbatch --qos).")] = None,
+    sbatch_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sbatch",
+            metavar="OPTION",
+            help="Another sbatch option, e.g. --sbatch=--exclusive (repeatable).",
+        ),
+    ] = None,
+    environment_setup: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--environment-setup",
+            metavar="LINE",
+            help="A shell line run before Ray starts, e.g. 'module load python' (repeatable).",
+        ),
+    ] = None,
+    python: Annotated[
+        str | None,
+        typer.Option(
+            help="Python that runs Ray and the driver on the nodes. Default: this one "
+            f"({sys.executable})."
+        ),
+    ] = None,
+    working_directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--working-directory",
+            "-C",
+            file_okay=False,
+            help="Where the job runs and writes slurm-JOBID.out/.err and job-JOBID/. "
+            "Default: the current directory.",
+        ),
+    ] = None,
+    job_name: Annotated[
+        str | None, typer.Option(help="Slurm job name. Default: qdreamer-DRIVER.")
+    ] = None,
+    start_timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds the Ray cluster may take to come up.")
+    ] = 300,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the batch script; submit nothing.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the job id and files as JSON.")
+    ] = False,
+) -> None:
+    """Submit DRIVER.py as a Slurm job that runs it on a Ray cluster of its own.
+
+    The job starts a Ray head on its first node and a Ray worker on each other
+    node, then runs the driver there with RAY_ADDRESS set, so the driver's
+    PilotComputeService() joins that cluster.  When the driver exits, the
+    job's Ray processes stop and the job ends with the driver's exit code.
+    Its output goes to slurm-JOBID.out/.err in the working directory.
+
+    Example: qdreamer slurm submit driver.py --nodes 2 --cores-per-node 4 --walltime 30
+
+    Example: qdreamer slurm submit driver.py --partition gpu --account proj42 -- --epochs 3
+
+    Example: qdreamer slurm submit driver.py --environment-setup 'module load python' --dry-run
+    """
+    from pilot.launchers.slurm_driver import DriverJob, driver_script, submit
+
+    workdir = (working_directory or Path.cwd()).expanduser().resolve()
+    job = DriverJob(
+        driver=str(driver.expanduser().resolve()),
+        args=tuple(args or ()),
+        working_directory=str(workdir),
+        nodes=nodes,
+        cores_per_node=cores_per_node,
+        gpus_per_node=gpus_per_node,
+        walltime_minutes=walltime,
+        partition=partition,
+        account=account,
+        qos=qos,
+        scheduler_script_commands=tuple(sbatch_option or ()),
+        environment_setup=tuple(environment_setup or ()),
+        python=python or sys.executable,
+        job_name=job_name,
+        start_timeout=start_timeout,
+    )
+    try:
+        script = driver_script(job)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if dry_run:
+        typer.echo(script, nl=False)
+        return
+    submitted = submit(job)
+    if as_json:
+        _print_json(submitted.as_dict())
+        return
+    console.print(
+        f"submitted Slurm job {submitted.job_id}: {escape(job.driver)} on {nodes} node(s) x "
+        f"{cores_per_node} core(s), {walltime} min\n"
+        f"output: {escape(submitted.stdout)}\n"
+        f"status: qdreamer slurm status {submitted.job_id}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@slurm_app.command("status")
+def slurm_status(job_id: JobIdArgument, as_json: JsonOption = False) -> None:
+    """Show a driver job's state (PENDING, RUNNING, DONE, FAILED, CANCELED), exit code and files.
+
+    Slurm remembers an ended job for MinJobAge (300 s by default), or longer
+    with job accounting.
+
+    Example: qdreamer slurm status 4242 --json
+    """
+    from pilot.launchers.slurm_driver import job_status
+
+    status = job_status(_job_id(job_id))
+    if as_json:
+        _print_json(status.as_dict())
+        return
+    table = Table(title=f"Slurm job {status.job_id}", show_header=False)
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    exit_code = "-" if status.exit_code is None else str(status.exit_code)
+    if status.signal:
+        exit_code += f" (signal {status.signal})"
+    for field, value in (
+        ("name", status.name),
+        ("state", f"{status.state} ({status.slurm_state})"),
+        ("reason", status.reason),
+        ("exit code", exit_code),
+        ("nodes", status.nodes),
+        ("run time", f"{status.run_time} of {status.time_limit}" if status.run_time else ""),
+        ("stdout", status.stdout),
+        ("stderr", status.stderr),
+    ):
+        if value:
+            table.add_row(field, escape(value))
+    console.print(table)
+
+
+@slurm_app.command("cancel")
+def slurm_cancel(
+    job_id: JobIdArgument,
+    wait: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait for the job to leave the queue."),
+    ] = 60.0,
+) -> None:
+    """Cancel a driver job (its Ray cluster stops with it) and wait until it leaves the queue.
+
+    Example: qdreamer slurm cancel 4242
+    """
+    from pilot.launchers.slurm_driver import cancel
+
+    job_id = _job_id(job_id)
+    with err_console.status(f"cancelling Slurm job {job_id}..."):
+        status, cancelled = cancel(job_id, wait=wait)
+    if cancelled:
+        console.print(f"cancelled Slurm job {job_id} ({status.slurm_state})", highlight=False)
+    else:
+        console.print(
+            f"Slurm job {job_id} had already ended ({status.slurm_state}); nothing to cancel",
+            highlight=False,
+        )
 
 
 # ---------------------------------------------------------------- entry point

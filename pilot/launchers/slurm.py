@@ -196,6 +196,10 @@ def pilot_resource(pilot: str) -> str:
     return f"pilot:{pilot}"
 
 
+#: Shell expression for a job's first port: a block of 1,000 ports per job
+#: (pilot and driver jobs alike), so jobs sharing a node never share a block.
+PORT_BASE_EXPR = "$(( 20000 + (SLURM_JOB_ID % 40) * 1000 ))"
+
 #: Units of the pilot resource each node advertises (work asks for a sliver).
 RESOURCE_UNITS = 10_000
 
@@ -278,11 +282,7 @@ def job_script(job: SlurmJob) -> str:
     ]
     resources = {job.resource_name: RESOURCE_UNITS, **job.extra_resources}
     hours, minutes = divmod(int(job.walltime_minutes), 60)
-    port_base = (
-        str(job.port_base)
-        if job.port_base is not None
-        else "$(( 20000 + (SLURM_JOB_ID % 40) * 1000 ))"
-    )
+    port_base = str(job.port_base) if job.port_base is not None else PORT_BASE_EXPR
     return BATCH_TEMPLATE.substitute(
         job_name=f"qdreamer-{job.pilot}",
         pilot=job.pilot,
