@@ -398,7 +398,12 @@ class SlurmLauncher(Launcher):
         text = out.stdout.strip()
         if out.returncode != 0 or not text:
             return self._final_state(job_id)
-        return pilot_state(text.splitlines()[0])
+        word = text.splitlines()[0]
+        if word.startswith("COMPLETING"):
+            # Still ending: whether it ends COMPLETED, TIMEOUT, FAILED or CANCELLED is
+            # known only afterwards, so it counts as the allocation still held.
+            return PilotState.STARTING
+        return pilot_state(word)
 
     def _final_state(self, job_id: str) -> PilotState | None:
         """The end state of a job ``squeue`` no longer lists: ``scontrol`` remembers it for
