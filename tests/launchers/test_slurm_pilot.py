@@ -24,6 +24,21 @@ def in_queue(job_id: str) -> bool:
     return job_id in out.stdout.split()
 
 
+def job_id_circuit() -> Any:
+    """X on the qubits of the bits of SLURM_JOB_ID % 64, as seen where it is built."""
+    import os
+
+    from qiskit import QuantumCircuit
+
+    job = int(os.environ.get("SLURM_JOB_ID", "0")) % 64
+    qc = QuantumCircuit(6, 6, name="job_id")
+    for i in range(6):
+        if job >> i & 1:
+            qc.x(i)
+    qc.measure(range(6), range(6))
+    return qc
+
+
 def where() -> dict[str, Any]:
     import os
     import socket
@@ -61,6 +76,11 @@ def test_classical_and_quantum_pilots_run_inside_their_jobs(pcs: Any) -> None:
     seen = ray.get([pcs.submit_task(where, pilot="slurm-cpu") for _ in range(4)])
     assert {s["job"] for s in seen} == {cpu_job}
 
+    # The circuit function runs in the pilot's backend actor: inside the Slurm job.
+    seen_by_actor = pcs.get_results(
+        pcs.submit_quantum_task(QuantumTask(job_id_circuit, shots=20, pilot="slurm-aer"))
+    )
+    assert seen_by_actor.counts == {format(int(qpu_job) % 64, "06b"): 20}
     result = pcs.get_results(
         pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=200, pilot="slurm-aer"))
     )
