@@ -253,35 +253,73 @@ srun --nodes=$nodes --ntasks=$nodes --ntasks-per-node=1 --cpus-per-task=$cores \
 )
 
 
+#: Characters an ``#SBATCH`` line cannot take (those lines are not shell: no quoting).
+UNSAFE = re.compile(r"[\s'\"$`\\]")
+
+
+def sbatch_value(flag: str, value: str) -> str:
+    """``value`` if it can stand on an ``#SBATCH`` line; ``ValueError`` naming ``flag`` if not."""
+    if not value or UNSAFE.search(value):
+        raise ValueError(
+            f"{flag} {value!r} is empty or has spaces, quotes or shell characters, which an "
+            "#SBATCH line cannot take"
+        )
+    return value
+
+
+def sbatch_options(
+    partition: str | None,
+    account: str | None,
+    qos: str | None,
+    reservation: str | None,
+    gpus_per_node: int,
+) -> list[str]:
+    """The optional ``#SBATCH`` lines shared by pilot and driver jobs (``None``: omitted)."""
+    options = []
+    for flag, value in (
+        ("partition", partition),
+        ("account", account),
+        ("qos", qos),
+        ("reservation", reservation),
+    ):
+        if value is not None:
+            options.append(f"#SBATCH --{flag}={sbatch_value(flag, value)}")
+    if gpus_per_node:
+        options.append(f"#SBATCH --gpus-per-node={gpus_per_node}")
+    return options
+
+
+def walltime(minutes: int) -> str:
+    """``--time`` as ``HH:MM:00``."""
+    hours, rest = divmod(int(minutes), 60)
+    return f"{hours:02d}:{rest:02d}:00"
+
+
 def job_script(job: SlurmJob) -> str:
     """The batch script for ``job`` (a pure function: tested by string checks)."""
     import json
 
     if job.nodes < 1 or job.cores_per_node < 1:
         raise ValueError("a Slurm pilot needs at least one node and one core per node")
-    if re.search(r"[\s'\"$`\\]", job.working_directory):
+    if UNSAFE.search(job.working_directory):
         # #SBATCH lines are not shell: a path there cannot be quoted.
         raise ValueError(
             f"working directory {job.working_directory!r} has spaces, quotes or shell "
             "characters, which #SBATCH --chdir/--output cannot take; choose another"
         )
-    options = []
-    for flag, value in (
-        ("partition", job.partition),
-        ("account", job.account),
-        ("qos", job.qos),
-        ("reservation", job.reservation),
-    ):
-        if value:
-            options.append(f"#SBATCH --{flag}={value}")
-    if job.gpus_per_node:
-        options.append(f"#SBATCH --gpus-per-node={job.gpus_per_node}")
+    # An empty value means "not set" for a pilot description, as None does.
+    options = sbatch_options(
+        job.partition or None,
+        job.account or None,
+        job.qos or None,
+        job.reservation or None,
+        job.gpus_per_node,
+    )
     extra = [
         line if line.startswith("#SBATCH") or not line.startswith("--") else f"#SBATCH {line}"
         for line in job.scheduler_script_commands
     ]
     resources = {job.resource_name: RESOURCE_UNITS, **job.extra_resources}
-    hours, minutes = divmod(int(job.walltime_minutes), 60)
     port_base = str(job.port_base) if job.port_base is not None else PORT_BASE_EXPR
     return BATCH_TEMPLATE.substitute(
         job_name=f"qdreamer-{job.pilot}",
@@ -290,7 +328,7 @@ def job_script(job: SlurmJob) -> str:
         nodes=job.nodes,
         cores=job.cores_per_node,
         gpus=job.gpus_per_node,
-        walltime=f"{hours:02d}:{minutes:02d}:00",
+        walltime=walltime(job.walltime_minutes),
         workdir=job.working_directory,
         options="\n".join(options) + ("\n" if options else ""),
         extra="\n".join(extra) + ("\n" if extra else ""),

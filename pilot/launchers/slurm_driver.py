@@ -49,7 +49,16 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from pilot.launchers.slurm import JOB_ID, PORT_BASE_EXPR, SlurmError, pilot_state, run
+from pilot.launchers.slurm import (
+    JOB_ID,
+    PORT_BASE_EXPR,
+    SlurmError,
+    pilot_state,
+    run,
+    sbatch_options,
+    sbatch_value,
+    walltime,
+)
 from pilot.states import TERMINAL_STATES, PilotState
 
 logger = logging.getLogger(__name__)
@@ -63,7 +72,6 @@ GCS_PORT_OFFSET = 6
 
 #: Characters that cannot appear in a value written on an ``#SBATCH`` line
 #: (those lines are not shell: nothing can be quoted there).
-_UNSAFE = re.compile(r"[\s'\"$`\\]")
 
 _JOB_ID_ARG = re.compile(r"^\d+$")
 
@@ -328,15 +336,6 @@ fi
 )
 
 
-def _sbatch_value(flag: str, value: str) -> str:
-    if not value or _UNSAFE.search(value):
-        raise ValueError(
-            f"{flag} {value!r} is empty or has spaces, quotes or shell characters, which an "
-            "#SBATCH line cannot take"
-        )
-    return value
-
-
 def driver_script(job: DriverJob) -> str:
     """The batch script for ``job`` (a pure function: tested by string checks)."""
     if job.nodes < 1 or job.cores_per_node < 1 or job.gpus_per_node < 0:
@@ -345,20 +344,12 @@ def driver_script(job: DriverJob) -> str:
         raise ValueError(f"walltime must be at least 1 minute, got {job.walltime_minutes}")
     if job.start_timeout < 1:
         raise ValueError(f"start timeout must be at least 1 s, got {job.start_timeout}")
-    workdir = _sbatch_value("working directory", job.working_directory)
+    workdir = sbatch_value("working directory", job.working_directory)
     if not workdir.startswith("/"):
         raise ValueError(f"working directory {workdir!r} must be an absolute path")
-    options = []
-    for flag, value in (
-        ("partition", job.partition),
-        ("account", job.account),
-        ("qos", job.qos),
-        ("reservation", job.reservation),
-    ):
-        if value is not None:
-            options.append(f"#SBATCH --{flag}={_sbatch_value(flag, value)}")
-    if job.gpus_per_node:
-        options.append(f"#SBATCH --gpus-per-node={job.gpus_per_node}")
+    options = sbatch_options(
+        job.partition, job.account, job.qos, job.reservation, job.gpus_per_node
+    )
     extra = []
     for line in job.scheduler_script_commands:
         if "\n" in line or not line.startswith(("-", "#SBATCH ")):
@@ -366,18 +357,17 @@ def driver_script(job: DriverJob) -> str:
                 f"sbatch option {line!r} must be one line starting with '-' or '#SBATCH '"
             )
         extra.append(line if line.startswith("#SBATCH ") else f"#SBATCH {line}")
-    hours, minutes = divmod(int(job.walltime_minutes), 60)
     workers = ""
     if job.nodes > 1:
         workers = WORKERS_TEMPLATE.substitute(
             workers=job.nodes - 1, nodes=job.nodes, cores=job.cores_per_node
         )
     return DRIVER_TEMPLATE.substitute(
-        job_name=_sbatch_value("job name", job.name),
+        job_name=sbatch_value("job name", job.name),
         nodes=job.nodes,
         cores=job.cores_per_node,
         gpus=job.gpus_per_node,
-        walltime=f"{hours:02d}:{minutes:02d}:00",
+        walltime=walltime(job.walltime_minutes),
         workdir=workdir,
         options="\n".join(options) + ("\n" if options else ""),
         extra="\n".join(extra) + ("\n" if extra else ""),
