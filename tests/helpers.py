@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -19,3 +22,29 @@ def within_binomial(count: int, shots: int, p: float, sigmas: float = 5.0) -> bo
     """``count`` is within ``sigmas`` standard deviations of ``shots * p``."""
     sd = (shots * p * (1 - p)) ** 0.5
     return abs(count - shots * p) <= sigmas * max(sd, 1.0)
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, *, rc: int = 0, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``qdreamer ARGS`` in a subprocess; asserts its exit code (output shown if not)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pilot.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
+    assert out.returncode == rc, f"stdout:\n{out.stdout[-3000:]}\nstderr:\n{out.stderr[-3000:]}"
+    return out
+
+
+def cli_error_line(out: subprocess.CompletedProcess[str]) -> str:
+    """The one line a CLI error prints (and nothing else on stderr, no traceback)."""
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]

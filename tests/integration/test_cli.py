@@ -28,6 +28,7 @@ from pilot import PilotComputeService
 from pilot.cli import DEFAULT_FAKE_DEVICES, one_line, pilot_descriptions
 from pilot.errors import MissingDependencyError
 from pilot.inspect import ranking_rows
+from tests.helpers import cli_error_line, run_cli
 
 BELL = """OPENQASM 2.0;
 include "qelib1.inc";
@@ -62,26 +63,10 @@ BAD = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\nfo
 def cli(
     args: list[str], env: dict[str, str], cwd: Path, *, rc: int = 0
 ) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "pilot.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=cwd,
-        check=False,
-    )
-    assert out.returncode == rc, f"stdout:\n{out.stdout[-3000:]}\nstderr:\n{out.stderr[-3000:]}"
-    return out
+    return run_cli(args, env, cwd, rc=rc)
 
 
-def error_line(out: subprocess.CompletedProcess[str]) -> str:
-    """The one line an error prints (and nothing else on stderr)."""
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, out.stderr
-    assert "Traceback" not in out.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
+error_line = cli_error_line
 
 
 @pytest.fixture

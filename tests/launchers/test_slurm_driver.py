@@ -29,6 +29,7 @@ from pilot.launchers.slurm_driver import (
     driver_state,
 )
 from pilot.states import PilotState
+from tests.helpers import cli_error_line, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -229,24 +230,10 @@ def cli(args: list[str], cwd: Path, *, rc: int = 0) -> subprocess.CompletedProce
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env["COLUMNS"] = "200"
     env["PYTHONPATH"] = str(ROOT)
-    out = subprocess.run(
-        [sys.executable, "-m", "pilot.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=cwd,
-        check=False,
-    )
-    assert out.returncode == rc, f"stdout:\n{out.stdout[-3000:]}\nstderr:\n{out.stderr[-3000:]}"
-    return out
+    return run_cli(args, env, cwd, rc=rc, timeout=120)
 
 
-def error_line(out: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
+error_line = cli_error_line
 
 
 def test_dry_run_prints_the_pure_functions_script(tmp_path: Path) -> None:
