@@ -17,20 +17,24 @@ from pilot.errors import (
     MissingDependencyError,
     NoFeasibleResourceError,
     PilotError,
+    PilotLostError,
     PilotStartError,
     SchedulingError,
     ServiceClosedError,
+    TaskCancelledError,
     TaskFailedError,
     TaskTimeoutError,
     UnsupportedOperationError,
 )
 from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
 from pilot.results import QuantumResult
+from pilot.secrets import install_log_redaction
 from pilot.service import ExecutionEngine, PilotComputeService
 from pilot.states import TERMINAL_STATES, PilotState
 from pilot.tasks import QuantumTask
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+install_log_redaction()  # secrets masked in every pilot/dreamer log record
 
 __version__ = "0.1.0"
 
@@ -46,6 +50,7 @@ __all__ = [
     "Pilot",
     "PilotComputeService",
     "PilotError",
+    "PilotLostError",
     "PilotStartError",
     "PilotState",
     "QuantumPilot",
@@ -53,6 +58,7 @@ __all__ = [
     "QuantumTask",
     "SchedulingError",
     "ServiceClosedError",
+    "TaskCancelledError",
     "TaskFailedError",
     "TaskTimeoutError",
     "UnsupportedOperationError",

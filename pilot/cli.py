@@ -97,6 +97,10 @@ def _main(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from pilot.secrets import RedactingFilter
+
+    for handler in logging.getLogger().handlers:  # SDKs' records too, not only ours
+        handler.addFilter(RedactingFilter())
 
 
 # ---------------------------------------------------------------- helpers

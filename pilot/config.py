@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from dreamer.pricing import Pricing
 from pilot.backends.registry import EXECUTORS, resolve_executor
 from pilot.errors import ConfigError, closest
+from pilot.secrets import SECRET_ENV, check_private_file, redact, remember
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,16 @@ USER_CONFIG_PATH = Path("~/.config/qdreamer/config.toml")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RetryConfig(_Strict):
+    """``quantum.retries``: bounded retries of provider calls that failed transiently
+    (see :class:`pilot.backends.jobs.RetryPolicy`)."""
+
+    max_attempts: int = Field(default=6, ge=1, le=100)
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    max_backoff_seconds: float = Field(default=30.0, ge=0)
+    total_seconds: float = Field(default=300.0, gt=0)
 
 
 class QuantumConfig(_Strict):
@@ -47,6 +58,12 @@ class QuantumConfig(_Strict):
     ibmqx_token: SecretStr | None = Field(default=None, alias="token")
     channel: str | None = None
     instance: str | None = None
+    #: ibm_runtime: IBM Cloud base URL (the SDK's ``url``; default https://cloud.ibm.com).
+    url: str | None = None
+    #: ibm_runtime: HTTP(S) proxy for every IBM Cloud request (the SDK's ``proxies``).
+    proxy: str | None = None
+    #: ibm_runtime: verify TLS certificates (false only for a TLS-intercepting proxy).
+    verify: bool = True
     #: ibm_runtime: use qiskit-ibm-runtime's local testing mode with fake backends.
     local: bool = False
     local_backend: str | None = None
@@ -56,21 +73,36 @@ class QuantumConfig(_Strict):
     aws_region: str | None = None
     #: braket_local: "braket_sv" or "braket_dm".
     device: str | None = None
-    actors: int = Field(default=1, ge=1)
-    max_concurrency: int | None = Field(default=None, ge=1)
+    #: At most 1,000: each actor is a process (more concurrency: ``max_concurrency``).
+    actors: int = Field(default=1, ge=1, le=1000)
+    #: Threads of each actor; Ray aborts the actor's process when asked for ~10^6.
+    max_concurrency: int | None = Field(default=None, ge=1, le=1000)
     optimization_level: int = Field(default=1, ge=0, le=3)
     #: Aer simulation method (qiskit executors), e.g. "statevector".
     method: str | None = None
-    #: Seed for simulators that take one (reproducible counts).
-    seed: int | None = None
+    #: Seed for simulators that take one (reproducible counts); simulators take 64 bits.
+    seed: int | None = Field(default=None, ge=0, lt=2**63)
     poll_interval_seconds: float = Field(default=1.0, gt=0)
     #: Seconds one queued job typically takes on this provider (queue-wait estimates).
     typical_job_seconds: float | None = Field(default=None, gt=0)
+    #: Retries of provider calls that failed transiently (HTTP 429/5xx, resets, timeouts).
+    retries: RetryConfig = RetryConfig()
+    #: Seconds a resource whose calls kept failing is reported offline to QDREAMER.
+    failure_hold_seconds: float = Field(default=60.0, ge=0)
+    #: Times Ray restarts a pilot actor that died (its unfinished tasks are retried on it).
+    max_restarts: int = Field(default=0, ge=-1)
 
     @field_validator("executor")
     @classmethod
     def _known_executor(cls, value: str) -> str:
         return resolve_executor(value).name
+
+    @field_validator("ibmqx_token")
+    @classmethod
+    def _remember_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            remember(value.get_secret_value())  # masked in logs from now on
+        return value
 
     @property
     def token(self) -> str | None:
@@ -89,11 +121,13 @@ class PilotDescription(_Strict):
     name: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"
     )
-    number_of_nodes: int = Field(default=1, ge=1)
+    #: Bounded so that a typo (10**9) is an error, not a billion placement-group bundles.
+    number_of_nodes: int = Field(default=1, ge=1, le=100_000)
     cores_per_node: float = Field(default=1, gt=0)
     gpus_per_node: float = Field(default=0, ge=0)
     resource: str = "local"
-    start_timeout_seconds: float = Field(default=120, gt=0)
+    #: At most a year: Ray's waits overflow on longer (1e308 s) timeouts.
+    start_timeout_seconds: float = Field(default=120, gt=0, le=365 * 24 * 3600)
     # Slurm pilots (resource "slurm://localhost"); see conf/defaults.toml.
     queue: str | None = None
     walltime: int = Field(default=60, ge=1)
@@ -102,6 +136,14 @@ class PilotDescription(_Strict):
     reservation: str | None = None
     scheduler_script_commands: tuple[str, ...] = ()
     environment_setup: tuple[str, ...] = ()
+
+    @field_validator("cores_per_node", "gpus_per_node")
+    @classmethod
+    def _ray_quantity(cls, value: float) -> float:
+        # Ray counts CPUs and GPUs in units of 1/10,000 and refuses a smaller sliver.
+        if 0 < value < 0.0001:
+            raise ValueError("Ray cannot reserve less than 0.0001 of a CPU or GPU")
+        return value
 
     @field_validator("resource")
     @classmethod
@@ -143,8 +185,106 @@ def user_config_path() -> Path | None:
     return path if path.is_file() else None
 
 
+class ServiceTable(_Strict):
+    """``[service]`` of a user file (see ``conf/defaults.toml``)."""
+
+    working_directory: str | None = Field(default=None, strict=True)
+    num_cpus: int | None = Field(default=None, ge=0, strict=True)
+
+
+class DreamerTable(_Strict):
+    """``[dreamer]`` of a user file (see ``conf/defaults.toml``)."""
+
+    objective: str | None = Field(default=None, strict=True)
+    cache_ttl_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False, strict=True)
+    monitor_interval_seconds: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, strict=True
+    )
+    status_timeout_seconds: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, strict=True
+    )
+    failover_attempts: int | None = Field(default=None, ge=0, strict=True)
+
+    @field_validator("objective")
+    @classmethod
+    def _known_objective(cls, value: str | None) -> str | None:
+        from dreamer.ranking import OBJECTIVES
+
+        if value is not None and value not in OBJECTIVES:
+            hint = closest(value, OBJECTIVES)
+            raise ValueError(
+                f"unknown objective {value!r}; use one of {sorted(OBJECTIVES)}"
+                + (f" (did you mean {hint!r}?)" if hint else "")
+            )
+        return value
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    names = set(model.model_fields)
+    return names | {f.alias for f in model.model_fields.values() if f.alias}
+
+
+def _check_user_file(path: Path, user: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Refuse what the user file gets wrong, naming the ``table.key`` (values of
+    ``[pilot]``/``[quantum]``/``[executors.*]`` are checked with each description)."""
+    for table, value in user.items():
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{path}: {table} must be a table ([{table}]), got {type(value).__name__}",
+                key=table,
+            )
+    for table, model in (("service", ServiceTable), ("dreamer", DreamerTable)):
+        if table not in user:
+            continue
+        try:
+            model.model_validate(user[table])
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join([table, *(str(p) for p in err["loc"])])
+            if err["type"] == "extra_forbidden":
+                valid = sorted(_field_names(model))
+                raise ConfigError(
+                    f"{path}: unknown key {key!r}; valid keys in [{table}]: {', '.join(valid)}",
+                    key=key,
+                    suggestion=closest(str(err["loc"][-1]), valid),
+                ) from None
+            msg = err["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"{path}: {key}: {msg} (got {err.get('input')!r})", key=key) from None
+    tables: list[tuple[str, dict[str, Any], set[str]]] = [
+        ("pilot", user.get("pilot", {}), _field_names(PilotDescription)),
+        ("quantum", user.get("quantum", {}), _field_names(QuantumConfig)),
+    ]
+    for name, table in user.get("executors", {}).items():
+        if name not in EXECUTORS:
+            raise ConfigError(
+                f"{path}: unknown executor table [executors.{name}]; valid: "
+                + ", ".join(sorted(EXECUTORS)),
+                key=f"executors.{name}",
+                suggestion=closest(name, EXECUTORS),
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{path}: executors.{name} must be a table ([executors.{name}]), "
+                f"got {type(table).__name__}",
+                key=f"executors.{name}",
+            )
+        tables.append((f"executors.{name}", table, _field_names(QuantumConfig)))
+    for prefix, entries, names in tables:
+        for key in entries:
+            if key not in names:
+                raise ConfigError(
+                    f"{path}: unknown key '{prefix}.{key}'; valid keys: {', '.join(sorted(names))}",
+                    key=f"{prefix}.{key}",
+                    suggestion=closest(key, names),
+                )
+
+
 def load_config() -> dict[str, Any]:
-    """Packaged defaults merged with the user file (user wins)."""
+    """Packaged defaults merged with the user file (user wins).
+
+    A user file holding a secret (a ``token``/``ibmqx_token`` key in any table)
+    must be readable by its owner only: ``CredentialsError`` otherwise.
+    """
     merged = copy.deepcopy(packaged_defaults())
     path = user_config_path()
     if path is not None:
@@ -152,14 +292,38 @@ def load_config() -> dict[str, Any]:
             user = tomllib.loads(path.read_text("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}", key=str(path)) from None
+        secrets = dict(_secret_entries(user))
+        if secrets:
+            check_private_file(path, ", ".join(sorted(secrets)))
+            for value in secrets.values():
+                remember(value)
         unknown = set(user) - set(merged)
         if unknown:
             key = sorted(unknown)[0]
             raise ConfigError(
                 f"{path}: unknown table [{key}]", key=key, suggestion=closest(key, merged)
             )
+        _check_user_file(path, user, merged)
         _deep_update(merged, user)
     return merged
+
+
+def _secret_entries(table: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """``(dotted key, value)`` of every secret in a parsed TOML document: keys in
+    :data:`SECRET_KEYS` or named like a secret environment variable, in any table."""
+    secret_keys = SECRET_KEYS | {name.lower() for name in SECRET_ENV}
+    found: list[tuple[str, str]] = []
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found += _secret_entries(value, f"{dotted}.")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    found += _secret_entries(item, f"{dotted}[{i}].")
+        elif str(key).lower() in secret_keys:
+            found.append((dotted, str(value)))
+    return found
 
 
 def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
@@ -288,7 +452,8 @@ def _config_error(exc: ValidationError) -> ConfigError:
     loc = [str(p) for p in err["loc"]]
     key = ".".join(loc)
     kind = err["type"]
-    if SECRET_KEYS & set(loc):
+    # A token given under another key (or inside a list) is not echoed either.
+    if SECRET_KEYS & set(loc) or redact(repr(err.get("input"))) != repr(err.get("input")):
         err = {**err, "input": "<secret>"}
     if kind == "extra_forbidden":
         model: type[BaseModel] = QuantumConfig if loc[0] == "quantum" else PilotDescription

@@ -233,7 +233,19 @@ class Dependencies:
             for u in ups:
                 self._consumers.setdefault(u, set()).add(me)
 
-    def cancel(self, ref: Any, *, force: bool, held_internally: Callable[[bytes], int]) -> int:
+    def upstream(self, binary: bytes) -> tuple[bytes, ...]:
+        """The ObjectRefs (binary ids) the task of ``binary`` consumed."""
+        with self._lock:
+            return self._upstream.get(binary, ())
+
+    def cancel(
+        self,
+        ref: Any,
+        *,
+        force: bool,
+        held_internally: Callable[[bytes], int],
+        on_cancel: Callable[[Any], None] | None = None,
+    ) -> int:
         """Cancel ``ref``'s task and, recursively, upstream tasks nothing else needs.
 
         The set is found first; then only its *roots* (members none of whose
@@ -272,6 +284,8 @@ class Dependencies:
             if not inputs.get(member):
                 target: Any = ray.ObjectRef(member) if member != ref.binary() else ref
                 _cancel(target, force)
+                if on_cancel is not None:
+                    on_cancel(target)
                 logger.info("cancelled task of %s", target.hex())
         return len(chosen)
 

@@ -16,9 +16,19 @@ fits, it is mixed in so that ``except ValueError`` keeps working::
      ├── PilotStartError                      a pilot's actors or reservation failed
      ├── BackendUnavailableError              a device or provider is offline / overloaded
      │                                        (QDREAMER fails the task over)
+     ├── PilotLostError                       a pilot's actor or Slurm job died under its tasks
+     │                                        (its tasks fail over, or fail with this)
      ├── TaskFailedError                      a task raised; chains the original error
-     ├── TaskTimeoutError (TimeoutError)      results not ready within the timeout
-     └── ServiceClosedError                   the service was cancelled
+     ├── TaskCancelledError                   cancelled by pcs.cancel_task; its remote jobs
+     │                                        were cancelled too
+     ├── TaskTimeoutError (TimeoutError)      a task's timeout_seconds passed (it was
+     │                                        cancelled, remote jobs too), or results were
+     │                                        not ready within get_results' timeout
+     ├── ServiceClosedError                   the service was cancelled
+     └── JournalError                         the task journal cannot be used (in use by
+          │                                   another driver, misused, a write failed)
+          └── JournalCorruptError             journal.sqlite3 is not a journal, is damaged,
+                                              or has an unknown schema version
 
 Errors keep their evidence as attributes (``ConfigError.key``,
 ``CircuitError.line``, ``TaskFailedError.task_id``...), and messages say what
@@ -170,12 +180,51 @@ class TaskFailedError(PilotError):
         super().__init__(message)
 
 
+class PilotLostError(PilotError):
+    """A pilot died under its tasks: its actor was killed, or its Slurm job ended.
+
+    ``pilot`` names it and ``job_id`` is its Slurm job (``None`` for local
+    pilots).  Raised for a task only when no other pilot could take it over.
+    """
+
+    def __init__(self, message: str, *, pilot: str | None = None, job_id: str | None = None):
+        self.pilot = pilot
+        self.job_id = job_id
+        super().__init__(message)
+
+
+class TaskCancelledError(PilotError):
+    """A task was cancelled (``pcs.cancel_task``) and its remote jobs with it."""
+
+
 class TaskTimeoutError(PilotError, TimeoutError):
-    """``get_results``/``wait_tasks`` gave up waiting; the tasks keep running."""
+    """A task's ``timeout_seconds`` passed (it was cancelled, remote jobs included),
+    or ``get_results``/``wait_tasks`` gave up waiting (the tasks keep running)."""
 
 
 class ServiceClosedError(PilotError):
     """The ``PilotComputeService`` was cancelled and cannot take more work."""
+
+
+class JournalError(PilotError):
+    """The task journal (:mod:`pilot.journal`) cannot record or answer."""
+
+
+class JournalCorruptError(JournalError):
+    """The journal file is unusable; ``path`` names it and ``reason`` says why.
+
+    The message says what to do: move the file aside (with its ``-wal``) or
+    delete it to start fresh.
+    """
+
+    def __init__(self, path: object, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(
+            f"task journal {self.path} is unusable: {reason}. Move it aside "
+            f"(mv {self.path} {self.path}.bad, with its -wal file if there is one) to keep it, "
+            "or delete it to start fresh; the next run then executes every task again"
+        )
 
 
 __all__ = [
@@ -183,12 +232,16 @@ __all__ = [
     "CircuitError",
     "ConfigError",
     "CredentialsError",
+    "JournalCorruptError",
+    "JournalError",
     "MissingDependencyError",
     "NoFeasibleResourceError",
     "PilotError",
+    "PilotLostError",
     "PilotStartError",
     "SchedulingError",
     "ServiceClosedError",
+    "TaskCancelledError",
     "TaskFailedError",
     "TaskTimeoutError",
     "UnsupportedOperationError",

@@ -49,6 +49,14 @@ class Pilot:
     def resources(self) -> Any:  # overridden
         return {}
 
+    @property
+    def job_id(self) -> str | None:
+        """The Slurm job holding this pilot (``None`` for local pilots)."""
+        if self._allocation is None:
+            return None
+        job = self._allocation.info.get("job_id")
+        return str(job) if job is not None else None
+
     def _bundles(self) -> list[dict[str, float]]:
         bundle = {"CPU": float(self.config.cores_per_node)}
         if self.config.gpus_per_node:
@@ -198,7 +206,10 @@ class QuantumPilot(Pilot):
         assert quantum is not None and self._allocation is not None
         spec = resolve_executor(quantum.executor)
         concurrency = quantum.max_concurrency or (8 if spec.remote else 1)
-        remote_cls = ray.remote(PilotActor)
+        # ping/status/cancel_remote/drain_events never wait behind tasks.
+        remote_cls = ray.remote(concurrency_groups=PilotActor.concurrency_groups())(  # type: ignore[call-overload]
+            PilotActor
+        )
         cores, gpus = self.config.cores_per_node, self.config.gpus_per_node
         count = quantum.actors
         for i in range(count):
@@ -210,6 +221,9 @@ class QuantumPilot(Pilot):
                 # Threads: `concurrency` compute, one more reads the next task,
                 # and a few may wait on failed-over tasks (see PilotActor).
                 "max_concurrency": PilotActor.max_concurrency(concurrency),
+                # Restarted actors retry the tasks they had not finished.
+                "max_restarts": quantum.max_restarts,
+                "max_task_retries": quantum.max_restarts,
                 "runtime_env": {"env_vars": thread_env(cores)},
                 **self._launcher.actor_options(self._allocation, i),
             }
@@ -242,7 +256,21 @@ class QuantumPilot(Pilot):
         self._caps = [with_pilot(cap, self.name, gpus) for cap in described[0]["resources"]]
 
     def next_actor(self) -> Any:
-        return self.actors[next(self._rr) % len(self.actors)]
+        actors = self.actors
+        if not actors:
+            raise SchedulingError(f"pilot {self.name!r} is {self.state}; it has no live actor")
+        return actors[next(self._rr) % len(actors)]
+
+    def actor_lost(self, actor: Any) -> None:
+        """An actor died for good: drop it; the pilot FAILS with its last actor."""
+        if actor in self.actors:
+            i = self.actors.index(actor)
+            self.actors = self.actors[:i] + self.actors[i + 1 :]
+            self.actor_names = self.actor_names[:i] + self.actor_names[i + 1 :]
+        if not self.actors and self.state is PilotState.RUNNING:
+            self.state = PilotState.FAILED
+            logger.warning("pilot %s FAILED: its actors died", self.name)
+            Pilot._release(self)
 
     def _release(self) -> None:
         import ray

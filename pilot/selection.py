@@ -336,8 +336,11 @@ def _status_call(
     def call() -> ResourceStatus:
         import ray
 
+        from pilot.workers import PilotActor
+
         actor = pilot.actors[0]
-        status: ResourceStatus = ray.get(actor.status.remote(resource), timeout=timeout)
+        call = actor.status.options(concurrency_group=PilotActor.CONTROL)
+        status: ResourceStatus = ray.get(call.remote(resource), timeout=timeout)
         return status
 
     return call

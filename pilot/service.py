@@ -21,16 +21,20 @@ from pilot.dag import ClassicalFunction, Dependencies, QuantumFunction, failed_s
 from pilot.errors import (
     ConfigError,
     PilotError,
+    PilotLostError,
     SchedulingError,
     ServiceClosedError,
+    TaskCancelledError,
     TaskFailedError,
     TaskTimeoutError,
     closest,
 )
+from pilot.journal import TaskJournal, description_hash
 from pilot.launchers import launcher_for
 from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
 from pilot.selection import QDreamer, candidate_summary
 from pilot.states import PilotState
+from pilot.supervisor import Record, Supervisor, held_by
 from pilot.tasks import QuantumTask, TaskSpec, check_declared, new_task_id
 from pilot.workers import Fallback
 
@@ -79,6 +83,14 @@ class PilotComputeService:
             dashboard, if installed, binds to 127.0.0.1).
         num_cpus: CPUs of the local instance (default: all, or ``conf/``).
         ray_init_kwargs: extra ``ray.init`` arguments for the local instance.
+        resume: continue the last run recorded in ``working_directory``'s task
+            journal: a quantum task submitted again (the same description, in
+            the same order) whose result is journaled returns it without
+            running; one whose remote jobs were submitted re-attaches to them;
+            the others run.  ``False`` starts a new run (older ones are kept).
+        journal: record every quantum task (description hash, states, chosen
+            resource, remote job ids, result) in
+            ``<working_directory>/journal.sqlite3`` (see :mod:`pilot.journal`).
 
     The service only stops what it started: ``cancel()`` releases its pilots
     and, if it started the local Ray instance, shuts that down; a cluster it
@@ -93,7 +105,13 @@ class PilotComputeService:
         *,
         num_cpus: int | None = None,
         ray_init_kwargs: Mapping[str, Any] | None = None,
+        resume: bool = False,
+        journal: bool = True,
     ) -> None:
+        if resume and not journal:
+            raise ConfigError(
+                "resume=True reads the task journal: drop journal=False", key="resume"
+            )
         try:
             self.execution_engine = ExecutionEngine(
                 execution_engine.value
@@ -119,13 +137,34 @@ class PilotComputeService:
         self._quantum: dict[str, QuantumPilot] = {}
         self._selector = QDreamer(self._quantum)
         self.qdreamer: QDreamer | None = None
-        self._task_info: LRUCache[bytes, tuple[str, str, str]] = LRUCache(maxsize=1_000_000)
+        self._resume = resume
+        self.journal: TaskJournal | None = self._open_journal(resume) if journal else None
+        self._supervisor = Supervisor(self, self.journal)
         self._remote_fns: dict[Callable[..., Any], Any] = {}
         self._deps = Dependencies()
         self._fits: set[tuple[float, float, int | None]] = set()
         self._optioned: LRUCache[tuple[Any, ...], Any] = LRUCache(maxsize=4096)
         self._methods: LRUCache[tuple[int, str, str], tuple[Any, Any]] = LRUCache(maxsize=4096)
         self._closed = False
+        self._supervisor.start()
+
+    def _open_journal(self, resume: bool) -> TaskJournal | None:
+        """The task journal; a fresh run whose journal another driver holds goes without."""
+        from pilot.errors import JournalCorruptError, JournalError
+
+        try:
+            return TaskJournal(self.working_directory, resume=resume)
+        except JournalCorruptError:
+            raise
+        except JournalError as exc:
+            if resume or "in use" not in str(exc):
+                raise
+            logger.warning(
+                "%s; this driver runs without a task journal (give it its own "
+                "working_directory to journal its tasks)",
+                exc,
+            )
+            return None
 
     # ------------------------------------------------------------ Ray connection
     def _connect(self, address: str | None, num_cpus: int | None, extra: dict[str, Any]) -> None:
@@ -169,6 +208,15 @@ class PilotComputeService:
         ``MissingDependencyError`` for the executor's prerequisites.
         """
         self._check_open()
+        if pilot_compute_description is not None and not isinstance(
+            pilot_compute_description, Mapping
+        ):
+            raise ConfigError(
+                "pilot_compute_description must be a dict like {'resource_type': 'quantum', "
+                f"'quantum': {{'executor': 'qiskit_local'}}}}, got "
+                f"{type(pilot_compute_description).__name__}",
+                key="pilot_compute_description",
+            )
         desc = dict(pilot_compute_description or {}, **description)
         config = parse_description(desc)
         name = config.name or self._auto_name(config)
@@ -310,6 +358,9 @@ class PilotComputeService:
             fallbacks=fallbacks,
             observables=qt.observables or (),
         )
+        if qt.timeout_seconds is not None:
+            spec.timeout = qt.timeout_seconds
+            spec.deadline = spec.submitted_at + qt.timeout_seconds
         return pilot, spec
 
     def submit_quantum_task(self, quantum_task: QuantumTask) -> Any:
@@ -325,12 +376,17 @@ class PilotComputeService:
         """
         pilot, spec = self._prepare(quantum_task)
         if quantum_task.parameter_values is not None:
-            return self._dispatch(self._sweep(quantum_task, pilot, spec), None, per_actor=2)
+            rows = self._sweep(quantum_task, pilot, spec)
+            known = self._journal(quantum_task, rows)
+            return self._dispatch_known(rows, known, None, per_actor=2)
+        known = self._journal(quantum_task, [(pilot, spec)])
+        if known:
+            return known[0]
         actor = pilot.next_actor()
         ref = self._method(actor, "run", spec.stage).remote(
             spec, *quantum_task.args, **quantum_task.kwargs
         )
-        self._record(ref, spec, pilot.name)
+        self._record(ref, replace(spec, args=quantum_task.args, kwargs=quantum_task.kwargs), actor)
         self._deps.record(ref, (*quantum_task.args, *quantum_task.kwargs.values()))
         return ref
 
@@ -348,16 +404,19 @@ class PilotComputeService:
         """
         prepared: list[tuple[QuantumPilot, TaskSpec]] = []
         spans: list[tuple[int, int, bool]] = []
+        known: dict[int, Any] = {}
         for qt in quantum_tasks:
             pilot, spec = self._prepare(qt)
             start = len(prepared)
             if qt.parameter_values is not None:
-                prepared += self._sweep(qt, pilot, spec)
+                rows = self._sweep(qt, pilot, spec)
             else:
                 spec.args, spec.kwargs = qt.args, qt.kwargs
-                prepared.append((pilot, spec))
+                rows = [(pilot, spec)]
+            known.update({start + i: ref for i, ref in self._journal(qt, rows).items()})
+            prepared += rows
             spans.append((start, len(prepared), qt.parameter_values is not None))
-        refs = self._dispatch(prepared, chunk_size)
+        refs = self._dispatch_known(prepared, known, chunk_size)
         return [refs[a:b] if sweep else refs[a] for a, b, sweep in spans]
 
     def _sweep(
@@ -398,6 +457,95 @@ class PilotComputeService:
             done = end
         return out
 
+    def _journal(
+        self, qt: QuantumTask, rows: Sequence[tuple[QuantumPilot, TaskSpec]]
+    ) -> dict[int, Any]:
+        """Record the specs of ``qt`` in the journal.  When resuming, returns the refs of
+        results the journal already holds (by index in ``rows``; they are not run
+        again), and points specs whose remote jobs were submitted at those jobs."""
+        journal = self.journal
+        if journal is None:
+            return {}
+        base = self._description_hash(qt)
+        if base is None:
+            return {}
+        import ray
+
+        out: dict[int, Any] = {}
+        for i, (_pilot, spec) in enumerate(rows):
+            h = base if spec.parameters is None else description_hash(base, spec.parameters)
+            key = journal.key(h)
+            entry = journal.lookup(key) if self._resume else None
+            if entry is not None and entry.finished and entry.result is not None:
+                import cloudpickle
+
+                result = cloudpickle.loads(entry.result)
+                result.metadata["resumed"] = True
+                out[i] = ray.put(result)
+                self._supervisor.watch(
+                    out[i],
+                    Record(entry.task_id, spec.stage, entry.pilot, "resumed", done=True),
+                )
+                continue
+            if entry is not None and entry.remote_job_ids and entry.resource == spec.resource:
+                # Its remote jobs were submitted: follow them, do not pay twice.
+                spec.task_id = entry.task_id
+                spec.attach_jobs = entry.remote_job_ids
+                journal.attached(key, spec.task_id)
+                continue
+            if entry is not None:  # submitted before, not finished: run it again
+                spec.task_id = entry.task_id
+            journal.submitted(key, spec.task_id, "quantum", spec.name, spec.pilot, spec.resource)
+        return out
+
+    def _description_hash(self, qt: QuantumTask) -> str | None:
+        """What identifies ``qt`` across driver runs; ``None`` if it consumes an ObjectRef
+        of a task the journal does not know (then it is not journaled)."""
+        import ray
+
+        def stable(value: Any) -> Any:
+            if isinstance(value, ray.ObjectRef):
+                rec = self._supervisor.record(value)
+                if rec is None or not rec.task_id:
+                    raise LookupError(value)
+                return ("task", rec.task_id)
+            return value
+
+        try:
+            args = [stable(v) for v in qt.args]
+            kwargs = {k: stable(v) for k, v in qt.kwargs.items()}
+        except LookupError:
+            return None
+        return description_hash(
+            "quantum",
+            qt.circuit,
+            args,
+            kwargs,
+            qt.shots,
+            qt.observables,
+            qt.name,
+            qt.pilot,
+            qt.resource,
+            qt.num_qubits,
+            qt.gate_set,
+        )
+
+    def _dispatch_known(
+        self,
+        prepared: Sequence[tuple[QuantumPilot, TaskSpec]],
+        known: Mapping[int, Any],
+        chunk_size: int | None,
+        per_actor: int = 4,
+    ) -> list[Any]:
+        """:meth:`_dispatch` of the specs whose results are not ``known`` already."""
+        if not known:
+            return self._dispatch(prepared, chunk_size, per_actor)
+        todo = [i for i in range(len(prepared)) if i not in known]
+        refs = dict(known)
+        sent = self._dispatch([prepared[i] for i in todo], chunk_size, per_actor)
+        refs.update(zip(todo, sent, strict=True))
+        return [refs[i] for i in range(len(prepared))]
+
     def _dispatch(
         self,
         prepared: Sequence[tuple[QuantumPilot, TaskSpec]],
@@ -418,8 +566,13 @@ class PilotComputeService:
             size = chunk_size or max(
                 1, min(256, math.ceil(len(idx) / (per_actor * len(pilot.actors))))
             )
-            for start in range(0, len(idx), size):
-                chunk = idx[start : start + size]
+            # Tasks with a timeout run one per call (the actor times each one).
+            timed = [i for i in idx if prepared[i][1].deadline is not None]
+            batched = [i for i in idx if prepared[i][1].deadline is None]
+            chunks = [[i] for i in timed] + [
+                batched[start : start + size] for start in range(0, len(batched), size)
+            ]
+            for chunk in chunks:
                 specs = [prepared[i][1] for i in chunk]
                 actor = pilot.next_actor()
                 if len(specs) == 1:  # num_returns=1 would make the whole list one value
@@ -432,7 +585,7 @@ class PilotComputeService:
                     ).remote(specs)
                 for i, spec, ref in zip(chunk, specs, out, strict=True):
                     refs[i] = ref
-                    self._record(ref, spec, name)
+                    self._record(ref, spec, actor)
                     self._deps.record(ref, (*spec.args, *spec.kwargs.values()))
         return refs
 
@@ -444,9 +597,26 @@ class PilotComputeService:
             hit = self._methods[key] = (actor, getattr(actor, method).options(name=name))
         return hit[1]
 
-    def _record(self, ref: Any, spec: TaskSpec, pilot: str) -> None:
-        self._task_info[ref.binary()] = (spec.task_id, spec.stage, pilot)
-        self._selector.track(pilot, ref)
+    def _record(self, ref: Any, spec: TaskSpec, actor: Any) -> None:
+        self._supervisor.watch(
+            ref,
+            Record(
+                spec.task_id,
+                spec.stage,
+                spec.pilot,
+                "quantum",
+                spec=spec,
+                actor=actor,
+                remote_jobs=list(spec.attach_jobs),
+            ),
+        )
+        self._selector.track(spec.pilot, ref)
+
+    def _resource_failed(self, pilot: str | None, resource: str | None) -> None:
+        """A task left ``resource`` of ``pilot`` because it kept failing: ask the monitor
+        to re-check it now (its actor reports it offline for a while)."""
+        if pilot and resource:
+            self._selector.monitor.request(f"{pilot}/{resource}")
 
     # ------------------------------------------------------------ DAG API
     def quantum(self, circuit: Any, **options: Any) -> QuantumFunction:
@@ -496,7 +666,23 @@ class PilotComputeService:
             raise ConfigError(
                 f"cancel_task takes an ObjectRef, got {type(ref).__name__}", key="ref"
             )
-        return self._deps.cancel(ref, force=force, held_internally=self._selector.holds)
+        ref = self._supervisor.resolve(ref)
+        return self._deps.cancel(
+            ref,
+            force=force,
+            held_internally=held_by(self._selector.holds, self._supervisor.holds),
+            on_cancel=self._cancel_remote,
+        )
+
+    def _cancel_remote(self, ref: Any) -> None:
+        """Cancelling a quantum task also cancels its remote jobs at their provider."""
+        rec = self._supervisor.record(ref)
+        if rec is not None and rec.kind == "quantum" and rec.actor is not None and not rec.done:
+            from pilot.workers import PilotActor
+
+            rec.actor.cancel_remote.options(concurrency_group=PilotActor.CONTROL).remote(
+                [rec.task_id]
+            )
 
     def _check_memory(self, memory: int) -> None:
         import ray
@@ -566,7 +752,8 @@ class PilotComputeService:
                 remote = self._remote_fns[fn] = ray.remote(_as_function(fn))
             optioned = self._optioned[cache_key] = remote.options(**opts)
         ref = optioned.remote(*args, **kwargs)
-        self._task_info[ref.binary()] = ("", opts["name"], where)
+        call = (fn, args, kwargs, res) if target is not None else None
+        self._supervisor.watch(ref, Record("", opts["name"], where, "classical", call=call))
         self._deps.record(ref, (*args, *kwargs.values()))
         return ref
 
@@ -618,8 +805,23 @@ class PilotComputeService:
         refs = list(refs)
         if not refs:
             return [], []
-        ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout, fetch_local=False)
-        return list(ready), list(pending)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            current = {self._supervisor.resolve(r): r for r in refs}
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _ = ray.wait(
+                list(current), num_returns=len(current), timeout=left, fetch_local=False
+            )
+            # A ready ref may be a task lost with its pilot: it is resubmitted, so wait on.
+            moved = [r for r in ready if self._supervisor.settle(r)]
+            moved = [r for r in moved if self._supervisor.resolve(r) is not r]
+            if not moved or (deadline is not None and time.monotonic() >= deadline):
+                break
+        done = {current[r].binary() for r in ready if r not in moved}
+        return (
+            [r for r in refs if r.binary() in done],
+            [r for r in refs if r.binary() not in done],
+        )
 
     def get_results(
         self, refs: Any, return_exceptions: bool = False, timeout: float | None = None
@@ -643,7 +845,7 @@ class PilotComputeService:
                     "(they keep running; call get_results again)"
                 )
         try:
-            values = ray.get(lst)
+            values = ray.get([self._supervisor.resolve(r) for r in lst])
             failed = False
         except ray.exceptions.RayError:
             failed = True
@@ -651,31 +853,60 @@ class PilotComputeService:
             values = []
             for ref in lst:
                 try:
-                    values.append(ray.get(ref))
+                    values.append(self._get_one(ref))
                 except ray.exceptions.RayError as err:
                     failure = self._failure(ref, err)
                     if not return_exceptions:
                         raise failure from err
                     values.append(failure)
+                except PilotLostError as lost:
+                    if not return_exceptions:
+                        raise
+                    values.append(lost)
         return values[0] if single else values
 
-    def _failure(self, ref: Any, err: BaseException) -> TaskFailedError:
+    def _get_one(self, ref: Any) -> Any:
+        """``ray.get`` of the task's latest submission: one lost with its pilot is
+        resubmitted (and waited for), or raises ``PilotLostError``."""
         import ray
 
-        task_id, stage, pilot = self._task_info.get(ref.binary(), ("", "task", "?"))
+        while True:
+            current = self._supervisor.resolve(ref)
+            try:
+                return ray.get(current)
+            except ray.exceptions.RayError:
+                if not self._supervisor.settle(current):
+                    raise
+                rec = self._supervisor.record(current)
+                if rec is not None and rec.lost is not None:
+                    raise rec.lost from None
+
+    def _failure(self, ref: Any, err: BaseException) -> PilotError:
+        """The error ``get_results`` raises for a task: ``TaskCancelledError`` /
+        ``TaskTimeoutError`` for a cancelled or timed-out task, else ``TaskFailedError``."""
+        import ray
+
+        rec = self._supervisor.record(self._supervisor.resolve(ref))
+        task_id, stage, pilot = (rec.task_id, rec.stage, rec.pilot) if rec else ("", "task", "?")
         cause = (
             getattr(err, "cause", None) if isinstance(err, ray.exceptions.RayTaskError) else None
         )
+        label = f"task {task_id} ({stage})" if task_id else f"task {stage}"
+        if isinstance(cause, (TaskCancelledError, TaskTimeoutError)):
+            return cause  # from the pilot: names the task and its cancelled remote jobs
+        if isinstance(err, ray.exceptions.TaskCancelledError):
+            cancelled = TaskCancelledError(f"{label} on pilot {pilot} was cancelled")
+            cancelled.__cause__ = err
+            return cancelled
         if isinstance(cause, BaseException):
             what = f"{type(cause).__name__}: {cause}"
         elif isinstance(err, ray.exceptions.RayActorError):
             what = f"the pilot's actor died ({type(err).__name__}); its tasks were lost"
         else:
             what = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        label = f"task {task_id} ({stage})" if task_id else f"task {stage}"
         # A stage whose input failed re-raises that error: name where it started.
         origin = failed_stage(err)
-        if origin is not None and origin not in (stage, "PilotActor.run"):
+        if origin is not None and origin != stage and not origin.startswith("PilotActor"):
             what = f"its input, stage {origin}, failed: {what}"
             stage = origin
         exc = TaskFailedError(
@@ -698,6 +929,9 @@ class PilotComputeService:
             return
         self._closed = True
         self._selector.close()
+        self._supervisor.stop()
+        if self.journal is not None:
+            self.journal.close()
         errors: list[BaseException] = []
         for pilot in list(self._pilots.values()):
             try:

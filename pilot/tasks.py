@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 #: Keys accepted in ``resource_config`` (seed 001).
 RESOURCE_CONFIG_KEYS = ("num_qpus", "num_gpus", "memory")
 
+#: Shots of one task at most: beyond what any device takes (cloud QPUs and
+#: simulators allow 10^4..10^6), and what SDKs store in 32 bits (Aer, given more,
+#: fails or overflows).  A device's own lower limit is checked at submission.
+MAX_SHOTS = 2**31 - 1
+
+#: The longest ``timeout_seconds`` (a year; thread waits cannot take ~10^10 s).
+MAX_TIMEOUT_SECONDS = 365 * 24 * 3600
+
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -65,6 +73,11 @@ class QuantumTask:
         observables: expectation values to report, in order: Pauli strings,
             ``{pauli: coeff}`` sums or SDK observables (see
             :mod:`pilot.convert.observables` for the qubit order).
+        timeout_seconds: the task must finish within this many seconds of
+            its submission, else it is cancelled (remote jobs at their
+            provider) and its result raises ``TaskTimeoutError``.  A local
+            simulator cannot be interrupted: it finishes in the background
+            and its result is dropped.
     """
 
     def __init__(
@@ -82,6 +95,7 @@ class QuantumTask:
         *,
         parameter_values: Any = None,
         observables: Any = None,
+        timeout_seconds: float | None = None,
     ) -> None:
         if circuit is None:
             raise ConfigError("QuantumTask needs a circuit", key="circuit")
@@ -100,6 +114,12 @@ class QuantumTask:
                 f"shots must be a positive integer, or None for exact results; got {shots!r}",
                 key="shots",
             )
+        if shots is not None and shots > MAX_SHOTS:
+            raise ConfigError(
+                f"shots={shots} is more than any device or simulator takes (at most "
+                f"{MAX_SHOTS:,}); run several tasks and add up their counts",
+                key="shots",
+            )
         if gate_set is not None:
             if isinstance(gate_set, str) or not all(isinstance(g, str) for g in gate_set):
                 raise ConfigError(
@@ -110,8 +130,23 @@ class QuantumTask:
         for key, value in (("pilot", pilot), ("resource", resource), ("name", name)):
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{key} must be a string, got {value!r}", key=key)
+        # Compared before any float(): 10**400 must be an error, not an OverflowError;
+        # NaN fails the comparison.  Past MAX_TIMEOUT_SECONDS, waits overflow time_t.
+        if timeout_seconds is not None and (
+            not _is_number(timeout_seconds) or not 0 < timeout_seconds <= MAX_TIMEOUT_SECONDS
+        ):
+            raise ConfigError(
+                f"timeout_seconds must be a number of seconds > 0 and at most "
+                f"{MAX_TIMEOUT_SECONDS} (a year), or None for no limit; got {timeout_seconds!r}",
+                key="timeout_seconds",
+            )
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise ConfigError(f"kwargs must be a dict, got {type(kwargs).__name__}", key="kwargs")
+        if kwargs is not None and not all(isinstance(k, str) for k in kwargs):
+            bad = next(k for k in kwargs if not isinstance(k, str))
+            raise ConfigError(
+                f"kwargs keys are argument names (strings), got {bad!r}", key="kwargs"
+            )
         if isinstance(args, (str, bytes)) or not isinstance(args, Iterable):
             raise ConfigError(
                 f"args must be a tuple or list, got {type(args).__name__}", key="args"
@@ -126,6 +161,7 @@ class QuantumTask:
         self.pilot = pilot
         self.resource = resource
         self.name = name or _circuit_name(circuit)
+        self.timeout_seconds = float(timeout_seconds) if timeout_seconds is not None else None
         self.observables = check_observables(observables) if observables is not None else None
         self.parameter_values = (
             self._parameter_values(parameter_values) if parameter_values is not None else None
@@ -180,14 +216,20 @@ class QuantumTask:
 
     @staticmethod
     def _resource_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+        if cfg is not None and not isinstance(cfg, Mapping):
+            raise ConfigError(
+                f"resource_config must be a dict like {{'num_qpus': 1, 'num_gpus': 0}}, "
+                f"got {type(cfg).__name__}",
+                key="resource_config",
+            )
         cfg = dict(cfg or {})
         for key in cfg:
             if key not in RESOURCE_CONFIG_KEYS:
                 raise ConfigError(
-                    f"resource_config: unknown key {key!r}; "
+                    f"unknown key 'resource_config.{key}'; "
                     f"valid: {', '.join(RESOURCE_CONFIG_KEYS)}",
                     key=f"resource_config.{key}",
-                    suggestion=closest(key, RESOURCE_CONFIG_KEYS),
+                    suggestion=closest(str(key), RESOURCE_CONFIG_KEYS),
                 )
         qpus = cfg.get("num_qpus", 1)
         if qpus is None:
@@ -290,6 +332,11 @@ class TaskSpec:
     parameters: Any = None
     #: Observables whose expectation values the task reports.
     observables: tuple[Any, ...] = ()
+    #: ``QuantumTask.timeout_seconds``, and the wall-clock time (``time.time()``) it ends.
+    timeout: float | None = None
+    deadline: float | None = None
+    #: Remote job ids a resumed driver re-attaches to instead of submitting again.
+    attach_jobs: tuple[str, ...] = ()
 
     @property
     def stage(self) -> str:

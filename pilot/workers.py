@@ -15,12 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cachetools import LRUCache
+
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from pilot.backends.base import QuantumBackend, is_unavailable
+from pilot.backends.jobs import JobContext, RetryPolicy, running
 from pilot.backends.registry import resolve_executor
 from pilot.config import QuantumConfig
 from pilot.convert import LoadedCircuit, load_circuit
-from pilot.errors import SchedulingError
+from pilot.errors import (
+    BackendUnavailableError,
+    SchedulingError,
+    TaskCancelledError,
+    TaskTimeoutError,
+)
 from pilot.execution import Outcome, execute
 from pilot.results import QuantumResult
 from pilot.tasks import TaskSpec, check_declared
@@ -281,6 +289,33 @@ def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
         return False
 
 
+def failed_over(spec: TaskSpec, exc: BaseException) -> TaskSpec:
+    """``spec`` moved to its next fallback, the move recorded in ``selection["failover"]``."""
+    nxt, *rest = spec.fallbacks
+    selection = dict(spec.selection or {})
+    path = [
+        *selection.get("failover", []),
+        {
+            "pilot": spec.pilot,
+            "resource": spec.resource,
+            "error": f"{type(exc).__name__}: {exc}"[:500],
+        },
+    ]
+    selection.update(nxt.selection or {})
+    selection["failover"] = path
+    return replace(
+        spec,
+        pilot=nxt.pilot,
+        resource=nxt.resource,
+        layout=nxt.layout,
+        fallbacks=tuple(rest),
+        selection=selection,
+        attach_jobs=(),
+        args=(),
+        kwargs={},
+    )
+
+
 @dataclass(frozen=True)
 class Fallback:
     """Where a task goes if its resource is unavailable: the next-ranked choice."""
@@ -293,25 +328,38 @@ class Fallback:
 
 
 class PilotActor(QuantumWorker):
-    """The Ray actor of a quantum pilot: a ``QuantumWorker`` that fails over.
+    """The Ray actor of a quantum pilot: a ``QuantumWorker`` that fails over,
+    tracks remote jobs, and enforces task timeouts.
 
     Ray runs it as a threaded actor with :meth:`max_concurrency` threads;
     ``concurrency`` of them compute at once (1 for simulators; more for cloud
     executors, whose calls mostly wait), the others take the next tasks off
-    the wire meanwhile.  When the backend reports its resource unavailable
-    (:func:`~pilot.backends.base.is_unavailable`) and the task carries
-    fallbacks, the task is forwarded to the next one and its result returned
-    here, with the path in ``result.selection["failover"]``.
+    the wire meanwhile.  Control calls (``ping``, ``status``,
+    ``cancel_remote``, ``drain_events``) go to the concurrency group
+    :data:`CONTROL` so that a full queue of tasks never delays them.
 
-    A forward waits outside the compute slot, and at most
-    :data:`FORWARD_SLOTS` wait at once (beyond that the original error is
-    raised at once): compute never waits on a forward, so every forwarded
-    task eventually runs and pilots failing over to each other cannot
-    deadlock.
+    Each task runs inside a :class:`~pilot.backends.jobs.JobContext`: remote
+    jobs it creates are reported (:meth:`drain_events`, for the driver's
+    journal), re-attached when the journal knew them, and cancelled by
+    :meth:`cancel_remote` or when the task's deadline passes
+    (``TaskTimeoutError``).
+
+    When the backend reports its resource unavailable
+    (:func:`~pilot.backends.base.is_unavailable`, after the job context's
+    retries), the resource is reported offline by :meth:`status` for
+    ``failure_hold_seconds`` (so QDREAMER's monitor stops choosing it), and a
+    task carrying fallbacks is forwarded to the next one, its result returned
+    here with the path in ``result.selection["failover"]``.  A forward waits
+    outside the compute slot, and at most :data:`FORWARD_SLOTS` wait at once
+    (beyond that the original error is raised at once): compute never waits
+    on a forward, so pilots failing over to each other cannot deadlock.
     """
 
     #: Threads that may wait on forwarded tasks at once.
     FORWARD_SLOTS = 4
+    #: Ray concurrency group of the control methods, and its threads.
+    CONTROL = "control"
+    CONTROL_THREADS = 2
 
     def __init__(
         self, config: QuantumConfig, pilot: str, num_cpus: float = 1, concurrency: int = 1
@@ -319,35 +367,208 @@ class PilotActor(QuantumWorker):
         super().__init__(config, pilot, num_cpus)
         self._compute = threading.BoundedSemaphore(max(1, concurrency))
         self._forwards = threading.BoundedSemaphore(self.FORWARD_SLOTS)
+        self._concurrency = max(1, concurrency)
+        self._retry = RetryPolicy(**config.retries.model_dump())
+        self._hold = float(config.failure_hold_seconds)
+        self._lock = threading.Lock()
+        self._contexts: dict[str, JobContext] = {}
+        self._cancelled: LRUCache[str, str] = LRUCache(maxsize=100_000)
+        self._jobs: list[tuple[str, str]] = []
+        self._failed: list[tuple[str, str]] = []
+        self._unhealthy: dict[str, tuple[float, str]] = {}
+        self._remote = self._init_error is None and resolve_executor(config.executor).remote
 
     @classmethod
     def max_concurrency(cls, concurrency: int) -> int:
         """Ray threads for an actor computing ``concurrency`` tasks at once."""
         return max(1, concurrency) + 1 + cls.FORWARD_SLOTS
 
+    @classmethod
+    def concurrency_groups(cls) -> dict[str, int]:
+        return {cls.CONTROL: cls.CONTROL_THREADS}
+
+    # ------------------------------------------------------------ running
     def run(self, spec: TaskSpec, *args: Any, **kwargs: Any) -> QuantumResult:
-        with self._compute:
-            try:
-                return super().run(spec, *args, **kwargs)
-            except Exception as exc:
-                if not (spec.fallbacks and is_unavailable(exc)):
-                    raise
-                failure = exc
-        return self._forward(spec, failure, args, kwargs)
+        ctx = self._open(spec)
+        try:
+            if ctx.deadline is None:
+                return self._run_in(ctx, spec, args, kwargs)
+            return self._run_until(ctx, spec, args, kwargs)
+        finally:
+            with self._lock:
+                self._contexts.pop(spec.task_id, None)
 
     def run_batch(self, specs: Sequence[TaskSpec]) -> list[Any]:
         from ray.exceptions import RayTaskError
 
+        if self._remote:
+            # Remote jobs: each task in its own job context, `concurrency` at once.
+            return self._run_each(specs)
         with self._compute:
             out = super().run_batch(specs)
         for i, (spec, value) in enumerate(zip(specs, out, strict=True)):
             cause = value.cause if isinstance(value, RayTaskError) else None
-            if spec.fallbacks and isinstance(cause, BaseException) and is_unavailable(cause):
-                try:
-                    out[i] = self._forward(spec, cause, spec.args, spec.kwargs)
-                except Exception as exc:
-                    out[i] = RayTaskError(spec.stage, traceback.format_exc(), exc)
+            if isinstance(cause, BaseException) and is_unavailable(cause):
+                self._mark_unhealthy(spec.resource, cause)
+                if spec.fallbacks:
+                    try:
+                        out[i] = self._forward(spec, cause, spec.args, spec.kwargs)
+                    except Exception as exc:
+                        out[i] = RayTaskError(spec.stage, traceback.format_exc(), exc)
         return out
+
+    def _run_each(self, specs: Sequence[TaskSpec]) -> list[Any]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ray.exceptions import RayTaskError
+
+        def one(spec: TaskSpec) -> Any:
+            try:
+                return self.run(spec)
+            except Exception as exc:
+                return RayTaskError(spec.stage, traceback.format_exc(), exc)
+
+        if len(specs) == 1:
+            return [one(specs[0])]
+        with ThreadPoolExecutor(min(len(specs), self._concurrency)) as pool:
+            return list(pool.map(one, specs))
+
+    def _open(self, spec: TaskSpec) -> JobContext:
+        deadline = None
+        if spec.deadline is not None:
+            deadline = time.monotonic() + (spec.deadline - time.time())
+        ctx = JobContext(
+            spec.task_id,
+            deadline=deadline,
+            known=list(spec.attach_jobs),
+            on_submit=self._report_job,
+            retry=self._retry,
+        )
+        with self._lock:
+            reason = self._cancelled.get(spec.task_id)
+            self._contexts[spec.task_id] = ctx
+        if reason is not None:
+            ctx.cancel(reason)
+        return ctx
+
+    def _run_in(
+        self, ctx: JobContext, spec: TaskSpec, args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> QuantumResult:
+        with self._compute:
+            try:
+                ctx.check()
+                held = self._held(spec.resource)
+                if held is not None and spec.fallbacks:
+                    # Circuit breaker: a resource that keeps failing is not tried again
+                    # until its hold ends; the task moves on at once.
+                    raise BackendUnavailableError(
+                        f"{spec.resource} (pilot {self.pilot}) is held offline after "
+                        f"repeated failures: {held}"
+                    )
+                with running(ctx):
+                    return QuantumWorker.run(self, spec, *args, **kwargs)
+            except Exception as exc:
+                if ctx.cancelled.is_set():  # whatever the SDK raised on the way out
+                    raise self._stopped(ctx, spec) from exc
+                if not is_unavailable(exc):
+                    raise
+                self._mark_unhealthy(spec.resource, exc)
+                if not spec.fallbacks:
+                    raise
+                failure = exc
+        return self._forward(spec, failure, args, kwargs)
+
+    def _run_until(
+        self, ctx: JobContext, spec: TaskSpec, args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> QuantumResult:
+        """Run with a deadline: a late task is cancelled (its remote jobs at their
+        provider) and fails with ``TaskTimeoutError``.  A local simulator cannot be
+        interrupted: it finishes in the background and its result is dropped."""
+        from concurrent.futures import Future
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        left = ctx.remaining()
+        if left is not None and left <= 0:
+            ctx.cancel("timed out")
+            raise self._stopped(ctx, spec)
+        fut: Future[QuantumResult] = Future()
+
+        def body() -> None:
+            try:
+                fut.set_result(self._run_in(ctx, spec, args, kwargs))
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+        threading.Thread(target=body, name=f"task-{spec.task_id}", daemon=True).start()
+        try:
+            return fut.result(timeout=left)
+        except FutureTimeout:
+            ctx.cancel("timed out")
+            raise self._stopped(ctx, spec) from None
+
+    def _stopped(self, ctx: JobContext, spec: TaskSpec) -> Exception:
+        jobs = [jid for jid, _ in ctx.jobs]
+        where = f"; remote jobs cancelled: {', '.join(jobs)}" if jobs else ""
+        if ctx.reason == "timed out":
+            return TaskTimeoutError(
+                f"task {spec.task_id} ({spec.stage}) did not finish within "
+                f"timeout_seconds={spec.timeout:g}{where}"
+            )
+        return TaskCancelledError(f"task {spec.task_id} ({spec.stage}) was cancelled{where}")
+
+    # ------------------------------------------------------------ control (group CONTROL)
+    def cancel_remote(self, task_ids: Sequence[str], reason: str = "was cancelled") -> list[str]:
+        """Cancel these tasks: running ones at their provider, later ones before they start.
+
+        Returns the remote job ids cancelled."""
+        out: list[str] = []
+        for task_id in task_ids:
+            with self._lock:
+                self._cancelled[task_id] = reason
+                ctx = self._contexts.get(task_id)
+            if ctx is not None:
+                out += ctx.cancel(reason)
+        return out
+
+    def drain_events(self) -> dict[str, list[tuple[str, str]]]:
+        """Since the last call: ``jobs``, the ``(task_id, job_id)`` of remote jobs
+        created; ``failing``, the ``(pilot, resource)`` marked failing here."""
+        with self._lock:
+            out = {"jobs": self._jobs, "failing": self._failed}
+            self._jobs, self._failed = [], []
+        return out
+
+    def _report_job(self, task_id: str, job_id: str) -> None:
+        with self._lock:
+            self._jobs.append((task_id, job_id))
+
+    def status(self, resource: str) -> ResourceStatus:
+        """The provider's status, or offline while the resource is held as failing."""
+        held = self._held(resource)
+        if held is not None:
+            return ResourceStatus(online=False, message=f"failing: {held}"[:300])
+        return super().status(resource)
+
+    def _held(self, resource: str) -> str | None:
+        """Why ``resource`` is held offline (its calls kept failing), or ``None``."""
+        with self._lock:
+            mark = self._unhealthy.get(resource)
+            if mark is not None and time.monotonic() - mark[0] >= self._hold:
+                del self._unhealthy[resource]
+                return None
+        return mark[1] if mark is not None else None
+
+    def _mark_unhealthy(self, resource: str, exc: BaseException) -> None:
+        with self._lock:
+            self._unhealthy[resource] = (time.monotonic(), f"{type(exc).__name__}: {exc}")
+            self._failed.append((self.pilot, resource))
+        logger.warning(
+            "pilot %s: %s failing (%s); reported offline for %g s",
+            self.pilot,
+            resource,
+            exc,
+            self._hold,
+        )
 
     def _forward(
         self, spec: TaskSpec, exc: BaseException, args: Sequence[Any], kwargs: dict[str, Any]
@@ -357,28 +578,8 @@ class PilotActor(QuantumWorker):
         if not self._forwards.acquire(blocking=False):
             raise exc  # every forward slot is waiting: fail now rather than risk a wait cycle
         try:
-            nxt, *rest = spec.fallbacks
-            selection = dict(spec.selection or {})
-            path = [
-                *selection.get("failover", []),
-                {
-                    "pilot": spec.pilot,
-                    "resource": spec.resource,
-                    "error": f"{type(exc).__name__}: {exc}"[:500],
-                },
-            ]
-            selection.update(nxt.selection or {})
-            selection["failover"] = path
-            moved = replace(
-                spec,
-                pilot=nxt.pilot,
-                resource=nxt.resource,
-                layout=nxt.layout,
-                fallbacks=tuple(rest),
-                selection=selection,
-                args=(),
-                kwargs={},
-            )
+            moved = failed_over(spec, exc)
+            nxt = spec.fallbacks[0]
             logger.warning(
                 "task %s: %s unavailable (%s); moving to %s/%s",
                 spec.task_id,

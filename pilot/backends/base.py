@@ -206,6 +206,43 @@ def is_unavailable(exc: BaseException) -> bool:
     return type(exc).__name__ in _UNAVAILABLE_TYPES
 
 
+#: Provider error codes of a transient failure: the same call may succeed if repeated.
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
+        "InternalServiceException",
+        "InternalServerException",
+        "InternalFailure",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "SlowDown",
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Is ``exc`` a failure worth retrying the same call for?
+
+    Connection resets, timeouts, HTTP 408/429/5xx and the provider codes in
+    :data:`TRANSIENT_CODES`; not a device reported offline or retired (those
+    fail over at once, see :func:`is_unavailable`), nor errors in the task.
+    """
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):  # botocore ClientError
+        error = response.get("Error") or {}
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return error.get("Code") in TRANSIENT_CODES or status in UNAVAILABLE_STATUS
+    status = getattr(exc, "status_code", None) or getattr(response, "status_code", None)
+    if status in UNAVAILABLE_STATUS:
+        return True
+    return type(exc).__name__ in _UNAVAILABLE_TYPES
+
+
 #: Network failures of botocore and requests that do not subclass ConnectionError.
 _UNAVAILABLE_TYPES = frozenset(
     {

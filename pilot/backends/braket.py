@@ -15,10 +15,18 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.workload import canonical_gates
+from pilot.backends import jobs
 from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
 from pilot.backends.braket_properties import calibration, status_from_metadata
+from pilot.backends.jobs import current_job
 from pilot.convert.braket import to_braket
-from pilot.errors import ConfigError, CredentialsError, PilotStartError, TaskFailedError
+from pilot.errors import (
+    ConfigError,
+    CredentialsError,
+    PilotStartError,
+    TaskFailedError,
+    TaskTimeoutError,
+)
 
 if TYPE_CHECKING:
     from pilot.config import QuantumConfig
@@ -32,6 +40,8 @@ SIMULATOR_ARNS = {
     "braket_tn1": "arn:aws:braket:::device/quantum-simulator/amazon/tn1",
 }
 LOCAL_DEVICES = ("braket_sv", "braket_dm")
+#: Seconds a quantum task is polled for when the task has no timeout (the SDK's 5 days).
+DEFAULT_POLL_TIMEOUT = 5 * 24 * 3600.0
 
 
 def _result_output(result: Any, circuit: Any) -> NativeOutput:
@@ -162,6 +172,7 @@ class BraketAwsBackend(_BraketBase):
         super().__init__(config, pilot=pilot, num_cpus=num_cpus)
         self.arn = self._arn(config)
         import boto3
+        from botocore.config import Config
         from braket.aws import AwsDevice, AwsSession
 
         region = config.aws_region or self._arn_region(self.arn) or None
@@ -178,7 +189,15 @@ class BraketAwsBackend(_BraketBase):
                 key="quantum.aws_region",
             )
         try:
-            self._device = AwsDevice(self.arn, aws_session=AwsSession(boto_session=boto_session))
+            # quantum.retries applies to every HTTP call, through botocore's "standard"
+            # retry mode (exponential backoff with jitter on throttling, 5xx and
+            # connection errors); _wait re-attaches if a poll still fails.
+            retry = Config(
+                retries={"mode": "standard", "total_max_attempts": config.retries.max_attempts}
+            )
+            self._device = AwsDevice(
+                self.arn, aws_session=AwsSession(boto_session=boto_session, config=retry)
+            )
             props = self._device.properties
         except Exception as exc:
             raise PilotStartError(
@@ -250,18 +269,24 @@ class BraketAwsBackend(_BraketBase):
         return status_from_metadata(metadata, self.config.typical_job_seconds)
 
     def _task_kwargs(self, shots: int) -> dict[str, Any]:
+        ctx = current_job()
+        left = ctx.remaining() if ctx is not None else None
         kwargs: dict[str, Any] = {
             "shots": shots,
             "poll_interval_seconds": self.config.poll_interval_seconds,
+            "poll_timeout_seconds": left if left is not None else DEFAULT_POLL_TIMEOUT,
         }
         if self._destination is not None:
             kwargs["s3_destination_folder"] = self._destination
         return kwargs
 
     def _run_many(self, circuits: Sequence[Any], shots: int) -> list[Any]:
-        """Several circuits as one ``AwsDevice.run_batch``: created and polled concurrently."""
-        if len(circuits) <= 1:
-            return [self._run_one(c, shots) for c in circuits]
+        """Several circuits: all created first (through the task's job context, so that
+        each can be reported, re-attached and cancelled), then awaited; outside a
+        pilot task, one ``AwsDevice.run_batch`` (created and polled concurrently)."""
+        if len(circuits) <= 1 or current_job() is not None:
+            tasks = [self._create(c, shots) for c in circuits]
+            return [self._wait(t) for t in tasks]
         batch = self._device.run_batch(
             list(circuits),
             max_parallel=min(len(circuits), self.BATCH_PARALLEL),
@@ -277,11 +302,53 @@ class BraketAwsBackend(_BraketBase):
     BATCH_PARALLEL = 10
 
     def _run_one(self, circuit: Any, shots: int) -> Any:
-        task = self._device.run(circuit, **self._task_kwargs(shots))
-        result = task.result()
-        if result is None:
-            self._failed(task)
-        return result
+        return self._wait(self._create(circuit, shots))
+
+    def _create(self, circuit: Any, shots: int) -> Any:
+        """A quantum task for ``circuit``: created, or re-attached by the job context."""
+        return jobs.submit(
+            lambda: self._device.run(circuit, **self._task_kwargs(shots)),
+            self._attach,
+            lambda task: str(task.id),
+            retry=False,  # botocore retries CreateQuantumTask (same client token)
+        )
+
+    def _attach(self, arn: str) -> Any:
+        from braket.aws import AwsQuantumTask
+
+        ctx = current_job()
+        left = ctx.remaining() if ctx is not None else None
+        return AwsQuantumTask(
+            arn,
+            aws_session=self._device.aws_session,
+            poll_timeout_seconds=left if left is not None else DEFAULT_POLL_TIMEOUT,
+            poll_interval_seconds=self.config.poll_interval_seconds,
+        )
+
+    def _wait(self, task: Any) -> Any:
+        """The task's result: polling errors that are transient re-attach and poll again;
+        the deadline of the job context cancels the task (``TaskTimeoutError``)."""
+        ctx = current_job()
+        arn = str(task.id)
+        first = [task]
+
+        def poll() -> Any:
+            current = first.pop() if first else self._attach(arn)
+            return current, current.result()
+
+        current, result = jobs.retrying(poll, what=f"Braket task {arn}", ctx=ctx)
+        if result is not None:
+            return result
+        if ctx is not None:
+            ctx.check()  # cancelled through pcs.cancel_task
+            left = ctx.remaining()
+            if left is not None and left <= 0:
+                ctx.cancel("timed out")
+                raise TaskTimeoutError(
+                    f"task {ctx.task_id}: Braket quantum task {arn} did not finish within its "
+                    "timeout_seconds; it was cancelled"
+                )
+        self._failed(current)
 
     def _failed(self, task: Any) -> NoReturn:
         """Raise for a task whose result is ``None``: FAILED, CANCELLED, or polling timed out."""

@@ -1,22 +1,76 @@
-"""``ibm_runtime``: IBM Quantum Runtime through ``SamplerV2``.
+"""``ibm_runtime``: IBM Quantum Runtime through the client-side ``Sampler``.
 
 With a token (``quantum.ibmqx_token``, ``IBM_QUANTUM_TOKEN``, the seed's
 ``IBMQX_TOKEN``, the SDK's ``QISKIT_IBM_TOKEN``) or an account saved with
 ``QiskitRuntimeService.save_account``, it uses the real service.  With
-``quantum.local: true`` it uses the runtime's local testing mode: ``SamplerV2``
+``quantum.local: true`` it uses the runtime's local testing mode: ``Sampler``
 given a fake backend as its mode runs the same client code locally in Aer.
 Without either it refuses, and never falls back silently.
+
+Reaching the service
+--------------------
+``QiskitRuntimeService(channel, token, instance, url=quantum.url,
+proxies={"urls": {"http": quantum.proxy, "https": quantum.proxy}},
+verify=quantum.verify)``.  The SDK derives every endpoint from ``url``
+(``iam.<host>``, ``api.global-search-tagging.<host>``,
+``[<region>.]quantum.<host>/api/v1``) and its request signer always exchanges
+the key at ``https://iam.cloud.ibm.com`` (the SDK's ``IAM_URL`` environment
+variable overrides that), so a different deployment is reached through
+``url`` and, where the network needs one, ``proxy``.  ``verify = false``
+reaches IAM and Global Search, but the SDK sets it on a ``requests``
+session, where ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` win over it: behind
+a TLS-intercepting proxy, point those at the proxy's CA instead.  The tests
+reach a fake platform on loopback through ``proxy`` (``tests/fakes/ibm_service.py``).
+
+Remote jobs
+-----------
+Each run is one job, created and awaited through the task's job context
+(:mod:`pilot.backends.jobs`)::
+
+    ctx.submit(create=sampler.run(pubs), attach=service.job(id))
+        │   the job id reaches the driver as soon as the job exists; a resumed
+        │   task re-attaches to the id its journal recorded instead of paying twice
+        ▼
+    poll job.status() every poll_interval_seconds (retried when transient)
+        ├── ctx cancelled (pcs.cancel_task)   the context called job.cancel()
+        │                                     -> TaskCancelledError
+        ├── ctx.remaining() reached 0          ctx.cancel("timed out") -> job.cancel()
+        │                                     -> TaskTimeoutError (task id, job id)
+        ├── CANCELLED at the provider          -> TaskCancelledError
+        └── DONE / ERROR                       job.result() (retried when transient;
+                                              a failed job raises the SDK's error)
+
+Provider calls that are safe to repeat (status, results, backend metadata,
+signing in) go through :func:`pilot.backends.jobs.retrying`; job creation
+through ``ctx.submit``, which retries it.  The SDK's errors for HTTP
+408/429/5xx and dropped connections are raised as :class:`IBMTransientError`
+(a ``ConnectionError``, so they are retried, and a
+:class:`~pilot.errors.BackendUnavailableError`, so QDREAMER fails over once
+retries are spent); the SDK's own HTTP session also retries 5xx answers and
+broken connections by itself (urllib3, backoff 0.5 s).  The token (and a proxy's credentials) never
+appear in errors or logs: :func:`scrub`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend, bits_from_qiskit_key
+from pilot.backends.base import (
+    UNAVAILABLE_STATUS,
+    Job,
+    Layout,
+    NativeOutput,
+    QuantumBackend,
+    bits_from_qiskit_key,
+    is_transient,
+)
+from pilot.backends.jobs import current_job, retrying, submit
 from pilot.backends.qiskit import (
     QiskitDevices,
     capabilities_from_target,
@@ -24,7 +78,15 @@ from pilot.backends.qiskit import (
     normalise_fake_name,
 )
 from pilot.convert.qiskit import measured_circuit
-from pilot.errors import ConfigError, CredentialsError, PilotStartError
+from pilot.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    CredentialsError,
+    PilotStartError,
+    TaskCancelledError,
+    TaskTimeoutError,
+)
+from pilot.secrets import IBM_TOKEN_ENV, remember
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -33,13 +95,88 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 #: Environment variables searched for a token, in order.
-TOKEN_ENV = ("IBM_QUANTUM_TOKEN", "IBMQX_TOKEN", "QISKIT_IBM_TOKEN")
+TOKEN_ENV = IBM_TOKEN_ENV
+
+#: How the SDK words failures that mean "not now" when it has dropped the HTTP
+#: status (``RequestsApiError(..., -1)``, ``IBMRuntimeError("Failed to run program: ...")``).
+TRANSIENT_TEXT = (
+    "Connection aborted",
+    "Connection reset",
+    "RemoteDisconnected",
+    "Max retries exceeded",
+    "Read timed out",
+    "timed out",
+    "maintenance mode",
+    "Too Many Requests",
+    "Service Unavailable",
+    "Bad Gateway",
+    "Gateway Timeout",
+    "Internal Server Error",
+    "ProxyError",
+)
+#: ... unless the text says the failure is for good.
+PERMANENT_TEXT = ("CERTIFICATE_VERIFY_FAILED", "SSLCertVerificationError", "WRONG_VERSION_NUMBER")
+#: SDK errors that are never retried, whatever their text (a failed job's reason may say
+#: "Internal Server Error": repeating ``job.result()`` would not change it).
+PERMANENT_TYPES = frozenset(
+    {
+        "RuntimeJobFailureError",
+        "RuntimeJobMaxTimeoutError",
+        "RuntimeInvalidStateError",
+        "IBMNotAuthorizedError",
+        "IBMInputValueError",
+        "InvalidAccountError",
+    }
+)
 
 
-def scrub(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` replaced (SDK errors sometimes echo request data)."""
-    return text.replace(secret, "***") if secret else text
+def scrub(text: str, *secrets: str | None) -> str:
+    """``text`` with each of ``secrets`` replaced (SDK errors sometimes echo request data)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class IBMTransientError(BackendUnavailableError, ConnectionError):
+    """An IBM Cloud call failed in a way worth repeating: HTTP 408/429/5xx or a
+    dropped connection.  Retried (it is a ``ConnectionError``); once retries are
+    spent, the resource is unavailable (a ``BackendUnavailableError``: QDREAMER
+    fails the task over).  ``status_code`` is the HTTP status when known."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        super().__init__(message)
+
+
+def is_ibm_transient(exc: BaseException) -> tuple[bool, int | None]:
+    """Is ``exc`` (or an error it was raised from) an IBM Cloud "not now"? And its status.
+
+    True for what :func:`~pilot.backends.base.is_transient` says, an SDK or
+    IAM error carrying HTTP status 408/429/5xx, and the SDK's wrapped network
+    failures (:data:`TRANSIENT_TEXT`).  False for authentication, certificate
+    and validation errors.
+    """
+    seen: set[int] = set()
+    err: BaseException | None = exc
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, (TaskCancelledError, TaskTimeoutError)):
+            return False, None
+        if type(err).__name__ in PERMANENT_TYPES and err is exc:
+            return False, None
+        status = getattr(err, "status_code", None)
+        status = status if isinstance(status, int) and status > 0 else None
+        if is_transient(err) or status in UNAVAILABLE_STATUS:
+            return True, status
+        text = str(err)
+        if any(t in text for t in TRANSIENT_TEXT) and not any(p in text for p in PERMANENT_TEXT):
+            return True, status
+        err = err.__cause__
+    return False, None
 
 
 class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
@@ -47,7 +184,9 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
 
     def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
         super().__init__(config, pilot=pilot, num_cpus=num_cpus)
+        remember(config.token)  # unpickled here, so not seen by QuantumConfig's validator
         self._service: Any = None
+        self._token: str | None = None
         self._devices: dict[str, Any] = {}
         self._pms: dict[Any, Any] = {}
         if config.local:
@@ -72,6 +211,7 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
         from qiskit_ibm_runtime import QiskitRuntimeService
 
         token = config.token or next((os.environ[v] for v in TOKEN_ENV if os.environ.get(v)), None)
+        self._token = token
         channel = config.channel or "ibm_quantum_platform"
         if token is None and not _saved_account(channel):
             raise CredentialsError(
@@ -80,21 +220,92 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
                 "QiskitRuntimeService.save_account(...). To run the same client code locally "
                 "on fake backends, set quantum.local = true."
             )
+        kwargs: dict[str, Any] = {"channel": channel, "token": token, "instance": config.instance}
+        if config.url:
+            kwargs["url"] = config.url
+        if config.proxy:
+            kwargs["proxies"] = {"urls": {"http": config.proxy, "https": config.proxy}}
+        if not config.verify:
+            kwargs["verify"] = False
+        where = config.url or "https://cloud.ibm.com"
         try:
-            self._service = QiskitRuntimeService(
-                channel=channel, token=token, instance=config.instance
-            )
+            self._service = self._retrying("sign-in", lambda: QiskitRuntimeService(**kwargs))
             if config.backends or config.backend:
                 for name in config.backends or (str(config.backend),):
-                    self._devices[name] = self._service.backend(name)
+                    self._devices[name] = self._lookup(name)
             else:
-                backend = self._service.least_busy(operational=True, simulator=False)
+                backend = self._retrying(
+                    "least busy backend",
+                    lambda: self._service.least_busy(operational=True, simulator=False),
+                )
                 self._devices[backend.name] = backend
+        except ConfigError:
+            raise
         except Exception as exc:
             raise PilotStartError(
-                f"could not connect to IBM Quantum ({channel}): "
-                f"{scrub(f'{type(exc).__name__}: {exc}', token)}"
+                f"could not connect to IBM Quantum ({channel} at {where}): {self._text(exc)}"
             ) from None
+        logger.info(
+            "pilot %s: IBM Quantum %s at %s, devices %s",
+            self.pilot,
+            channel,
+            where,
+            ", ".join(self._devices),
+        )
+
+    def _lookup(self, name: str) -> Any:
+        from qiskit.providers.exceptions import QiskitBackendNotFoundError
+
+        try:
+            return self._retrying(f"backend {name}", lambda: self._service.backend(name))
+        except QiskitBackendNotFoundError:
+            available = self._retrying(
+                "backends", lambda: [b.name for b in self._service.backends()]
+            )
+        if name not in available:
+            raise ConfigError.unknown("IBM Quantum backend", "quantum.backend", name, available)
+        # Listed now: the first lookup's listing failed (see _provider's ``held``).
+        return self._retrying(f"backend {name}", lambda: self._service.backend(name), held=True)
+
+    # ------------------------------------------------------------ provider calls
+    def _text(self, exc: BaseException) -> str:
+        """``Type: message`` of ``exc`` with the token and proxy credentials removed."""
+        proxy = self.config.proxy
+        userinfo = urlsplit(proxy).netloc.rpartition("@")[0] if proxy else ""
+        return scrub(f"{type(exc).__name__}: {exc}", self._token, userinfo or None)
+
+    def _provider(self, what: str, call: Callable[[], T], *, held: bool = False) -> Callable[[], T]:
+        """``call`` with transient SDK errors raised as :class:`IBMTransientError`.
+
+        ``held``: the call names a device this backend already holds.  The SDK
+        answers "no backend matches" when its listing of the instance's
+        devices failed (it logs "Invalid instance" and swallows the HTTP
+        error), so for a held device that counts as transient too: a device
+        that is really gone ends, after the retries, as unavailable.
+        """
+        from qiskit.providers.exceptions import QiskitBackendNotFoundError
+
+        def guarded() -> T:
+            try:
+                return call()
+            except (TaskCancelledError, TaskTimeoutError, BackendUnavailableError):
+                raise
+            except Exception as exc:
+                transient, status = is_ibm_transient(exc)
+                if transient or (held and isinstance(exc, QiskitBackendNotFoundError)):
+                    raise IBMTransientError(
+                        f"IBM Quantum {what} failed: {self._text(exc)}", status_code=status
+                    ) from None
+                raise
+
+        return guarded
+
+    def _retrying(self, what: str, call: Callable[[], T], *, held: bool = False) -> T:
+        """``call`` retried on transient errors (the task's policy inside a job context)."""
+        # ctx passed explicitly: retrying() picks its policy before looking the context up.
+        ctx = current_job()
+        guarded = self._provider(what, call, held=held)
+        return retrying(guarded, what=f"IBM Quantum {what}", ctx=ctx)
 
     # ------------------------------------------------------------ contract
     def _capabilities(self, name: str, backend: Any) -> ResourceCapabilities:
@@ -118,7 +329,8 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
         return list(self._caps)
 
     def status(self, resource: str) -> ResourceStatus:
-        st = self._device(resource).status()
+        device = self._device(resource)
+        st = self._retrying(f"status of {resource}", device.status)
         return ResourceStatus(
             online=bool(st.operational),
             queue_depth=int(st.pending_jobs),
@@ -126,6 +338,7 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
             message=str(getattr(st, "status_msg", "") or ""),
         )
 
+    # ------------------------------------------------------------ jobs
     def _sample(
         self, resource: str, circuits: list[QuantumCircuit], shots: int, layout: Layout = None
     ) -> tuple[list[Any], str]:
@@ -133,8 +346,68 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
         if self.config.local and self.config.seed is not None:
             sampler.options.simulator.seed_simulator = self.config.seed
         isa = [self._transpile(resource, qc, layout) for qc in circuits]
-        job = sampler.run(isa, shots=shots)
-        return list(job.result()), str(job.job_id())
+        job = submit(
+            create=self._provider(
+                f"job submission to {resource}", lambda: sampler.run(isa, shots=shots), held=True
+            ),
+            attach=lambda job_id: self._attach(job_id, lambda: sampler.run(isa, shots=shots)),
+            job_id=lambda j: str(j.job_id()),
+        )
+        job_id = str(job.job_id())
+        logger.info(
+            "IBM Quantum job %s on %s: %d pub(s), %d shots", job_id, resource, len(isa), shots
+        )
+        return list(self._wait(resource, job, job_id)), job_id
+
+    def _attach(self, job_id: str, create: Callable[[], Any]) -> Any:
+        """The job ``job_id`` of the service (a resumed task), else a new one.
+
+        Local-mode jobs ran in the process that created them and cannot be
+        found again; a job the service no longer knows cannot be paid twice:
+        both are created anew.
+        """
+        if self.config.local:
+            logger.info("local job %s cannot be re-attached; running it again", job_id)
+            return create()
+        from qiskit_ibm_runtime.exceptions import RuntimeJobNotFound
+
+        try:
+            return self._retrying(f"job {job_id}", lambda: self._service.job(job_id))
+        except RuntimeJobNotFound:
+            logger.warning(
+                "IBM Quantum job %s is not known to the service; submitting anew", job_id
+            )
+            return self._retrying(f"job resubmission for {job_id}", create, held=True)
+
+    def _wait(self, resource: str, job: Any, job_id: str) -> Any:
+        """The job's result, waiting as the task's job context allows (module docstring)."""
+        ctx = current_job()
+        poll = max(0.1, float(self.config.poll_interval_seconds))
+        while True:
+            if ctx is not None:
+                ctx.check()
+            if self._retrying(f"status of job {job_id}", job.in_final_state):
+                break
+            left = ctx.remaining() if ctx is not None else None
+            if ctx is not None and left is not None and left <= 0:
+                ctx.cancel("timed out")
+                raise TaskTimeoutError(
+                    f"task {ctx.task_id}: IBM Quantum job {job_id} on {resource} did not "
+                    "finish before the task's timeout; the job was cancelled"
+                )
+            pause = poll if left is None else min(poll, left)
+            if ctx is not None:
+                ctx.cancelled.wait(pause)
+            else:
+                time.sleep(pause)
+        if ctx is not None:
+            ctx.check()
+        if self._retrying(f"status of job {job_id}", job.cancelled):
+            where = f"task {ctx.task_id}: " if ctx is not None else ""
+            raise TaskCancelledError(
+                f"{where}IBM Quantum job {job_id} on {resource} was cancelled at the provider"
+            )
+        return self._retrying(f"result of job {job_id}", job.result)
 
     def run_native(
         self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None

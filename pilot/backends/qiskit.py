@@ -18,7 +18,7 @@ from dreamer.resource import ResourceCapabilities
 from dreamer.workload import VIRTUAL_GATES, canonical_gate
 from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend, bits_from_qiskit_key
 from pilot.convert.qiskit import measured_circuit
-from pilot.errors import ConfigError, UnsupportedOperationError
+from pilot.errors import ConfigError, TaskFailedError, UnsupportedOperationError
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -202,7 +202,10 @@ class _AerRunner(QuantumBackend):
         sim = self._simulator(resource, exact)
         prepared = [self._prepare(resource, qc, layout) for qc in circuits]
         opts: dict[str, Any] = {} if shots is None else {"shots": shots}
-        return sim.run(prepared, **opts).result()
+        result = sim.run(prepared, **opts).result()
+        if not result.success:  # Aer reports its failures here instead of raising
+            raise TaskFailedError(f"{resource}: the simulation failed: {result.status}")
+        return result
 
     def run_native(
         self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None

@@ -17,11 +17,12 @@ measured qubits in order, qubit 0 leftmost by default.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dreamer.workload import canonical_gate
 from pilot.convert.gates import GATES
-from pilot.convert.portable import KeyFormat, LoadedCircuit, PortableCircuit
+from pilot.convert.portable import MAX_QUBITS, KeyFormat, LoadedCircuit, PortableCircuit
 from pilot.errors import CircuitError, closest
 
 _QUBIT_KEYS = ("qubit", "qubits", "wires", "control", "controls", "target", "targets")
@@ -45,6 +46,12 @@ def _as_list(value: Any, where: str) -> list[Any]:
 def _int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _err(f"{where}: expected a non-negative integer qubit index, got {value!r}")
+    if value >= MAX_QUBITS:
+        # Refused before a circuit that wide is built (memory and time without bound).
+        raise _err(
+            f"{where}: qubit {value} is beyond the {MAX_QUBITS} qubits circuits are read up to "
+            "(more than any device or simulator offers)"
+        )
     return value
 
 
@@ -52,9 +59,12 @@ def _float(value: Any, where: str) -> float:
     try:
         if isinstance(value, bool):
             raise TypeError
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise _err(f"{where}: expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise _err(f"{where}: expected a finite angle, got {value!r}")
+    return number
 
 
 def from_gatedict(spec: dict[str, Any]) -> LoadedCircuit:
@@ -62,8 +72,8 @@ def from_gatedict(spec: dict[str, Any]) -> LoadedCircuit:
 
     unknown = set(spec) - _TOP_KEYS
     if unknown:
-        key = sorted(unknown)[0]
-        hint = closest(key, _TOP_KEYS)
+        key = sorted(unknown, key=str)[0]  # keys may be of any hashable type
+        hint = closest(str(key), _TOP_KEYS)
         raise _err(f"unknown key {key!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
     gates = spec.get("gates")
     if not isinstance(gates, (list, tuple)):
@@ -76,8 +86,8 @@ def from_gatedict(spec: dict[str, Any]) -> LoadedCircuit:
             raise _err(f"{where}: expected a dict, got {type(g).__name__}")
         bad = set(g) - _KNOWN_KEYS
         if bad:
-            key = sorted(bad)[0]
-            hint = closest(key, _KNOWN_KEYS)
+            key = sorted(bad, key=str)[0]
+            hint = closest(str(key), _KNOWN_KEYS)
             raise _err(
                 f"{where}: unknown key {key!r}" + (f" (did you mean {hint!r}?)" if hint else "")
             )
@@ -114,12 +124,19 @@ def from_gatedict(spec: dict[str, Any]) -> LoadedCircuit:
             raise _err(f"{where}: {name} takes {gspec.num_params} angle(s), got {len(angles)}")
         ops.append((name, qubits, angles))
     used = [q for _, qs, _ in ops for q in qs] + measure
-    declared = spec.get("n_qubits", spec.get("num_qubits"))
+    size_key = "n_qubits" if "n_qubits" in spec else "num_qubits"
+    declared = spec.get(size_key)
     width = max(used) + 1 if used else 1
     if declared is not None:
-        declared = _int(declared, "n_qubits")
+        if isinstance(declared, bool) or not isinstance(declared, int) or declared < 0:
+            raise _err(f"{size_key}: expected a non-negative integer, got {declared!r}")
+        if declared > MAX_QUBITS:
+            raise _err(
+                f"{size_key}={declared}: circuits are read up to {MAX_QUBITS} qubits (more than "
+                "any device or simulator offers)"
+            )
         if declared < width:
-            raise _err(f"n_qubits={declared} but gates use qubit {width - 1}")
+            raise _err(f"{size_key}={declared} but gates use qubit {width - 1}")
         width = max(declared, 1)
     for key in ("measure", "measurements"):
         if key in spec:

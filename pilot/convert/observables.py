@@ -78,7 +78,18 @@ def _check_word(word: str, i: int) -> None:
 
 
 def _coefficient(coeff: Any, i: int, word: str) -> float:
-    value = complex(coeff) if not isinstance(coeff, (int, float)) else coeff
+    def wrong() -> ConfigError:
+        return ConfigError(
+            f"observables[{i}]: coefficient of {word!r} must be a finite number, got {coeff!r}",
+            key="observables",
+        )
+
+    if isinstance(coeff, (str, bytes, bool)):
+        raise wrong()
+    try:
+        value = complex(coeff) if not isinstance(coeff, (int, float)) else float(coeff)
+    except (TypeError, ValueError, OverflowError):
+        raise wrong() from None
     if isinstance(value, complex):
         if abs(value.imag) > 1e-12:
             raise ConfigError(
@@ -87,11 +98,8 @@ def _coefficient(coeff: Any, i: int, word: str) -> float:
                 key="observables",
             )
         value = value.real
-    if isinstance(value, bool) or not math.isfinite(value):
-        raise ConfigError(
-            f"observables[{i}]: coefficient of {word!r} must be a finite number, got {coeff!r}",
-            key="observables",
-        )
+    if not math.isfinite(value):
+        raise wrong()
     return float(value)
 
 

@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 #: Source formats, as reported in ``QuantumResult.source_format``.
 SOURCE_FORMATS = ("qiskit", "qasm2", "qasm3", "braket", "pennylane", "gatedict")
 
+#: Widest circuit read from text (OpenQASM) or a gate dict, in qubits and in
+#: classical bits: far above any device or simulator (IBM's largest has 1,121
+#: qubits), and small enough that building the circuit object stays cheap.  A
+#: wider declaration is refused while reading, before any memory is spent on it.
+MAX_QUBITS = 10_000
+
 #: Which executor framework runs each source format natively.
 NATIVE_FRAMEWORK = {
     "qiskit": "qiskit",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dreamer.workload import NON_GATES, canonical_gate
 from pilot.convert.gates import basis_for
-from pilot.convert.portable import KeyFormat, LoadedCircuit, PortableCircuit
+from pilot.convert.portable import MAX_QUBITS, KeyFormat, LoadedCircuit, PortableCircuit
 from pilot.errors import CircuitError, UnsupportedOperationError
 
 if TYPE_CHECKING:
@@ -35,6 +35,11 @@ def circuit_gates(qc: QuantumCircuit) -> frozenset[str]:
 
 def from_qiskit(qc: QuantumCircuit, source_format: str = "qiskit") -> LoadedCircuit:
     """Load a Qiskit ``QuantumCircuit`` (Qiskit counts convention)."""
+    if qc.num_qubits == 0:
+        raise CircuitError(
+            f"circuit {qc.name!r} has no qubits; there is nothing to run",
+            source_format=source_format,
+        )
     if qc.parameters:
         names = ", ".join(sorted(p.name for p in qc.parameters))
         raise CircuitError(
@@ -176,20 +181,28 @@ def from_qasm(
     """Load an OpenQASM 2 or 3 program (Qiskit counts convention).
 
     ``bind`` assigns the program's ``input`` parameters (a sweep's set).
+    Every way the text can be wrong is a :class:`CircuitError` naming the
+    line (``.line``) when one statement is to blame.
     """
     version = qasm_version(text)
     if version == 2:
-        qc = _load_qasm2(text)
         fmt = "qasm2"
     elif version in (3, None):
-        qc = _load_qasm3(text)
         fmt = "qasm3"
     else:
+        header = _HEADER.match(text)
+        line = text[: header.end()].count("\n") + 1 if header else 1
         raise CircuitError(
-            f"OpenQASM {version} is not supported; use OpenQASM 2 or 3",
-            line=1,
+            f"OpenQASM {version} is not supported (line {line}: "
+            f"{text.splitlines()[line - 1].strip()[:40]!r}); use OpenQASM 2 or 3",
+            line=line,
             source_format="qasm",
         )
+    _check_sizes(fmt, text)
+    qc = _load_qasm2(text) if fmt == "qasm2" else _load_qasm3(text)
+    if qc.num_qubits == 0:
+        example = "qreg q[2];" if fmt == "qasm2" else "qubit[2] q;"
+        raise _line_error(fmt, text, None, f"the program declares no qubits; add e.g. {example!r}")
     return from_qiskit(bind(qc) if bind is not None else qc, fmt)
 
 
@@ -197,10 +210,81 @@ def _line_error(fmt: str, text: str, line: int | None, msg: str) -> CircuitError
     where = f"OpenQASM {fmt[-1]}"
     if line is not None:
         lines = text.splitlines()
-        snippet = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        # An error at the end of input (a truncated program) is reported on its last line.
+        line = min(max(line, 1), max(len(lines), 1))
+        snippet = lines[line - 1].strip() if lines else ""
         where += f" line {line}"
         msg = f"{msg}\n    {line} | {snippet}" if snippet else msg
     return CircuitError(f"{where}: {msg}", line=line, source_format=fmt)
+
+
+def _message(exc: BaseException) -> str:
+    """An SDK exception's own message (``QiskitError.__str__`` gives its ``repr``)."""
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, str) else str(exc)
+
+
+#: ``<line>,<column>: <message>`` as Qiskit's importers prefix a located error.
+#: (The reference AST builder writes ``L<line>:C<column>: <message>``.)
+_POSITION = re.compile(r"^(?:<input>:|L)?(\d+)(?:,|:C)(\d+):\s*(.*)$", re.S)
+
+#: Declarations whose size is a literal: (keyword, pattern) with groups size and name.
+_DECLARATIONS = (
+    ("qubits", re.compile(r"\bqreg\s+(?P<name>[A-Za-z_]\w*)\s*\[\s*(?P<size>\d+)\s*\]")),
+    ("qubits", re.compile(r"\bqubit\s*\[\s*(?P<size>\d+)\s*\]\s*(?P<name>[A-Za-z_]\w*)")),
+    ("classical bits", re.compile(r"\bcreg\s+(?P<name>[A-Za-z_]\w*)\s*\[\s*(?P<size>\d+)\s*\]")),
+    ("classical bits", re.compile(r"\bbit\s*\[\s*(?P<size>\d+)\s*\]\s*(?P<name>[A-Za-z_]\w*)")),
+)
+_PHYSICAL = re.compile(r"\$(\d+)")
+#: An index in brackets; OpenQASM 2's parser stores indices in 64 bits.
+_INDEX = re.compile(r"\[\s*(\d+)\s*\]")
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+
+
+def _without_comments(text: str) -> str:
+    """``text`` with comments blanked out (newlines kept, so line numbers still match)."""
+    return _COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+
+
+def _check_sizes(fmt: str, text: str) -> None:
+    """Refuse registers (and physical qubits) beyond :data:`MAX_QUBITS` before parsing:
+    the importers would build them, spending memory and time without bound."""
+    code = _without_comments(text)
+
+    def line_of(pos: int) -> int:
+        return code.count("\n", 0, pos) + 1
+
+    totals = {"qubits": 0, "classical bits": 0}
+    for kind, pattern in _DECLARATIONS:
+        for m in pattern.finditer(code):
+            size = int(m.group("size"))
+            totals[kind] += size
+            if totals[kind] > MAX_QUBITS:
+                what = (
+                    f"register {m.group('name')!r} declares {size} {kind}"
+                    if size > MAX_QUBITS
+                    else f"register {m.group('name')!r} brings the program to {totals[kind]} {kind}"
+                )
+                raise _line_error(
+                    fmt,
+                    text,
+                    line_of(m.start()),
+                    f"{what}; circuits are read up to {MAX_QUBITS} {kind} (more than any "
+                    "device or simulator offers)",
+                )
+    for m in _PHYSICAL.finditer(code):
+        if int(m.group(1)) >= MAX_QUBITS:
+            raise _line_error(
+                fmt,
+                text,
+                line_of(m.start()),
+                f"physical qubit ${m.group(1)} is beyond the {MAX_QUBITS} qubits circuits are "
+                "read up to (more than any device or simulator offers)",
+            )
+    if fmt == "qasm2":
+        for m in _INDEX.finditer(code):
+            if int(m.group(1)) >= 2**63:
+                raise _line_error(fmt, text, line_of(m.start()), f"index {m.group(1)} is too large")
 
 
 def _load_qasm2(text: str) -> QuantumCircuit:
@@ -213,10 +297,18 @@ def _load_qasm2(text: str) -> QuantumCircuit:
             include_path=(),
         )
     except qasm2.QASM2ParseError as exc:
-        m = re.match(r"<input>:(\d+),(\d+):\s*(.*)", str(exc).strip('"'), re.S)
+        m = _POSITION.match(_message(exc).strip())
         if m:
             raise _line_error("qasm2", text, int(m.group(1)), m.group(3)) from None
-        raise _line_error("qasm2", text, None, str(exc)) from None
+        raise _line_error("qasm2", text, None, _message(exc)) from None
+    except BaseException as exc:
+        # The parser is written in Rust: a panic reaches Python as pyo3's
+        # PanicException, which derives from BaseException.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise _line_error(
+            "qasm2", text, None, f"the OpenQASM 2 parser failed on this program ({exc})"
+        ) from None
 
 
 def _with_braket_defs(text: str) -> str:
@@ -244,34 +336,41 @@ def _with_braket_defs(text: str) -> str:
 
 
 def _load_qasm3(text: str) -> QuantumCircuit:
+    """Parse with the reference ANTLR grammar (our listener collects syntax errors with
+    their positions), then convert the AST with Qiskit's importer; a conversion error
+    without a position is pinned to the first statement that makes it fail."""
     try:
-        from qiskit import qasm3
-    except ImportError as exc:  # pragma: no cover - qiskit ships it
-        raise CircuitError(f"cannot read OpenQASM 3: {exc}", source_format="qasm3") from None
+        import qiskit_qasm3_import
+    except ImportError as exc:  # pragma: no cover - qiskit[qasm3-import] ships it
+        raise CircuitError(
+            f"cannot read OpenQASM 3: {exc}; install it with: pip install qiskit-qasm3-import",
+            source_format="qasm3",
+        ) from None
     prepared = _with_braket_defs(text)
     try:
-        return qasm3.loads(prepared)
+        program = _parse_qasm3(text, prepared)
+        return qiskit_qasm3_import.convert(program)
+    except CircuitError:
+        raise
+    except RecursionError:
+        raise _line_error(
+            "qasm3", text, _deepest_line(text), "expressions nest too deeply to read"
+        ) from None
     except Exception as exc:
-        syntax = _qasm3_syntax_errors(prepared)
-        if syntax:
-            line, _col, msg = syntax[0]
-            raise _line_error("qasm3", text, line, msg) from None
-        m = re.match(r"(\d+),(\d+):\s*(.*)", str(exc).strip('"'), re.S)
+        msg = _message(exc).strip()
+        m = _POSITION.match(msg)
         if m:
             raise _line_error("qasm3", text, int(m.group(1)), m.group(3)) from None
-        raise _line_error(
-            "qasm3", text, None, f"cannot load program ({type(exc).__name__}: {exc})"
-        ) from None
+        line = _failing_statement_line(program) if "program" in locals() else None
+        detail = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+        raise _line_error("qasm3", text, line, f"cannot load program ({detail})") from None
 
 
-def _qasm3_syntax_errors(text: str) -> list[tuple[int, int, str]]:
-    """Run the reference ANTLR parser with a listener that records positions."""
-    try:
-        from antlr4 import CommonTokenStream, InputStream
-        from antlr4.error.ErrorListener import ErrorListener
-        from openqasm3.parser import qasm3Lexer, qasm3Parser
-    except ImportError:  # pragma: no cover
-        return []
+def _parse_qasm3(text: str, prepared: str) -> Any:
+    """``openqasm3.parse`` with a listener that records positions (and prints nothing)."""
+    from antlr4 import CommonTokenStream, InputStream
+    from antlr4.error.ErrorListener import ErrorListener
+    from openqasm3.parser import QASMNodeVisitor, qasm3Lexer, qasm3Parser
 
     class _Collect(ErrorListener):
         def __init__(self) -> None:
@@ -283,14 +382,76 @@ def _qasm3_syntax_errors(text: str) -> list[tuple[int, int, str]]:
             self.errors.append((line, col, msg))
 
     listener = _Collect()
-    lexer = qasm3Lexer(InputStream(text))
+    lexer = qasm3Lexer(InputStream(prepared))
     lexer.removeErrorListeners()
     lexer.addErrorListener(listener)
     parser = qasm3Parser(CommonTokenStream(lexer))
     parser.removeErrorListeners()
     parser.addErrorListener(listener)
-    parser.program()
-    return listener.errors
+    tree = parser.program()
+    if listener.errors:
+        line, _col, msg = listener.errors[0]
+        raise _line_error("qasm3", text, line, msg)
+    try:
+        return QASMNodeVisitor().visitProgram(tree)
+    except RecursionError:
+        raise
+    except Exception as exc:  # the AST builder refuses some well-formed input
+        msg = _message(exc).strip()
+        m = _POSITION.match(msg)
+        if m:
+            raise _line_error("qasm3", text, int(m.group(1)), m.group(3)) from None
+        raise _line_error(
+            "qasm3", text, None, f"cannot read program ({type(exc).__name__}: {msg})"
+        ) from None
+
+
+def _failing_statement_line(program: Any) -> int | None:
+    """The line of the first top-level statement whose prefix fails to convert.
+
+    Conversion runs statement by statement, so "the first ``k`` statements fail"
+    is monotonic in ``k``: a binary search finds the culprit in ``log2(n)`` tries.
+    """
+    import qiskit_qasm3_import
+    from openqasm3 import ast
+
+    statements = list(program.statements)
+
+    def fails(k: int) -> bool:
+        try:
+            qiskit_qasm3_import.convert(
+                ast.Program(statements=statements[:k], version=program.version)
+            )
+        except Exception:
+            return True
+        return False
+
+    lo, hi = 1, len(statements)
+    if not statements or not fails(hi):
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fails(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    span = getattr(statements[lo - 1], "span", None)
+    return int(span.start_line) if span is not None else None
+
+
+def _deepest_line(text: str) -> int | None:
+    """The line where brackets nest deepest (where a RecursionError comes from)."""
+    depth, best, line, best_line = 0, 0, 1, None
+    for ch in text:
+        if ch == "\n":
+            line += 1
+        elif ch in "([{":
+            depth += 1
+            if depth > best:
+                best, best_line = depth, line
+        elif ch in ")]}":
+            depth = max(depth - 1, 0)
+    return best_line
 
 
 def translate(body: QuantumCircuit, framework: str, backend: str) -> QuantumCircuit:

@@ -18,8 +18,9 @@ range for the node's Ray processes.
 
 This module holds the pure parts: the batch script (:func:`job_script`,
 rendered from :data:`BATCH_TEMPLATE`), the one seam every ``sbatch`` /
-``squeue`` / ``sacct`` / ``scancel`` call goes through (:func:`run`), and the
-Slurm-to-pilot state table (:data:`SLURM_STATES`).
+``squeue`` / ``sacct`` / ``scancel`` / ``sinfo`` call goes through (:func:`run`),
+the check of a walltime against its partition's time limit before ``sbatch``
+(:func:`check_walltime`), and the Slurm-to-pilot state table (:data:`SLURM_STATES`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from pilot.errors import ConfigError, PilotError, PilotStartError
 from pilot.launchers.base import Allocation, Launcher
+from pilot.secrets import write_private
 from pilot.states import TERMINAL_STATES, PilotState
 
 if TYPE_CHECKING:
@@ -295,6 +297,95 @@ def walltime(minutes: int) -> str:
     return f"{hours:02d}:{rest:02d}:00"
 
 
+# ------------------------------------------------------------------ partition time limits
+#: Every partition (hidden ones too) and its time limit (MaxTime), one per line as
+#: ``<name>[*] <limit>``; the default partition carries the ``*``.
+PARTITION_LIMITS = ("sinfo", "--all", "-h", "-o", "%P %l")
+
+#: Slurm's time formats: ``M``, ``M:S``, ``H:M:S``, ``D-H``, ``D-H:M``, ``D-H:M:S``.
+_TIME = re.compile(r"^(?:(?P<days>\d+)-)?(?P<clock>\d+(?::\d+){0,2})$")
+#: How Slurm spells "no limit" (``sinfo``: ``infinite``; ``scontrol``: ``UNLIMITED``).
+NO_LIMIT = frozenset({"infinite", "unlimited"})
+
+
+def time_limit_seconds(text: str) -> int | None:
+    """Seconds in a Slurm time limit, ``None`` for no limit; ``ValueError`` if unreadable."""
+    word = text.strip()
+    if word.lower() in NO_LIMIT:
+        return None
+    m = _TIME.match(word)
+    if m is None:
+        raise ValueError(f"not a Slurm time limit: {text!r}")
+    parts = [int(p) for p in m.group("clock").split(":")]
+    if m.group("days") is not None:  # D-H, D-H:M, D-H:M:S
+        hours, minutes, seconds = (*parts, 0, 0)[:3]
+        hours += 24 * int(m.group("days"))
+    elif len(parts) == 1:  # M
+        hours, minutes, seconds = 0, parts[0], 0
+    elif len(parts) == 2:  # M:S
+        hours, minutes, seconds = 0, parts[0], parts[1]
+    else:  # H:M:S
+        hours, minutes, seconds = parts
+    return (hours * 60 + minutes) * 60 + seconds
+
+
+def partition_limits(sinfo_output: str) -> tuple[dict[str, int | None], str | None]:
+    """``({partition: limit in seconds or None}, default partition)`` from the output
+    of :data:`PARTITION_LIMITS`.  A limit Slurm prints as ``n/a`` (or anything
+    unreadable) counts as none: then ``sbatch`` has the last word."""
+    limits: dict[str, int | None] = {}
+    default = None
+    for line in sinfo_output.splitlines():
+        fields = line.split()
+        if len(fields) != 2:
+            continue
+        name, limit = fields
+        if name.endswith("*"):
+            name = name[:-1]
+            default = name
+        try:
+            limits[name] = time_limit_seconds(limit)
+        except ValueError:
+            logger.debug("partition %s: unreadable time limit %r", name, limit)
+            limits[name] = None
+    return limits, default
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60}" if seconds % 60 == 0 else f"{seconds / 60:.2f}"
+
+
+def check_walltime(job: SlurmJob, timeout: float = 30) -> None:
+    """Refuse a walltime over the partition's time limit, before ``sbatch``.
+
+    Slurm would accept such a job and leave it PENDING for ever (reason
+    ``PartitionTimeLimit``) unless the site enforces partition limits at
+    submission.  The partition is ``job.partition``, else the default one.  When
+    ``sinfo`` cannot tell (not installed, no answer, no such partition), nothing
+    is refused here and ``sbatch`` decides.
+    """
+    try:
+        out = run(PARTITION_LIMITS, timeout=timeout, check=False)
+    except SlurmError as exc:
+        logger.debug("cannot read partition time limits (%s); sbatch will check", exc)
+        return
+    if out.returncode != 0:
+        logger.debug("sinfo exit %d: %s; sbatch will check", out.returncode, out.stderr.strip())
+        return
+    limits, default = partition_limits(out.stdout)
+    name = job.partition or default
+    limit = limits.get(name) if name is not None else None
+    if limit is None or job.walltime_minutes * 60 <= limit:
+        return
+    which = f"partition {name!r}" + (" (the default partition)" if not job.partition else "")
+    raise ConfigError(
+        f"walltime={job.walltime_minutes} minutes is over the time limit of Slurm {which}: "
+        f"{_minutes(limit)} minutes (MaxTime); Slurm would keep the job pending for ever. "
+        f"Ask for walltime <= {limit // 60}, or name a partition that allows more with 'queue'",
+        key="walltime",
+    )
+
+
 def job_script(job: SlurmJob) -> str:
     """The batch script for ``job`` (a pure function: tested by string checks)."""
     import json
@@ -362,10 +453,11 @@ class SlurmLauncher(Launcher):
         import ray
 
         job = self.job_for(name, description, ray.get_runtime_context().gcs_address)
+        check_walltime(job, self.COMMAND_TIMEOUT)
         workdir = Path(job.working_directory)
         workdir.mkdir(parents=True, exist_ok=True)
         script = workdir / "pilot.sbatch"
-        script.write_text(job_script(job))
+        write_private(script, job_script(job))  # environment_setup may hold anything
         out = run(["sbatch", "--parsable", str(script)], timeout=self.COMMAND_TIMEOUT)
         m = JOB_ID.match(out.stdout.strip())
         if m is None:

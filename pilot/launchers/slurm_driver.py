@@ -59,6 +59,7 @@ from pilot.launchers.slurm import (
     sbatch_value,
     walltime,
 )
+from pilot.secrets import write_private
 from pilot.states import TERMINAL_STATES, PilotState
 
 logger = logging.getLogger(__name__)
@@ -403,7 +404,7 @@ def submit(job: DriverJob) -> SubmittedJob:
     workdir = Path(job.working_directory)
     workdir.mkdir(parents=True, exist_ok=True)
     script = workdir / f"{job.name}.sbatch"
-    script.write_text(text)
+    write_private(script, text)  # environment_setup may hold anything
     command = ["sbatch", "--parsable", str(script)]
     out = run(command, timeout=COMMAND_TIMEOUT)
     m = JOB_ID.match(out.stdout.strip())

@@ -72,6 +72,7 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import re
 import threading
 import time
@@ -549,6 +550,11 @@ class FakeBraketService:
         self.objects: dict[tuple[str, str], bytes] = {}
         self.buckets: set[str] = set()
         self.faults: list[Fault] = []
+        #: ``(rate, operations, status, code)`` of :meth:`fail_randomly`.
+        self._random_faults: tuple[float, tuple[str, ...], int, str] = (0.0, (), 503, "")
+        self._rng = random.Random(0)
+        #: Calls answered with an error by :meth:`fail_randomly`.
+        self.random_failures = 0
         self.delays: list[list[Any]] = []
         self.requests: list[tuple[str, str, int]] = []
         #: Failure reasons for the next created tasks (see ``fail_next_task``).
@@ -658,6 +664,8 @@ class FakeBraketService:
             self.objects.clear()
             self.buckets.clear()
             self.faults.clear()
+            self._random_faults = (0.0, (), 503, "")
+            self.random_failures = 0
             self.delays.clear()
             self.requests.clear()
             self.task_failures.clear()
@@ -681,6 +689,20 @@ class FakeBraketService:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def fail_randomly(
+        self,
+        rate: float,
+        operations: tuple[str, ...] = ("*",),
+        status: int = 503,
+        code: str = "ServiceUnavailableException",
+        seed: int = 0,
+    ) -> None:
+        """Answer a fraction ``rate`` of the calls of ``operations`` with an error, at
+        random (seeded): a flaky provider.  ``rate=0`` turns it off."""
+        with self._lock:
+            self._random_faults = (float(rate), tuple(operations), status, code)
+            self._rng = random.Random(seed)
 
     def delay_next(self, operation: str, seconds: float, times: int = 1) -> None:
         """Hold the next ``times`` calls of ``operation`` for ``seconds`` before answering.
@@ -786,6 +808,10 @@ class FakeBraketService:
 
     def _take_fault(self, operation: str) -> Fault | None:
         with self._lock:
+            rate, ops, status, code = self._random_faults
+            if rate and ("*" in ops or operation in ops) and self._rng.random() < rate:
+                self.random_failures += 1
+                return Fault(operation, status, code, f"injected random {code}", 1)
             for fault in self.faults:
                 if fault.operation in (operation, "*"):
                     fault.times -= 1

@@ -5,7 +5,10 @@ Typed errors that name the problem, raised early; the service stays usable.
 
 from __future__ import annotations
 
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,6 +133,140 @@ def test_more_shots_than_the_device_allows(pcs: Any) -> None:
         match="manila/fake_manila: needs 200000 shots, allows at most 100000",
     ):
         pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=200000, pilot="manila"))
+    # More than any device takes is refused by the task itself.
+    with pytest.raises(ConfigError, match=r"shots=4294967296 is more than any device") as info:
+        QuantumTask(bell_qiskit(), shots=2**32)
+    assert info.value.key == "shots"
+
+
+def test_oversized_requests_for_a_cloud_qpu_never_reach_the_provider(
+    pcs: Any, fake_braket: Any
+) -> None:
+    """The fake IonQ QPU (36 qubits, shotsRange 1..5000) through the real Braket SDK:
+    too many shots or qubits are refused at submission, and no CreateQuantumTask
+    request reaches the (fake) AWS endpoint."""
+    from qiskit import QuantumCircuit
+
+    qpu = pcs.create_pilot(
+        {
+            "resource_type": "quantum",
+            "name": "ionq",
+            "cores_per_node": 0.25,
+            "quantum": {
+                "executor": "braket_qpu",
+                "braket_device_arn": fake_braket.QPU_ARN,
+                "s3_bucket": "qdreamer-test",
+                "poll_interval_seconds": 0.01,
+            },
+        }
+    )
+    try:
+        (device,) = qpu.resources
+        assert (device.num_qubits, device.max_shots) == (36, 5000)
+        before = fake_braket.calls("CreateQuantumTask")
+        with pytest.raises(NoFeasibleResourceError, match=r"needs 5001 shots, allows at most 5000"):
+            pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=5001, pilot="ionq"))
+        wide = QuantumCircuit(37)
+        wide.h(0)
+        wide.measure_all()
+        with pytest.raises(NoFeasibleResourceError, match=r"needs 37 qubits, has 36"):
+            pcs.submit_quantum_task(QuantumTask(wide, shots=10, pilot="ionq"))
+        assert fake_braket.calls("CreateQuantumTask") == before
+    finally:
+        qpu.cancel()
+    still_works(pcs)
+
+
+# ------------------------------------------------------------------ Slurm walltime
+@pytest.mark.slurm
+def test_real_sinfo_reports_the_default_partition_and_its_limit() -> None:
+    from pilot.launchers.slurm import PARTITION_LIMITS, partition_limits, run
+
+    limits, default = partition_limits(run(PARTITION_LIMITS).stdout)
+    assert default is not None and default in limits
+    # scripts/local-slurm.sh makes one default partition without a time limit.
+    assert limits.get("debug", "absent") is None
+
+
+@pytest.fixture
+def limited_partition() -> Iterator[str]:
+    """A hidden 5-minute partition on this machine's Slurm, for this test only.
+
+    Made with ``scontrol create`` (root only) and deleted afterwards: slurm.conf
+    and the partitions others use are left alone.  Set
+    QDREAMER_SLURM_LIMITED_PARTITION to use an existing limited partition instead.
+    """
+    import os
+
+    given = os.environ.get("QDREAMER_SLURM_LIMITED_PARTITION")
+    if given:
+        yield given
+        return
+    if os.geteuid() != 0:
+        pytest.skip("creating a limited Slurm partition needs root")
+    name = f"qd-limit-{os.getpid()}"
+    node = subprocess.run(
+        ["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
+    made = subprocess.run(
+        [
+            "scontrol",
+            "create",
+            f"PartitionName={name}",
+            f"Nodes={node}",
+            "MaxTime=5",
+            "State=UP",
+            "Default=NO",
+            "Hidden=YES",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"scontrol create partition failed: {made.stderr.strip()}")
+    try:
+        yield name
+    finally:
+        subprocess.run(["scontrol", "delete", f"PartitionName={name}"], check=False)
+
+
+@pytest.mark.slurm
+def test_walltime_over_the_partition_limit_is_refused_before_sbatch(
+    pcs: Any, limited_partition: str, workdir: Any
+) -> None:
+    from pilot.launchers.slurm import PARTITION_LIMITS, partition_limits, run
+
+    limit = partition_limits(run(PARTITION_LIMITS).stdout)[0][limited_partition]
+    assert limit is not None
+    minutes = limit // 60
+    jobdir = Path(workdir) / "too-long"
+    with pytest.raises(ConfigError) as info:
+        pcs.create_pilot(
+            {
+                "name": "too-long",
+                "resource": "slurm://localhost",
+                "queue": limited_partition,
+                "walltime": minutes + 1,
+                "working_directory": str(jobdir),
+            }
+        )
+    assert info.value.key == "walltime"
+    assert str(info.value).startswith(
+        f"walltime={minutes + 1} minutes is over the time limit of Slurm partition "
+        f"{limited_partition!r}: {minutes} minutes (MaxTime)"
+    )
+    # Refused before sbatch: no batch script, no job, no pilot.
+    assert not (jobdir / "pilot.sbatch").exists()
+    queued = subprocess.run(
+        ["squeue", "-h", "-n", "qdreamer-too-long", "-o", "%i"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert queued.stdout.strip() == ""
+    assert "too-long" not in {p.name for p in pcs.pilots}
+    still_works(pcs)
 
 
 @pytest.mark.parametrize(

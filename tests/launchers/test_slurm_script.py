@@ -1,19 +1,29 @@
-"""The Slurm launcher's pure parts: the batch script, the command seam, the state table."""
+"""The Slurm launcher's pure parts: the batch script, the command seam, the state table,
+and partition time limits."""
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pilot.errors import ConfigError
 from pilot.launchers.slurm import (
     SLURM_STATES,
     SlurmError,
     SlurmJob,
+    check_walltime,
     job_script,
+    partition_limits,
     pilot_state,
     run,
+    time_limit_seconds,
 )
 from pilot.states import PilotState
 
@@ -171,3 +181,100 @@ def test_seam_times_out_instead_of_hanging() -> None:
 def test_seam_names_a_missing_command() -> None:
     with pytest.raises(SlurmError, match=r"'no-such-sbatch' not found: is Slurm installed"):
         run(["no-such-sbatch", "--parsable"])
+
+
+# ------------------------------------------------------------------ partition time limits
+#: ``sinfo --all -h -o "%P %l"`` on the project's single-node Slurm 22.05
+#: (scripts/local-slurm.sh): one default partition without a limit ...
+REAL_SINFO = "debug* infinite\n"
+#: ... and with a second partition created by ``scontrol create PartitionName=...
+#: MaxTime=5`` (then updated to 1-12:30:00 and 90), as sinfo printed it.
+REAL_SINFO_LIMITED = ("debug* infinite\nqd-h2-limit 5:00\n", 300)
+REAL_LIMITS = [("5:00", 300), ("1-12:30:00", 131400), ("1:30:00", 5400)]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        *REAL_LIMITS,
+        ("infinite", None),
+        ("UNLIMITED", None),  # scontrol's spelling
+        (" 30 ", 1800),  # minutes
+        ("0:45", 45),  # minutes:seconds
+        ("00:05:00", 300),  # scontrol's MaxTime=00:05:00
+        ("2-0", 172800),  # days-hours
+        ("1-2:03", 93780),  # days-hours:minutes
+        ("1-00:00:01", 86401),
+    ],
+)
+def test_slurm_time_limits_in_every_format(text: str, seconds: int | None) -> None:
+    assert time_limit_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "n/a", "1:2:3:4", "1-", "-5", "1h", "1-2-3"])
+def test_unreadable_time_limits_are_value_errors(text: str) -> None:
+    with pytest.raises(ValueError, match="not a Slurm time limit"):
+        time_limit_seconds(text)
+
+
+def test_partition_limits_from_real_sinfo_output() -> None:
+    assert partition_limits(REAL_SINFO) == ({"debug": None}, "debug")
+    text, seconds = REAL_SINFO_LIMITED
+    assert partition_limits(text) == ({"debug": None, "qd-h2-limit": seconds}, "debug")
+
+
+def test_partition_limits_of_a_bigger_site() -> None:
+    text = "short 30:00\nbatch* 2-00:00:00\nbatch* 2-00:00:00\nlong infinite\nempty n/a\n\n"
+    limits, default = partition_limits(text)
+    assert default == "batch"
+    assert limits == {"short": 1800, "batch": 172800, "long": None, "empty": None}
+    assert partition_limits("") == ({}, None)
+
+
+@pytest.fixture
+def fake_sinfo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, int], None]:
+    """Put an ``sinfo`` printing given text first on PATH (a stub at the process
+    boundary, as the fake Braket service is at the HTTP one: our code runs for real)."""
+
+    def install(output: str, returncode: int = 0) -> None:
+        script = tmp_path / "sinfo"
+        script.write_text(f"#!/bin/sh\nprintf '%s' {shlex.quote(output)}\nexit {returncode}\n")
+        script.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+
+    return install
+
+
+SITE = "debug* 30:00\nbatch 2-00:00:00\nlong infinite\n"
+
+
+def test_walltime_over_the_partition_limit_is_refused(fake_sinfo: Any) -> None:
+    fake_sinfo(SITE)
+    with pytest.raises(ConfigError) as info:
+        check_walltime(job(walltime_minutes=3000, partition="batch"))
+    assert info.value.key == "walltime"
+    assert str(info.value).startswith(
+        "walltime=3000 minutes is over the time limit of Slurm partition 'batch': "
+        "2880 minutes (MaxTime)"
+    )
+    assert "Ask for walltime <= 2880" in str(info.value)
+
+
+def test_the_default_partition_is_checked_when_none_is_named(fake_sinfo: Any) -> None:
+    fake_sinfo(SITE)
+    with pytest.raises(
+        ConfigError,
+        match=r"walltime=31 minutes is over the time limit of Slurm partition 'debug' "
+        r"\(the default partition\): 30 minutes",
+    ):
+        check_walltime(job(walltime_minutes=31))
+    check_walltime(job(walltime_minutes=30))  # exactly the limit
+
+
+def test_walltimes_within_limits_or_unknown_partitions_pass(fake_sinfo: Any) -> None:
+    fake_sinfo(SITE)
+    check_walltime(job(walltime_minutes=2880, partition="batch"))
+    check_walltime(job(walltime_minutes=10**6, partition="long"))  # infinite
+    check_walltime(job(walltime_minutes=10**6, partition="nosuch"))  # sbatch decides
+    fake_sinfo("", returncode=1)  # sinfo fails: sbatch decides
+    check_walltime(job(walltime_minutes=10**6, partition="batch"))

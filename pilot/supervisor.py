@@ -1,0 +1,531 @@
+"""Keep each task's promise: watch what the service submitted, survive pilot loss, journal results.
+
+::
+
+    submit ──> Supervisor.watch(ref, Record)    pending, per actor (quantum) or pilot
+    supervisor thread, every TICK seconds (and inline from get_results/wait_tasks):
+        pending refs that are ready (ray.wait, nothing fetched) ──>
+            with a journal: fetched and _complete(ref, value):
+                result ........ journaled
+                actor died .... the task is lost (below)
+            without: kept "unconfirmed" until a later ping shows their actor alive
+        remote pilots' events (drain_events) ──> new job ids: journal, and known for
+            re-attaching; resources marked failing: the monitor re-checks them now
+        every HEALTH_SECONDS: ping every actor; poll every Slurm pilot's job
+            dead actor ... leaves its pilot (FAILED when none is left); its unfinished and
+                           unconfirmed tasks that failed with it are resubmitted to a
+                           live pilot holding the same resource (re-attaching to their
+                           remote jobs), else fail with PilotLostError
+            lost Slurm pilot ... its unfinished classical tasks are cancelled, then
+                           resubmitted to another classical pilot, or fail with
+                           PilotLostError naming the pilot and its job
+
+``resolve(ref)`` follows resubmissions, so ``pcs.get_results(ref)`` and
+``pcs.wait_tasks`` return the task's one result whatever pilot ran it.  A
+plain ``ray.get`` of the original ref (or a Ray task consuming it) sees the
+pilot's death as Ray reports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from cachetools import LRUCache
+
+from pilot.backends.base import is_unavailable
+from pilot.errors import PilotLostError
+from pilot.states import TERMINAL_STATES, PilotState
+
+if TYPE_CHECKING:
+    from pilot.pilot import ClassicalPilot, QuantumPilot
+    from pilot.service import PilotComputeService
+    from pilot.tasks import TaskSpec
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between the supervisor thread's rounds.
+TICK = 0.2
+#: Seconds between liveness checks of pilot actors and Slurm jobs.
+HEALTH_SECONDS = 2.0
+#: Resubmissions of one task after pilot losses before it fails.
+MAX_RESUBMITS = 3
+
+
+@dataclass
+class Record:
+    """What the service knows about one submitted task (by its ObjectRef)."""
+
+    task_id: str
+    stage: str
+    pilot: str
+    kind: str  # "quantum" | "classical" | "resumed" (a result from the journal)
+    #: Quantum: the spec with its arguments, and the actor it went to.
+    spec: TaskSpec | None = None
+    actor: Any = None
+    #: Classical: ``(fn, args, kwargs, resources)`` to run it again elsewhere.
+    call: tuple[Any, tuple[Any, ...], dict[str, Any], dict[str, Any]] | None = None
+    done: bool = False
+    resubmits: int = 0
+    replaced_by: Any = None  # the ObjectRef of the task's resubmission
+    lost: PilotLostError | None = None
+    journal_key: Any = None
+    remote_jobs: list[str] = field(default_factory=list)
+    #: Why it moves to its next fallback (its resource kept failing), if it does.
+    failover: BaseException | None = None
+
+
+class Supervisor:
+    def __init__(self, service: PilotComputeService, journal: Any = None) -> None:
+        self._service = service
+        self.journal = journal
+        self._records: LRUCache[bytes, Record] = LRUCache(maxsize=1_000_000)
+        self._by_task: LRUCache[str, Record] = LRUCache(maxsize=1_000_000)
+        #: Unfinished tasks by group (a quantum task's actor, a classical task's pilot).
+        self._pending: dict[Any, dict[bytes, Any]] = {}
+        #: Finished quantum tasks not yet known to have survived their actor.
+        self._unconfirmed: dict[Any, list[tuple[float, bytes, Any]]] = {}
+        self._lock = threading.RLock()
+        self._check_lock = threading.Lock()
+        self._dead_actors: set[Any] = set()
+        self._checked_at = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.resubmitted = 0
+        self.lost = 0
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="qdreamer-supervisor", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._thread = None
+        try:
+            self.sync()
+        except Exception:  # Ray may be gone already
+            logger.debug("final supervisor round failed", exc_info=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(TICK):
+            try:
+                self.sync()
+                if time.monotonic() - self._checked_at >= HEALTH_SECONDS:
+                    self.check_pilots()
+            except Exception:  # never let the supervisor die
+                logger.exception("supervisor round failed")
+
+    # ------------------------------------------------------------ records
+    def watch(self, ref: Any, record: Record) -> None:
+        """Track a submitted task (quantum tasks always; classical ones on a pilot)."""
+        key = ref.binary()
+        group = record.actor if record.kind == "quantum" else record.pilot
+        with self._lock:
+            self._records[key] = record
+            if record.task_id:
+                self._by_task[record.task_id] = record
+            if record.kind == "quantum" or record.call is not None:
+                self._pending.setdefault(group, {})[key] = ref
+
+    def record(self, ref: Any) -> Record | None:
+        return self._records.get(ref.binary())
+
+    def resolve(self, ref: Any) -> Any:
+        """The ObjectRef that will hold ``ref``'s result (its latest resubmission)."""
+        seen = 0
+        while True:
+            rec = self._records.get(ref.binary())
+            if rec is None or rec.replaced_by is None or seen > 100:
+                return ref
+            ref, seen = rec.replaced_by, seen + 1
+
+    def holds(self, binary: bytes) -> int:
+        """References to ``binary`` held here (for the cancel logic's reference counts)."""
+        with self._lock:
+            return sum(binary in refs for refs in self._pending.values())
+
+    # ------------------------------------------------------------ completions
+    def sync(self) -> None:
+        """Collect finished tasks, and the events of remote pilots."""
+        import ray
+
+        with self._lock:
+            groups = [(g, list(refs.values())) for g, refs in self._pending.items() if refs]
+        lost: list[Record] = []
+        now = time.monotonic()
+        for group, refs in groups:
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
+            if not ready:
+                continue
+            with self._lock:
+                mine = self._pending.get(group, {})
+                for ref in ready:
+                    mine.pop(ref.binary(), None)
+            for ref in ready:
+                rec = self._records.get(ref.binary())
+                if rec is None or rec.done:
+                    continue
+                if rec.kind == "classical":
+                    rec.done, rec.call = True, None
+                elif self.journal is not None or self._remote(rec.pilot):
+                    # Fetched: to journal it, or (a cloud task, slow and small) to see
+                    # whether it failed in a way that moves it to another resource.
+                    if self._complete(ref, _value(ref)) is not None:
+                        lost.append(rec)
+                else:
+                    self._unconfirmed.setdefault(group, []).append((now, ref.binary(), ref))
+        self._drain_events()
+        if lost:
+            self._resubmit_quantum(lost)
+
+    def _remote(self, pilot_name: str) -> bool:
+        from pilot.backends.registry import resolve_executor
+
+        pilot = self._service._quantum.get(pilot_name)
+        return pilot is not None and resolve_executor(pilot.executor).remote
+
+    def settle(self, ref: Any) -> bool:
+        """``ref`` finished with a failure: handle it now.  True if it was resubmitted
+        (follow :meth:`resolve`), or has a ``PilotLostError`` to raise."""
+        rec = self._records.get(ref.binary())
+        if rec is None:
+            return False
+        with self._lock:
+            if rec.replaced_by is not None or rec.lost is not None:
+                return True
+        if rec.kind == "quantum":
+            key = ref.binary()
+            with self._lock:
+                if rec.actor is not None:
+                    self._pending.get(rec.actor, {}).pop(key, None)
+                    entries = self._unconfirmed.get(rec.actor, [])
+                    self._unconfirmed[rec.actor] = [e for e in entries if e[1] != key]
+            moved = self._complete(ref, _value(ref))
+            if moved is not None:
+                self._resubmit_quantum([moved])
+        else:
+            self.check_pilots()
+        with self._lock:  # a resubmission in progress on the supervisor thread ends first
+            return rec.replaced_by is not None or rec.lost is not None
+
+    def _complete(self, ref: Any, value: Any) -> Record | None:
+        """Note a finished quantum task; returns its record if it was lost with its actor."""
+        import ray
+
+        with self._lock:
+            rec = self._records.get(ref.binary())
+            if rec is None or rec.done:
+                return None
+            rec.done = True
+        if isinstance(value, ray.exceptions.RayActorError) and not isinstance(
+            value, ray.exceptions.ActorUnavailableError
+        ):
+            self._actor_died(rec.actor, rec.pilot, value)
+            return rec
+        cause = value.cause if isinstance(value, ray.exceptions.RayTaskError) else None
+        if (
+            isinstance(cause, BaseException)
+            and rec.spec is not None
+            and rec.spec.fallbacks
+            and rec.resubmits < MAX_RESUBMITS
+            and is_unavailable(cause)
+        ):
+            # Its resource kept failing and its actor could not forward it (all its
+            # forward slots busy): move it to the next-ranked resource from here.
+            rec.failover = cause
+            self._service._resource_failed(rec.pilot, rec.spec.resource)
+            return rec
+        if self.journal is not None and rec.task_id:
+            self._journal_outcome(rec.task_id, value)
+        rec.spec = None  # drop the circuit and arguments: nothing will resubmit it
+        return None
+
+    def _journal_outcome(self, task_id: str, value: Any) -> None:
+        from pilot.journal import JournalError
+
+        assert self.journal is not None
+        try:
+            if isinstance(value, BaseException):
+                self.journal.failed(task_id, f"{type(value).__name__}: {value}"[:2000])
+            else:
+                import cloudpickle
+
+                self.journal.finished(task_id, cloudpickle.dumps(value))
+        except JournalError as exc:  # a task the journal does not follow
+            logger.debug("journal: %s", exc)
+
+    # ------------------------------------------------------------ remote jobs
+    def _drain_events(self) -> None:
+        import ray
+
+        from pilot.backends.registry import resolve_executor
+        from pilot.workers import PilotActor
+
+        pilots = [
+            p
+            for p in self._service._quantum.values()
+            if p.state is PilotState.RUNNING and resolve_executor(p.executor).remote
+        ]
+        calls = {
+            a.drain_events.options(concurrency_group=PilotActor.CONTROL).remote(): a
+            for p in pilots
+            for a in p.actors
+            if a not in self._dead_actors
+        }
+        if not calls:
+            return
+        ready, _ = ray.wait(list(calls), num_returns=len(calls), timeout=2.0)
+        for ref in ready:
+            try:
+                events = ray.get(ref)
+            except ray.exceptions.RayError:
+                continue
+            for task_id, job_id in events["jobs"]:
+                rec = self._by_task.get(task_id)
+                if rec is not None:
+                    rec.remote_jobs.append(job_id)
+                if self.journal is not None:
+                    from pilot.journal import JournalError
+
+                    try:
+                        self.journal.remote_jobs(task_id, [job_id])
+                    except JournalError as exc:
+                        logger.debug("journal: %s", exc)
+            for pilot, resource in set(events["failing"]):
+                self._service._resource_failed(pilot, resource)
+
+    # ------------------------------------------------------------ pilot loss
+    def check_pilots(self) -> None:
+        """Ping every quantum pilot's actors and poll every Slurm pilot's job."""
+        with self._check_lock:  # one check at a time (thread, get_results)
+            self._check_pilots()
+
+    def _check_pilots(self) -> None:
+        import ray
+
+        from pilot.workers import PilotActor
+
+        self._checked_at = time.monotonic()
+        pings = {}
+        for pilot in list(self._service._quantum.values()):
+            if pilot.state is not PilotState.RUNNING:
+                continue
+            for actor in list(pilot.actors):
+                ref = actor.ping.options(concurrency_group=PilotActor.CONTROL).remote()
+                pings[ref] = (actor, pilot.name)
+        issued = time.monotonic()
+        alive: set[Any] = set()
+        if pings:
+            ready, _ = ray.wait(list(pings), num_returns=len(pings), timeout=5.0)
+            for ref in ready:
+                try:
+                    ray.get(ref)
+                    alive.add(pings[ref][0])
+                except ray.exceptions.ActorUnavailableError:
+                    pass  # restarting (max_restarts): Ray retries its tasks
+                except ray.exceptions.RayActorError as err:
+                    self._actor_died(*pings[ref], err)
+        # Tasks that finished before a ping their actor answered did not die with it.
+        with self._lock:
+            for actor in alive:
+                keep = []
+                for seen, key, ref in self._unconfirmed.get(actor, ()):
+                    if seen < issued:
+                        rec = self._records.get(key)
+                        if rec is not None:
+                            rec.done, rec.spec = True, None
+                    else:
+                        keep.append((seen, key, ref))
+                self._unconfirmed[actor] = keep
+        for any_pilot in list(self._service._pilots.values()):
+            if any_pilot.state is PilotState.RUNNING and any_pilot.config.is_slurm:
+                try:
+                    state = any_pilot.refresh()
+                except Exception as exc:
+                    logger.warning("pilot %s: cannot poll its job: %s", any_pilot.name, exc)
+                    continue
+                if state in TERMINAL_STATES:
+                    self._pilot_lost(any_pilot, state)
+
+    def _actor_died(self, actor: Any, pilot_name: str, err: BaseException) -> None:
+        """An actor died for good: it leaves its pilot, and its lost tasks move."""
+        with self._lock:
+            if actor is None or actor in self._dead_actors:
+                return
+            self._dead_actors.add(actor)
+        pilot = self._service._quantum.get(pilot_name)
+        logger.warning("pilot %s: an actor died (%s)", pilot_name, str(err).splitlines()[0])
+        if pilot is not None:
+            pilot.actor_lost(actor)
+        # Its tasks: those still pending, and finished ones not yet confirmed.
+        with self._lock:
+            refs = list(self._pending.pop(actor, {}).values())
+            refs += [r for _, _, r in self._unconfirmed.pop(actor, [])]
+        lost = []
+        for ref in refs:
+            rec = self._records.get(ref.binary())
+            if rec is None:
+                continue
+            rec.done = False
+            if self._complete(ref, _value(ref, wait=5.0)) is not None:
+                lost.append(rec)
+        if lost:
+            self._resubmit_quantum(lost)
+
+    def _pilot_lost(self, pilot: Any, state: PilotState) -> None:
+        """A Slurm pilot's job ended under it: cancel its unfinished tasks, then move them."""
+        import ray
+
+        logger.warning("pilot %s: its capacity ended (%s)", pilot.name, state)
+        with self._lock:  # held until every task is moved (settle() waits for it)
+            refs = dict(self._pending.pop(pilot.name, {}))
+            # Only tasks none of whose inputs is cancelled too (see Dependencies.cancel:
+            # Ray 2.60 aborts on that race); the others fail with their input.
+            for key, ref in refs.items():
+                if any(u in refs for u in self._service._deps.upstream(key)):
+                    continue
+                try:
+                    ray.cancel(ref, force=True)
+                except Exception as exc:
+                    logger.debug("cancel %s: %s", ref.hex(), exc)
+            for key, _ref in refs.items():
+                rec = self._records.get(key)
+                if rec is not None and not rec.done:
+                    self._resubmit_classical(rec, pilot)
+
+    # ------------------------------------------------------------ resubmission
+    def _resubmit_quantum(self, records: Sequence[Record]) -> None:
+        """Send lost quantum tasks to live pilots holding their resource (in chunks)."""
+        prepared: list[tuple[QuantumPilot, TaskSpec]] = []
+        owners: list[Record] = []
+        for rec in records:
+            spec = rec.spec
+            if rec.failover is not None and spec is not None:
+                from pilot.workers import failed_over
+
+                moved = failed_over(spec, rec.failover)
+                moved.args, moved.kwargs = spec.args, spec.kwargs
+                ahead = self._service._quantum.get(moved.pilot)
+                if ahead is None or ahead.state is not PilotState.RUNNING or not ahead.actors:
+                    self._fail(rec, f"its fallback pilot {moved.pilot!r} is not running")
+                    continue
+                rec.resubmits += 1
+                prepared.append((ahead, moved))
+                owners.append(rec)
+                continue
+            target = self._live_quantum(rec, spec)
+            if spec is None or target is None or rec.resubmits >= MAX_RESUBMITS:
+                self._fail(rec, f"no other running pilot holds its resource {rec.stage}")
+                continue
+            rec.resubmits += 1
+            moved = replace(
+                spec,
+                pilot=target.name,
+                attach_jobs=tuple(rec.remote_jobs),
+                fallbacks=tuple(f for f in spec.fallbacks if f.pilot != rec.pilot),
+            )
+            prepared.append((target, moved))
+            owners.append(rec)
+        if not prepared:
+            return
+        refs = self._service._dispatch(prepared, None)
+        for rec, ref in zip(owners, refs, strict=True):
+            new = self._records.get(ref.binary())
+            if new is not None:
+                new.resubmits = rec.resubmits
+                new.remote_jobs = list(rec.remote_jobs)
+                new.journal_key = rec.journal_key
+            rec.replaced_by, rec.spec = ref, None
+        self.resubmitted += len(refs)
+        logger.warning("resubmitted %d tasks lost with their pilot", len(refs))
+
+    def _live_quantum(self, rec: Record, spec: TaskSpec | None) -> QuantumPilot | None:
+        if spec is None:
+            return None
+        same = self._service._quantum.get(rec.pilot)
+        pilots = [same] if same is not None else []
+        pilots += [p for p in self._service._quantum.values() if p is not same]
+        for p in pilots:
+            if (
+                p is not None
+                and p.state is PilotState.RUNNING
+                and p.actors
+                and any(c.name == spec.resource for c in p.resources)
+                and (p is same or p.config.dreamer_enabled)
+            ):
+                return p
+        return None
+
+    def _resubmit_classical(self, rec: Record, lost: ClassicalPilot) -> None:
+        from pilot.pilot import ClassicalPilot
+
+        others = [
+            p
+            for p in self._service._pilots.values()
+            if isinstance(p, ClassicalPilot) and p is not lost and p.state is PilotState.RUNNING
+        ]
+        if rec.call is None or not others or rec.resubmits >= MAX_RESUBMITS:
+            self._fail(rec, "no other classical pilot is running")
+            return
+        import ray
+
+        fn, args, kwargs, resources = rec.call
+        # Inputs that were themselves moved: their new refs (submission order keeps
+        # upstream tasks first).
+        args = tuple(self.resolve(a) if isinstance(a, ray.ObjectRef) else a for a in args)
+        kwargs = {
+            k: self.resolve(v) if isinstance(v, ray.ObjectRef) else v for k, v in kwargs.items()
+        }
+        ref = self._service.submit_task(
+            fn, *args, pilot=others[0].name, resources=resources, **kwargs
+        )
+        new = self._records.get(ref.binary())
+        if new is not None:
+            new.resubmits = rec.resubmits + 1
+        rec.replaced_by, rec.call = ref, None
+        self.resubmitted += 1
+        logger.warning(
+            "task %s: pilot %s lost; resubmitted to %s", rec.stage, lost.name, others[0].name
+        )
+
+    def _fail(self, rec: Record, why: str) -> None:
+        pilot = self._service._pilots.get(rec.pilot)
+        job_id = pilot.job_id if pilot is not None else None
+        job = f" (Slurm job {job_id})" if job_id else ""
+        rec.lost = PilotLostError(
+            f"task {rec.task_id or rec.stage} ({rec.stage}): pilot {rec.pilot!r}{job} was lost "
+            f"while running it, and {why}; create another pilot and submit it again",
+            pilot=rec.pilot,
+            job_id=job_id,
+        )
+        rec.spec = rec.call = None
+        self.lost += 1
+        if self.journal is not None and rec.task_id:
+            self._journal_outcome(rec.task_id, rec.lost)
+
+
+def _value(ref: Any, wait: float = 0.0) -> Any:
+    """The value of a finished ``ref``, or the exception it raises."""
+    import ray
+
+    try:
+        return ray.get(ref, timeout=wait)
+    except ray.exceptions.GetTimeoutError as exc:
+        return exc
+    except Exception as exc:
+        return exc
+
+
+def held_by(*counters: Callable[[bytes], int]) -> Callable[[bytes], int]:
+    """Sum of several internal-holder counts (for ``Dependencies.cancel``)."""
+    return lambda binary: sum(c(binary) for c in counters)

@@ -1,0 +1,282 @@
+"""Faults injected for real: pilot actors killed, timeouts, cancellation at the provider,
+flaky and failing providers (issue 6).
+
+Braket cloud devices run through the real SDK against the session's fake HTTP
+service (``tests/fakes/braket_service.py``); nothing of ours is mocked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from pilot import PilotComputeService, QuantumTask
+from pilot.backends.jobs import RetryPolicy, retrying
+from pilot.errors import TaskCancelledError, TaskTimeoutError
+from pilot.states import PilotState
+from tests.helpers import bell_qiskit
+
+SV1 = {"executor": "braket_sv1", "s3_bucket": "qdreamer-test", "poll_interval_seconds": 0.02}
+
+
+def basis(i: int, width: int = 10) -> Any:
+    """A circuit that reads ``i`` in binary (clbit 0 = bit 0 of i)."""
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(width, width, name=f"basis{i}")
+    for b in range(width):
+        if i >> b & 1:
+            qc.x(b)
+    qc.measure(range(width), range(width))
+    return qc
+
+
+def key(i: int, width: int = 10) -> str:
+    return format(i, f"0{width}b")  # Qiskit's order: clbit 0 rightmost
+
+
+@pytest.fixture
+def clean_fake(fake_braket: Any) -> Any:
+    fake_braket.reset()
+    pending = fake_braket.pending_statuses
+    yield fake_braket
+    fake_braket.pending_statuses = pending
+    fake_braket.reset()
+
+
+# ------------------------------------------------------------------ pilot loss
+def test_killed_pilot_actor_loses_no_task(ray_session: None, workdir: Any) -> None:
+    """1,000 tasks in flight over two pilots; one pilot's actor is killed: every task
+    completes exactly once, correctly; the dead pilot is FAILED and no longer chosen."""
+    import ray
+
+    with PilotComputeService(working_directory=workdir / "kill") as pcs:
+        for name in ("a", "b"):
+            pcs.create_pilot(
+                name=name,
+                resource_type="quantum",
+                cores_per_node=0.25,
+                quantum={"executor": "qiskit_local", "seed": 1},
+            )
+        pcs.initialize_dreamer()
+        victim = pcs.get_pilot("a").actors[0]
+        tasks = [QuantumTask(basis(i), shots=8) for i in range(1000)]
+        refs = pcs.submit_quantum_tasks(tasks, chunk_size=20)
+        early, _ = ray.wait(refs, num_returns=60, fetch_local=False)
+        ray.kill(victim)
+        results = pcs.get_results(refs, timeout=300)
+
+        assert [r.counts for r in results] == [{key(i): 8} for i in range(1000)]
+        assert len({r.task_id for r in results}) == 1000
+        on_a = [r for r in results if r.pilot == "a"]
+        assert 0 < len(on_a) < 1000, "some tasks finished on the victim before it died"
+        # Results that were ready before the kill were not run again.
+        early_results = pcs.get_results(early)
+        assert all(pcs._supervisor.resolve(r) is r for r in early)
+        assert {r.task_id for r in early_results} <= {r.task_id for r in results}
+        assert pcs._supervisor.resubmitted == 1000 - len(on_a)
+
+        assert pcs.get_pilot("a").state is PilotState.FAILED
+        ranked = pcs.qdreamer.rank(QuantumTask(bell_qiskit(), shots=10))
+        assert {r.resource.pilot for r in ranked} == {"b"}
+        after = pcs.get_results(pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=50)))
+        assert after.pilot == "b" and sum(after.counts.values()) == 50
+
+
+def test_pilot_actor_killed_by_a_signal_restarts_when_configured(
+    ray_session: None, workdir: Any
+) -> None:
+    import ray
+
+    with PilotComputeService(working_directory=workdir / "restart") as pcs:
+        pilot = pcs.create_pilot(
+            name="r",
+            resource_type="quantum",
+            cores_per_node=0.25,
+            quantum={"executor": "qiskit_local", "max_restarts": 1},
+        )
+        pid = ray.get(pilot.actors[0].describe.remote())["pid"]
+        refs = pcs.submit_quantum_tasks(
+            [QuantumTask(basis(i), shots=4) for i in range(300)], chunk_size=10
+        )
+        ray.wait(refs, num_returns=20, fetch_local=False)
+        os.kill(pid, signal.SIGKILL)
+        results = pcs.get_results(refs, timeout=300)
+        assert [r.counts for r in results] == [{key(i): 4} for i in range(300)]
+        assert pilot.state is PilotState.RUNNING
+        assert ray.get(pilot.actors[0].describe.remote())["pid"] != pid
+        assert pcs._supervisor.resubmitted == 0  # Ray retried them on the restarted actor
+
+
+# ------------------------------------------------------------------ timeouts and cancel
+def slow_bell(seconds: float) -> Any:
+    time.sleep(seconds)
+    return bell_qiskit()
+
+
+def test_timeout_on_a_local_simulator(ray_session: None, workdir: Any) -> None:
+    with PilotComputeService(working_directory=workdir / "timeout") as pcs:
+        pcs.create_pilot(
+            name="aer",
+            resource_type="quantum",
+            cores_per_node=0.25,
+            quantum={"executor": "qiskit_local"},
+        )
+        start = time.monotonic()
+        ref = pcs.submit_quantum_task(
+            QuantumTask(slow_bell, num_qubits=2, args=(5.0,), timeout_seconds=0.5)
+        )
+        with pytest.raises(TaskTimeoutError, match=r"did not finish within timeout_seconds=0.5"):
+            pcs.get_results(ref)
+        assert time.monotonic() - start < 4
+        ok = pcs.get_results(pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=20)))
+        assert sum(ok.counts.values()) == 20
+
+
+def _sv1_service(workdir: Any, name: str, **quantum: Any) -> PilotComputeService:
+    pcs = PilotComputeService(working_directory=workdir / name)
+    pcs.create_pilot(
+        name="sv1", resource_type="quantum", cores_per_node=0.25, quantum={**SV1, **quantum}
+    )
+    return pcs
+
+
+def _wait_for(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_cancel_task_cancels_the_braket_quantum_task(
+    ray_session: None, workdir: Any, clean_fake: Any
+) -> None:
+    clean_fake.pending_statuses = ("QUEUED",) * 100_000  # never finishes by itself
+    with _sv1_service(workdir, "cancel") as pcs:
+        ref = pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=10))
+        _wait_for(lambda: len(clean_fake.tasks) == 1)
+        arn = clean_fake.tasks[0].arn
+        assert pcs.cancel_task(ref) == 1
+        with pytest.raises(TaskCancelledError, match=r"was cancelled; remote jobs cancelled") as e:
+            pcs.get_results(ref, timeout=30)
+        assert arn in str(e.value)
+        assert clean_fake.cancelled == [arn]
+        # Braket answers CancelQuantumTask with CANCELLING; CANCELLED follows.
+        assert clean_fake.task(arn).status in ("CANCELLING", "CANCELLED")
+
+
+def test_timeout_cancels_the_braket_quantum_task(
+    ray_session: None, workdir: Any, clean_fake: Any
+) -> None:
+    clean_fake.pending_statuses = ("QUEUED",) * 100_000
+    with _sv1_service(workdir, "braket-timeout") as pcs:
+        ref = pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=10, timeout_seconds=2))
+        with pytest.raises(TaskTimeoutError, match=r"did not finish within timeout_seconds=2"):
+            pcs.get_results(ref, timeout=30)
+        assert len(clean_fake.tasks) == 1
+        assert clean_fake.cancelled == [clean_fake.tasks[0].arn]
+
+
+# ------------------------------------------------------------------ flaky providers
+def test_transient_errors_on_30_percent_of_calls(
+    ray_session: None, workdir: Any, clean_fake: Any
+) -> None:
+    clean_fake.fail_randomly(0.3, seed=7)
+    with _sv1_service(
+        workdir, "flaky", retries={"backoff_seconds": 0.05, "max_backoff_seconds": 0.5}
+    ) as pcs:
+        refs = pcs.submit_quantum_tasks([QuantumTask(basis(i, 4), shots=5) for i in range(16)])
+        results = pcs.get_results(refs, timeout=240)
+    assert [r.counts for r in results] == [{key(i, 4): 5} for i in range(16)]
+    assert clean_fake.random_failures > 10
+    assert len(clean_fake.tasks) == 16  # none created twice
+
+
+def test_permanently_failing_provider_fails_over_and_is_held_offline(
+    ray_session: None, workdir: Any, clean_fake: Any
+) -> None:
+    with PilotComputeService(working_directory=workdir / "failover") as pcs:
+        pcs.create_pilot(
+            name="sv1",
+            resource_type="quantum",
+            cores_per_node=0.25,
+            quantum={
+                **SV1,
+                "retries": {"max_attempts": 2, "backoff_seconds": 0.01},
+                "failure_hold_seconds": 8,
+            },
+        )
+        pcs.create_pilot(
+            name="fakes",
+            resource_type="quantum",
+            cores_per_node=0.25,
+            quantum={"executor": "qiskit_fake", "backends": ["fake_kolkata"]},
+        )
+        q = pcs.initialize_dreamer(
+            objective="fidelity",
+            resources=["sv1/SV1", "fakes/fake_kolkata"],
+            monitor_interval_seconds=0.5,
+        )
+        q.refresh(timeout=10)
+        task = QuantumTask(bell_qiskit(), shots=100)
+        assert q.select(task).key == "sv1/SV1"
+        clean_fake.fail_randomly(1.0, operations=("CreateQuantumTask",))
+        result = pcs.get_results(pcs.submit_quantum_task(task))
+        assert result.pilot == "fakes"
+        (hop,) = result.selection["failover"]
+        assert hop["resource"] == "SV1" and "ServiceUnavailable" in hop["error"]
+        # The driver hears of it and QDREAMER stops choosing SV1 ...
+        _wait_for(lambda: q.select(task).key == "fakes/fake_kolkata", timeout=10)
+        sv1 = next(r for r in q.rank(task) if r.key == "sv1/SV1")
+        assert not sv1.feasible and any("offline" in why for why in sv1.reasons)
+        # ... until the monitor sees it healthy again.
+        clean_fake.fail_randomly(0.0)
+        _wait_for(lambda: q.select(task).key == "sv1/SV1", timeout=40)
+        again = pcs.get_results(pcs.submit_quantum_task(task))
+        assert again.pilot == "sv1" and "failover" not in (again.selection or {})
+
+
+def test_retrying_backs_off_with_jitter_and_is_bounded() -> None:
+    import random
+
+    calls: list[float] = []
+
+    def flaky() -> str:
+        calls.append(time.monotonic())
+        if len(calls) < 4:
+            raise ConnectionResetError("connection reset by peer")
+        return "ok"
+
+    policy = RetryPolicy(max_attempts=5, backoff_seconds=0.05, max_backoff_seconds=1)
+    assert retrying(flaky, policy, rng=random.Random(1)) == "ok"
+    assert len(calls) == 4
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    assert all(0 <= g <= 0.05 * 2**i + 0.05 for i, g in enumerate(gaps))
+
+    def always() -> str:
+        calls.append(time.monotonic())
+        raise TimeoutError("read timed out")
+
+    calls.clear()
+    with pytest.raises(TimeoutError):
+        retrying(always, RetryPolicy(max_attempts=3, backoff_seconds=0.01))
+    assert len(calls) == 3  # bounded count
+    calls.clear()
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        retrying(always, RetryPolicy(max_attempts=100, backoff_seconds=0.2, total_seconds=0.5))
+    assert time.monotonic() - start < 1.5  # bounded total time
+
+    def broken() -> str:
+        calls.append(time.monotonic())
+        raise ValueError("bad circuit")
+
+    calls.clear()
+    with pytest.raises(ValueError):
+        retrying(broken, policy)
+    assert len(calls) == 1  # not transient: not retried
