@@ -40,7 +40,7 @@ class RetryConfig(_Strict):
     """``quantum.retries``: bounded retries of provider calls that failed transiently
     (see :class:`pilot.backends.jobs.RetryPolicy`)."""
 
-    max_attempts: int = Field(default=6, ge=1, le=100)
+    max_attempts: int = Field(default=8, ge=1, le=100)
     backoff_seconds: float = Field(default=0.5, ge=0)
     max_backoff_seconds: float = Field(default=30.0, ge=0)
     total_seconds: float = Field(default=300.0, gt=0)

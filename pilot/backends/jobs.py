@@ -50,7 +50,7 @@ class RetryPolicy:
     ``total_seconds`` have passed since the first, whichever comes first.
     """
 
-    max_attempts: int = 6
+    max_attempts: int = 8
     backoff_seconds: float = 0.5
     max_backoff_seconds: float = 30.0
     total_seconds: float = 300.0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dreamer.workload import NON_GATES, canonical_gate
 from pilot.convert.gates import basis_for
 from pilot.convert.portable import MAX_QUBITS, KeyFormat, LoadedCircuit, PortableCircuit
-from pilot.errors import CircuitError, UnsupportedOperationError
+from pilot.errors import CircuitError, MissingDependencyError, UnsupportedOperationError
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -341,12 +341,15 @@ def _load_qasm3(text: str) -> QuantumCircuit:
     without a position is pinned to the first statement that makes it fail."""
     try:
         import qiskit_qasm3_import
-    except ImportError as exc:  # pragma: no cover - qiskit[qasm3-import] ships it
-        raise CircuitError(
-            f"cannot read OpenQASM 3: {exc}; install it with: pip install qiskit-qasm3-import",
-            source_format="qasm3",
+    except ImportError:  # pragma: no cover - a dependency of qdreamer
+        raise MissingDependencyError(
+            "qasm3",
+            "qiskit_qasm3_import",
+            "pip install qiskit-qasm3-import",
+            what="reading OpenQASM 3",
         ) from None
     prepared = _with_braket_defs(text)
+    program: Any = None
     try:
         program = _parse_qasm3(text, prepared)
         return qiskit_qasm3_import.convert(program)
@@ -361,7 +364,7 @@ def _load_qasm3(text: str) -> QuantumCircuit:
         m = _POSITION.match(msg)
         if m:
             raise _line_error("qasm3", text, int(m.group(1)), m.group(3)) from None
-        line = _failing_statement_line(program) if "program" in locals() else None
+        line = _failing_statement_line(program) if program is not None else None
         detail = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
         raise _line_error("qasm3", text, line, f"cannot load program ({detail})") from None
 

@@ -188,7 +188,9 @@ def test_transient_errors_on_30_percent_of_calls(
 ) -> None:
     clean_fake.fail_randomly(0.3, seed=7)
     with _sv1_service(
-        workdir, "flaky", retries={"backoff_seconds": 0.05, "max_backoff_seconds": 0.5}
+        workdir,
+        "flaky",
+        retries={"max_attempts": 12, "backoff_seconds": 0.05, "max_backoff_seconds": 0.5},
     ) as pcs:
         refs = pcs.submit_quantum_tasks([QuantumTask(basis(i, 4), shots=5) for i in range(16)])
         results = pcs.get_results(refs, timeout=240)
