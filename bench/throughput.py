@@ -97,22 +97,32 @@ def main() -> None:
     args = parser.parse_args()
 
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
-    rates: dict[str, list[float]] = {"inproc": [], "raw": [], "service": [], "batch": []}
+    rates: dict[str, list[float]] = {
+        "inproc": [],
+        "raw": [],
+        "service": [],
+        "batch": [],
+        "service-nj": [],
+        "batch-nj": [],
+    }
     for _ in range(args.repeat):
         rates["inproc"].append(run_inproc(args.n))
         rates["raw"].append(run_raw(args.n))
-    with PilotComputeService(working_directory="/tmp/qdreamer-bench") as pcs:
-        pcs.create_pilot(
-            {
-                "resource_type": "quantum",
-                "name": "aer",
-                "quantum": {"executor": "qiskit_local", "actors": args.cpus},
-                "cores_per_node": 1,
-            }
-        )
-        for _ in range(args.repeat):
-            rates["service"].append(run_service(pcs, args.n, batch=False))
-            rates["batch"].append(run_service(pcs, args.n, batch=True))
+        # With the task journal (the default) and without it (journal=False).
+        for journal, suffix in ((True, ""), (False, "-nj")):
+            with PilotComputeService(
+                working_directory=f"/tmp/qdreamer-bench{suffix}", journal=journal
+            ) as pcs:
+                pcs.create_pilot(
+                    {
+                        "resource_type": "quantum",
+                        "name": "aer",
+                        "quantum": {"executor": "qiskit_local", "actors": args.cpus},
+                        "cores_per_node": 1,
+                    }
+                )
+                rates["service" + suffix].append(run_service(pcs, args.n, batch=False))
+                rates["batch" + suffix].append(run_service(pcs, args.n, batch=True))
     ray.shutdown()
 
     med = {k: statistics.median(v) for k, v in rates.items()}
@@ -123,6 +133,10 @@ def main() -> None:
     print(f"service / raw Ray     = {med['service'] / med['raw']:.2f}x  (target >= 1.0)")
     print(f"batch / in-process    = {med['batch'] / med['inproc']:.2f}x  (stretch >= 1.5)")
     print(f"service / in-process  = {med['service'] / med['inproc']:.2f}x")
+    print(
+        f"journal cost: service {med['service'] / med['service-nj']:.2f}x, "
+        f"batch {med['batch'] / med['batch-nj']:.2f}x (with / without)"
+    )
 
 
 if __name__ == "__main__":

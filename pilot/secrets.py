@@ -180,3 +180,20 @@ __all__ = [
     "remember",
     "write_private",
 ]
+
+
+def tighten_ray_token() -> None:
+    """Make Ray's token file private (0600) if it is not.
+
+    Ray 2.60 writes ``~/.ray/auth_token`` (or ``RAY_AUTH_TOKEN_PATH``) readable by
+    every user of the machine; on a shared login node anyone could then use the
+    cluster.  Ray reads it as its owner, so 0600 changes nothing else.
+    """
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or "~/.ray/auth_token").expanduser()
+    try:
+        info = path.stat()
+        if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+            path.chmod(0o600)
+            logger.warning("made Ray's token file %s private (it was %o)", path, info.st_mode)
+    except OSError:
+        return

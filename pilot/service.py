@@ -32,6 +32,7 @@ from pilot.errors import (
 from pilot.journal import TaskJournal, description_hash
 from pilot.launchers import launcher_for
 from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
+from pilot.secrets import tighten_ray_token
 from pilot.selection import QDreamer, candidate_summary
 from pilot.states import PilotState
 from pilot.supervisor import Record, Supervisor, held_by
@@ -126,7 +127,8 @@ class PilotComputeService:
         self.working_directory = (
             Path(working_directory or defaults["working_directory"]).expanduser().resolve()
         )
-        self.working_directory.mkdir(parents=True, exist_ok=True)
+        # Private: the journal in it holds results.
+        self.working_directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._owns_ray = False
         self._connect(
             ray_address,
@@ -190,6 +192,7 @@ class PilotComputeService:
             extra.setdefault("dashboard_host", "127.0.0.1")
             ray.init(num_cpus=num_cpus, **extra)
             logger.info("started a local Ray instance")
+            tighten_ray_token()
         self._owns_ray = True
         self.ray_address = ray.get_runtime_context().gcs_address
 
@@ -405,6 +408,7 @@ class PilotComputeService:
         prepared: list[tuple[QuantumPilot, TaskSpec]] = []
         spans: list[tuple[int, int, bool]] = []
         known: dict[int, Any] = {}
+        circuits: dict[int, str] = {}
         for qt in quantum_tasks:
             pilot, spec = self._prepare(qt)
             start = len(prepared)
@@ -413,7 +417,8 @@ class PilotComputeService:
             else:
                 spec.args, spec.kwargs = qt.args, qt.kwargs
                 rows = [(pilot, spec)]
-            known.update({start + i: ref for i, ref in self._journal(qt, rows).items()})
+            journaled = self._journal(qt, rows, circuits)
+            known.update({start + i: ref for i, ref in journaled.items()})
             prepared += rows
             spans.append((start, len(prepared), qt.parameter_values is not None))
         refs = self._dispatch_known(prepared, known, chunk_size)
@@ -458,7 +463,10 @@ class PilotComputeService:
         return out
 
     def _journal(
-        self, qt: QuantumTask, rows: Sequence[tuple[QuantumPilot, TaskSpec]]
+        self,
+        qt: QuantumTask,
+        rows: Sequence[tuple[QuantumPilot, TaskSpec]],
+        circuits: dict[int, str] | None = None,
     ) -> dict[int, Any]:
         """Record the specs of ``qt`` in the journal.  When resuming, returns the refs of
         results the journal already holds (by index in ``rows``; they are not run
@@ -466,7 +474,7 @@ class PilotComputeService:
         journal = self.journal
         if journal is None:
             return {}
-        base = self._description_hash(qt)
+        base = self._description_hash(qt, circuits)
         if base is None:
             return {}
         import ray
@@ -498,9 +506,15 @@ class PilotComputeService:
             journal.submitted(key, spec.task_id, "quantum", spec.name, spec.pilot, spec.resource)
         return out
 
-    def _description_hash(self, qt: QuantumTask) -> str | None:
+    def _description_hash(
+        self, qt: QuantumTask, circuits: dict[int, str] | None = None
+    ) -> str | None:
         """What identifies ``qt`` across driver runs; ``None`` if it consumes an ObjectRef
-        of a task the journal does not know (then it is not journaled)."""
+        of a task the journal does not know (then it is not journaled).
+
+        ``circuits`` caches circuit hashes by object id within one submission call
+        (many tasks often share one circuit object; it cannot change meanwhile).
+        """
         import ray
 
         def stable(value: Any) -> Any:
@@ -516,9 +530,15 @@ class PilotComputeService:
             kwargs = {k: stable(v) for k, v in qt.kwargs.items()}
         except LookupError:
             return None
+        if circuits is None:
+            circuit = description_hash(qt.circuit)
+        else:
+            circuit = circuits.get(id(qt.circuit)) or circuits.setdefault(
+                id(qt.circuit), description_hash(qt.circuit)
+            )
         return description_hash(
             "quantum",
-            qt.circuit,
+            circuit,
             args,
             kwargs,
             qt.shots,

@@ -171,6 +171,7 @@ class Supervisor:
                 mine = self._pending.get(group, {})
                 for ref in ready:
                     mine.pop(ref.binary(), None)
+            fetch: list[Any] = []
             for ref in ready:
                 rec = self._records.get(ref.binary())
                 if rec is None or rec.done:
@@ -180,10 +181,13 @@ class Supervisor:
                 elif self.journal is not None or self._remote(rec.pilot):
                     # Fetched: to journal it, or (a cloud task, slow and small) to see
                     # whether it failed in a way that moves it to another resource.
-                    if self._complete(ref, _value(ref)) is not None:
-                        lost.append(rec)
+                    fetch.append(ref)
                 else:
                     self._unconfirmed.setdefault(group, []).append((now, ref.binary(), ref))
+            for ref, value in zip(fetch, _values(fetch), strict=True):
+                rec = self._records.get(ref.binary())
+                if rec is not None and self._complete(ref, value) is not None:
+                    lost.append(rec)
         self._drain_events()
         if lost:
             self._resubmit_quantum(lost)
@@ -524,6 +528,18 @@ def _value(ref: Any, wait: float = 0.0) -> Any:
         return exc
     except Exception as exc:
         return exc
+
+
+def _values(refs: list[Any]) -> list[Any]:
+    """The values of finished ``refs`` (one ``ray.get``), each failure as its exception."""
+    import ray
+
+    if not refs:
+        return []
+    try:
+        return list(ray.get(refs, timeout=0))
+    except Exception:  # some failed: one by one
+        return [_value(r) for r in refs]
 
 
 def held_by(*counters: Callable[[bytes], int]) -> Callable[[bytes], int]:

@@ -659,3 +659,16 @@ def test_a_ray_the_service_starts_keeps_auth_on_its_dashboard_on_loopback_and_sh
         assert_clean(channel, content, watched)
     assert assert_files_clean("the Ray session's files", report["session"], [secret]) > 0
     assert_files_clean("the service's working directory", work, [secret])
+
+
+def test_rays_token_file_is_made_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray 2.60 writes its token file 0644; the service tightens it after starting Ray."""
+    from pilot.secrets import tighten_ray_token
+
+    token = tmp_path / "auth_token"
+    token.write_text("0123abcd")
+    token.chmod(0o644)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(token))
+    tighten_ray_token()
+    assert token.stat().st_mode & 0o777 == 0o600
+    assert token.read_text() == "0123abcd"
