@@ -833,7 +833,7 @@ class PilotComputeService:
                 list(current), num_returns=len(current), timeout=left, fetch_local=False
             )
             # A ready ref may be a task lost with its pilot: it is resubmitted, so wait on.
-            moved = [r for r in ready if self._supervisor.settle(r)]
+            moved = [r for r in ready if self._supervisor.suspect(r) and self._supervisor.settle(r)]
             moved = [r for r in moved if self._supervisor.resolve(r) is not r]
             if not moved or (deadline is not None and time.monotonic() >= deadline):
                 break

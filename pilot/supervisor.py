@@ -198,6 +198,19 @@ class Supervisor:
         pilot = self._service._quantum.get(pilot_name)
         return pilot is not None and resolve_executor(pilot.executor).remote
 
+    def suspect(self, ref: Any) -> bool:
+        """Could ``ref`` (ready) hold a failure the service recovers from?  Its actor
+        or pilot is gone, or it was moved already; cheap, nothing fetched."""
+        rec = self._records.get(ref.binary())
+        if rec is None:
+            return False
+        if rec.replaced_by is not None or rec.lost is not None:
+            return True
+        pilot = self._service._pilots.get(rec.pilot)
+        return (rec.actor is not None and rec.actor in self._dead_actors) or (
+            pilot is not None and pilot.state is not PilotState.RUNNING
+        )
+
     def settle(self, ref: Any) -> bool:
         """``ref`` finished with a failure: handle it now.  True if it was resubmitted
         (follow :meth:`resolve`), or has a ``PilotLostError`` to raise."""
@@ -319,7 +332,7 @@ class Supervisor:
 
         from pilot.workers import PilotActor
 
-        self._checked_at = time.monotonic()
+        self._checked_at = issued = time.monotonic()  # before any ping is sent
         pings = {}
         for pilot in list(self._service._quantum.values()):
             if pilot.state is not PilotState.RUNNING:
@@ -327,7 +340,6 @@ class Supervisor:
             for actor in list(pilot.actors):
                 ref = actor.ping.options(concurrency_group=PilotActor.CONTROL).remote()
                 pings[ref] = (actor, pilot.name)
-        issued = time.monotonic()
         alive: set[Any] = set()
         if pings:
             ready, _ = ray.wait(list(pings), num_returns=len(pings), timeout=5.0)
@@ -339,8 +351,16 @@ class Supervisor:
                     pass  # restarting (max_restarts): Ray retries its tasks
                 except ray.exceptions.RayActorError as err:
                     self._actor_died(*pings[ref], err)
-        # Tasks that finished before a ping their actor answered did not die with it.
+        # Tasks that finished before a ping their actor answered did not die with it;
+        # those of actors released with their pilot (cancelled) are done too.
+        pinged = pings_of(pings)
         with self._lock:
+            for actor in [a for a in self._unconfirmed if a not in pinged]:
+                if actor not in self._dead_actors:
+                    for _, key, _ref in self._unconfirmed.pop(actor):
+                        rec = self._records.get(key)
+                        if rec is not None:
+                            rec.done, rec.spec = True, None
             for actor in alive:
                 keep = []
                 for seen, key, ref in self._unconfirmed.get(actor, ()):
@@ -528,6 +548,11 @@ def _value(ref: Any, wait: float = 0.0) -> Any:
         return exc
     except Exception as exc:
         return exc
+
+
+def pings_of(pings: dict[Any, tuple[Any, str]]) -> set[Any]:
+    """The actors pinged this round (those of running pilots)."""
+    return {actor for actor, _ in pings.values()}
 
 
 def _values(refs: list[Any]) -> list[Any]:
