@@ -43,18 +43,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.helpers import basis  # noqa: E402  (after the sys.path line above)
+
 ROWS: list[dict[str, Any]] = []
-
-
-def basis(i: int, width: int = 10) -> Any:
-    from qiskit import QuantumCircuit
-
-    qc = QuantumCircuit(width, width, name=f"basis{i}")
-    for b in range(width):
-        if i >> b & 1:
-            qc.x(b)
-    qc.measure(range(width), range(width))
-    return qc
 
 
 def expect(i: int, width: int = 10) -> str:

@@ -73,7 +73,6 @@ class Record:
     resubmits: int = 0
     replaced_by: Any = None  # the ObjectRef of the task's resubmission
     lost: PilotLostError | None = None
-    journal_key: Any = None
     remote_jobs: list[str] = field(default_factory=list)
     #: Why it moves to its next fallback (its resource kept failing), if it does.
     failover: BaseException | None = None
@@ -285,13 +284,12 @@ class Supervisor:
     def _drain_events(self) -> None:
         import ray
 
-        from pilot.backends.registry import resolve_executor
         from pilot.workers import PilotActor
 
         pilots = [
             p
             for p in self._service._quantum.values()
-            if p.state is PilotState.RUNNING and resolve_executor(p.executor).remote
+            if p.state is PilotState.RUNNING and self._remote(p.name)
         ]
         calls = {
             a.drain_events.options(concurrency_group=PilotActor.CONTROL).remote(): a
@@ -468,7 +466,6 @@ class Supervisor:
             if new is not None:
                 new.resubmits = rec.resubmits
                 new.remote_jobs = list(rec.remote_jobs)
-                new.journal_key = rec.journal_key
             rec.replaced_by, rec.spec = ref, None
         self.resubmitted += len(refs)
         logger.warning("resubmitted %d tasks lost with their pilot", len(refs))

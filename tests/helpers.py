@@ -18,6 +18,18 @@ def bell_qiskit() -> Any:
     return qc
 
 
+def basis(i: int, width: int = 10) -> Any:
+    """A circuit that reads ``i`` in binary (clbit 0 = bit 0 of ``i``)."""
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(width, width, name=f"basis{i}")
+    for b in range(width):
+        if i >> b & 1:
+            qc.x(b)
+    qc.measure(range(width), range(width))
+    return qc
+
+
 def within_binomial(count: int, shots: int, p: float, sigmas: float = 5.0) -> bool:
     """``count`` is within ``sigmas`` standard deviations of ``shots * p``."""
     sd = (shots * p * (1 - p)) ** 0.5

@@ -19,21 +19,9 @@ from pilot import PilotComputeService, QuantumTask
 from pilot.backends.jobs import RetryPolicy, retrying
 from pilot.errors import TaskCancelledError, TaskTimeoutError
 from pilot.states import PilotState
-from tests.helpers import bell_qiskit
+from tests.helpers import basis, bell_qiskit
 
 SV1 = {"executor": "braket_sv1", "s3_bucket": "qdreamer-test", "poll_interval_seconds": 0.02}
-
-
-def basis(i: int, width: int = 10) -> Any:
-    """A circuit that reads ``i`` in binary (clbit 0 = bit 0 of i)."""
-    from qiskit import QuantumCircuit
-
-    qc = QuantumCircuit(width, width, name=f"basis{i}")
-    for b in range(width):
-        if i >> b & 1:
-            qc.x(b)
-    qc.measure(range(width), range(width))
-    return qc
 
 
 def key(i: int, width: int = 10) -> str:
