@@ -160,7 +160,6 @@ class Supervisor:
 
         with self._lock:
             groups = [(g, list(refs.values())) for g, refs in self._pending.items() if refs]
-        lost: list[Record] = []
         now = time.monotonic()
         for group, refs in groups:
             ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
@@ -183,13 +182,17 @@ class Supervisor:
                     fetch.append(ref)
                 else:
                     self._unconfirmed.setdefault(group, []).append((now, ref.binary(), ref))
-            for ref, value in zip(fetch, _values(fetch), strict=True):
-                rec = self._records.get(ref.binary())
-                if rec is not None and self._complete(ref, value) is not None:
-                    lost.append(rec)
+            values = _values(fetch)
+            # Claimed (_complete) and moved under one lock hold: settle() sees both.
+            with self._lock:
+                lost = [
+                    rec
+                    for ref, value in zip(fetch, values, strict=True)
+                    if (rec := self._complete(ref, value)) is not None
+                ]
+                if lost:
+                    self._resubmit_quantum(lost)
         self._drain_events()
-        if lost:
-            self._resubmit_quantum(lost)
 
     def _remote(self, pilot_name: str) -> bool:
         from pilot.backends.registry import resolve_executor
@@ -226,9 +229,11 @@ class Supervisor:
                     self._pending.get(rec.actor, {}).pop(key, None)
                     entries = self._unconfirmed.get(rec.actor, [])
                     self._unconfirmed[rec.actor] = [e for e in entries if e[1] != key]
-            moved = self._complete(ref, _value(ref))
-            if moved is not None:
-                self._resubmit_quantum([moved])
+            value = _value(ref)
+            with self._lock:  # claimed and moved together (see sync)
+                moved = self._complete(ref, value)
+                if moved is not None:
+                    self._resubmit_quantum([moved])
         else:
             self.check_pilots()
         with self._lock:  # a resubmission in progress on the supervisor thread ends first
@@ -393,16 +398,18 @@ class Supervisor:
         with self._lock:
             refs = list(self._pending.pop(actor, {}).values())
             refs += [r for _, _, r in self._unconfirmed.pop(actor, [])]
-        lost = []
-        for ref in refs:
-            rec = self._records.get(ref.binary())
-            if rec is None:
-                continue
-            rec.done = False
-            if self._complete(ref, _value(ref, wait=5.0)) is not None:
-                lost.append(rec)
-        if lost:
-            self._resubmit_quantum(lost)
+        values = [_value(ref, wait=5.0) for ref in refs]
+        # Claimed (_complete marks them done) and moved under one lock hold: a
+        # get_results settling one of them meanwhile neither moves it a second time
+        # nor misses that it was moved.
+        with self._lock:
+            lost = [
+                rec
+                for ref, value in zip(refs, values, strict=True)
+                if (rec := self._complete(ref, value)) is not None
+            ]
+            if lost:
+                self._resubmit_quantum(lost)
 
     def _pilot_lost(self, pilot: Any, state: PilotState) -> None:
         """A Slurm pilot's job ended under it: cancel its unfinished tasks, then move them."""
