@@ -244,7 +244,7 @@ class Dependencies:
         *,
         force: bool,
         held_internally: Callable[[bytes], int],
-        on_cancel: Callable[[Any], None] | None = None,
+        on_cancel: Callable[[Any], bool] | None = None,
     ) -> int:
         """Cancel ``ref``'s task and, recursively, upstream tasks nothing else needs.
 
@@ -253,7 +253,9 @@ class Dependencies:
         members are waiting for a root, and fail with its ``TaskCancelledError``
         when it is cancelled.  Cancelling a task while an input it waits on is
         cancelled too races inside Ray 2.60 (a failed reference-count check
-        aborts the driver), so it is never done.  Returns the set's size.
+        aborts the driver), so it is never done.  ``on_cancel(root)`` runs first;
+        when it returns True it has stopped the task and ``ray.cancel`` is not
+        called.  Returns the set's size.
         """
         import ray
 
@@ -283,9 +285,10 @@ class Dependencies:
         for member in chosen:
             if not inputs.get(member):
                 target: Any = ray.ObjectRef(member) if member != ref.binary() else ref
-                _cancel(target, force)
-                if on_cancel is not None:
-                    on_cancel(target)
+                # on_cancel may stop the task itself (True): one task of a batched
+                # actor call, which ray.cancel would cancel with all the others.
+                if on_cancel is None or not on_cancel(target):
+                    _cancel(target, force)
                 logger.info("cancelled task of %s", target.hex())
         return len(chosen)
 

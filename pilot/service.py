@@ -20,6 +20,7 @@ from pilot.config import parse_description, service_defaults
 from pilot.dag import ClassicalFunction, Dependencies, QuantumFunction, failed_stage
 from pilot.errors import (
     ConfigError,
+    JournalError,
     PilotError,
     PilotLostError,
     SchedulingError,
@@ -85,13 +86,14 @@ class PilotComputeService:
         num_cpus: CPUs of the local instance (default: all, or ``conf/``).
         ray_init_kwargs: extra ``ray.init`` arguments for the local instance.
         resume: continue the last run recorded in ``working_directory``'s task
-            journal: a quantum task submitted again (the same description, in
-            the same order) whose result is journaled returns it without
-            running; one whose remote jobs were submitted re-attaches to them;
-            the others run.  ``False`` starts a new run (older ones are kept).
-        journal: record every quantum task (description hash, states, chosen
-            resource, remote job ids, result) in
-            ``<working_directory>/journal.sqlite3`` (see :mod:`pilot.journal`).
+            journal: a task submitted again (the same description, in the
+            same order) whose result is journaled returns it without running;
+            a quantum task whose remote jobs were submitted re-attaches to
+            them; the others run.  ``False`` starts a new run (older ones are
+            kept).
+        journal: record every task (description hash, states, chosen
+            resource, remote job ids, result; classical results up to 1 MiB)
+            in ``<working_directory>/journal.sqlite3`` (see :mod:`pilot.journal`).
 
     The service only stops what it started: ``cancel()`` releases its pilots
     and, if it started the local Ray instance, shuts that down; a cluster it
@@ -152,7 +154,7 @@ class PilotComputeService:
 
     def _open_journal(self, resume: bool) -> TaskJournal | None:
         """The task journal; a fresh run whose journal another driver holds goes without."""
-        from pilot.errors import JournalCorruptError, JournalError
+        from pilot.errors import JournalCorruptError
 
         try:
             return TaskJournal(self.working_directory, resume=resume)
@@ -515,19 +517,9 @@ class PilotComputeService:
         ``circuits`` caches circuit hashes by object id within one submission call
         (many tasks often share one circuit object; it cannot change meanwhile).
         """
-        import ray
-
-        def stable(value: Any) -> Any:
-            if isinstance(value, ray.ObjectRef):
-                rec = self._supervisor.record(value)
-                if rec is None or not rec.task_id:
-                    raise LookupError(value)
-                return ("task", rec.task_id)
-            return value
-
         try:
-            args = [stable(v) for v in qt.args]
-            kwargs = {k: stable(v) for k, v in qt.kwargs.items()}
+            args = [self._stable_arg(v) for v in qt.args]
+            kwargs = {k: self._stable_arg(v) for k, v in qt.kwargs.items()}
         except LookupError:
             return None
         if circuits is None:
@@ -536,19 +528,34 @@ class PilotComputeService:
             circuit = circuits.get(id(qt.circuit)) or circuits.setdefault(
                 id(qt.circuit), description_hash(qt.circuit)
             )
-        return description_hash(
-            "quantum",
-            circuit,
-            args,
-            kwargs,
-            qt.shots,
-            qt.observables,
-            qt.name,
-            qt.pilot,
-            qt.resource,
-            qt.num_qubits,
-            qt.gate_set,
-        )
+        try:
+            return description_hash(
+                "quantum",
+                circuit,
+                args,
+                kwargs,
+                qt.shots,
+                qt.observables,
+                qt.name,
+                qt.pilot,
+                qt.resource,
+                qt.num_qubits,
+                qt.gate_set,
+            )
+        except JournalError:  # e.g. ObjectRefs nested in an argument: not journaled
+            return None
+
+    def _stable_arg(self, value: Any) -> Any:
+        """An argument as it enters a description hash: an ObjectRef by the id of the
+        task producing it (``LookupError`` if the service did not submit it)."""
+        import ray
+
+        if isinstance(value, ray.ObjectRef):
+            rec = self._supervisor.record(value)
+            if rec is None or not rec.task_id:
+                raise LookupError(value)
+            return ("task", rec.task_id)
+        return value
 
     def _dispatch_known(
         self,
@@ -605,7 +612,7 @@ class PilotComputeService:
                     ).remote(specs)
                 for i, spec, ref in zip(chunk, specs, out, strict=True):
                     refs[i] = ref
-                    self._record(ref, spec, actor)
+                    self._record(ref, spec, actor, batched=len(specs) > 1)
                     self._deps.record(ref, (*spec.args, *spec.kwargs.values()))
         return refs
 
@@ -617,7 +624,7 @@ class PilotComputeService:
             hit = self._methods[key] = (actor, getattr(actor, method).options(name=name))
         return hit[1]
 
-    def _record(self, ref: Any, spec: TaskSpec, actor: Any) -> None:
+    def _record(self, ref: Any, spec: TaskSpec, actor: Any, batched: bool = False) -> None:
         self._supervisor.watch(
             ref,
             Record(
@@ -628,6 +635,7 @@ class PilotComputeService:
                 spec=spec,
                 actor=actor,
                 remote_jobs=list(spec.attach_jobs),
+                batched=batched,
             ),
         )
         self._selector.track(spec.pilot, ref)
@@ -694,15 +702,18 @@ class PilotComputeService:
             on_cancel=self._cancel_remote,
         )
 
-    def _cancel_remote(self, ref: Any) -> None:
-        """Cancelling a quantum task also cancels its remote jobs at their provider."""
+    def _cancel_remote(self, ref: Any) -> bool:
+        """Cancelling a quantum task tells its actor, which cancels its remote jobs at
+        their provider and skips it if it has not started.  True when that is all
+        there is to do: the task shares its actor call with others (a chunk of
+        ``submit_quantum_tasks``), which ``ray.cancel`` would cancel too."""
         rec = self._supervisor.record(ref)
-        if rec is not None and rec.kind == "quantum" and rec.actor is not None and not rec.done:
-            from pilot.workers import PilotActor
+        if rec is None or rec.kind != "quantum" or rec.actor is None or rec.done:
+            return False
+        from pilot.workers import PilotActor
 
-            rec.actor.cancel_remote.options(concurrency_group=PilotActor.CONTROL).remote(
-                [rec.task_id]
-            )
+        rec.actor.cancel_remote.options(concurrency_group=PilotActor.CONTROL).remote([rec.task_id])
+        return rec.batched
 
     def _check_memory(self, memory: int) -> None:
         import ray
@@ -732,14 +743,29 @@ class PilotComputeService:
         (default 1, or a pilot node's CPUs when it has fewer), ``num_gpus``
         and ``memory``.  A request that could never be placed is refused here
         with ``SchedulingError`` rather than waiting.
-        """
-        import ray
-        from ray.remote_function import RemoteFunction
 
+        With the journal on, the task's result is journaled when it is small
+        (at most :data:`pilot.supervisor.CLASSICAL_RESULT_LIMIT` bytes), so a
+        resumed driver gets it back without running ``fn`` again.
+        """
         self._check_open()
         if not callable(fn):
             raise ConfigError(f"submit_task needs a function, got {type(fn).__name__}", key="fn")
-        res = dict(resources or {})
+        return self._submit_classical(fn, args, kwargs, pilot, dict(resources or {}))
+
+    def _submit_classical(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        pilot: str | None,
+        res: dict[str, Any],
+        task_id: str | None = None,
+    ) -> Any:
+        """:meth:`submit_task`; ``task_id`` given: a resubmission (not journaled again)."""
+        import ray
+        from ray.remote_function import RemoteFunction
+
         for key in res:
             if key not in TASK_RESOURCE_KEYS:
                 raise ConfigError(
@@ -763,6 +789,10 @@ class PilotComputeService:
             getattr(fn, "_function", None), "__name__", "task"
         )
         opts["name"] = f"{fn_name}@{where}"
+        if task_id is None:
+            known, task_id = self._journal_classical(fn, args, kwargs, pilot, res, opts["name"])
+            if known is not None:
+                return known
         # Ray builds a wrapper class per .options() call (~0.1 ms): reuse them.
         cache_key = (fn, target, num_cpus, num_gpus, memory)
         optioned = self._optioned.get(cache_key)
@@ -773,9 +803,59 @@ class PilotComputeService:
             optioned = self._optioned[cache_key] = remote.options(**opts)
         ref = optioned.remote(*args, **kwargs)
         call = (fn, args, kwargs, res) if target is not None else None
-        self._supervisor.watch(ref, Record("", opts["name"], where, "classical", call=call))
+        self._supervisor.watch(ref, Record(task_id, opts["name"], where, "classical", call=call))
         self._deps.record(ref, (*args, *kwargs.values()))
         return ref
+
+    def _journal_classical(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        pilot: str | None,
+        res: dict[str, Any],
+        name: str,
+    ) -> tuple[Any, str]:
+        """The classical task's id, and (resuming) the ref of its journaled result.
+
+        Its description is the function (by module and name, or by value when
+        defined in the script), its arguments (an ObjectRef by the id of the task
+        that produces it), the pilot asked for and the resources.
+        """
+        task_id = new_task_id()
+        journal = self.journal
+        if journal is None:
+            return None, task_id
+        from ray.remote_function import RemoteFunction
+
+        body = fn._function if isinstance(fn, RemoteFunction) else fn
+        try:
+            h = description_hash(
+                "classical",
+                body,
+                [self._stable_arg(a) for a in args],
+                {k: self._stable_arg(v) for k, v in kwargs.items()},
+                pilot,
+                res,
+            )
+        except (LookupError, JournalError) as exc:
+            logger.debug("classical task %s is not journaled: %s", name, exc)
+            return None, task_id
+        key = journal.key(h)
+        entry = journal.lookup(key) if self._resume else None
+        if entry is not None and entry.finished and entry.result is not None:
+            import cloudpickle
+            import ray
+
+            ref = ray.put(cloudpickle.loads(entry.result))
+            self._supervisor.watch(
+                ref, Record(entry.task_id, name, entry.pilot, "resumed", done=True)
+            )
+            return ref, entry.task_id
+        if entry is not None:  # submitted before, not finished (or too big to keep)
+            task_id = entry.task_id
+        journal.submitted(key, task_id, "classical", name, pilot or "", None)
+        return None, task_id
 
     def _classical_pilot(self, name: str | None) -> ClassicalPilot | None:
         if name is not None:

@@ -5,10 +5,12 @@
     submit ──> Supervisor.watch(ref, Record)    pending, per actor (quantum) or pilot
     supervisor thread, every TICK seconds (and inline from get_results/wait_tasks):
         pending refs that are ready (ray.wait, nothing fetched) ──>
-            with a journal: fetched and _complete(ref, value):
+            quantum, with a journal: fetched and _complete(ref, value):
                 result ........ journaled
                 actor died .... the task is lost (below)
-            without: kept "unconfirmed" until a later ping shows their actor alive
+            quantum, without: kept "unconfirmed" until a later ping shows their actor alive
+            classical, with a journal: journaled if Ray reports it small (else run
+                again on resume)
         remote pilots' events (drain_events) ──> new job ids: journal, and known for
             re-attaching; resources marked failing: the monitor re-checks them now
         every HEALTH_SECONDS: ping every actor; poll every Slurm pilot's job
@@ -54,6 +56,9 @@ TICK = 0.2
 HEALTH_SECONDS = 2.0
 #: Resubmissions of one task after pilot losses before it fails.
 MAX_RESUBMITS = 3
+#: Bytes up to which a classical task's result is journaled (fetched to the driver);
+#: a bigger one (a dataset, a model) is computed again by a resumed driver.
+CLASSICAL_RESULT_LIMIT = 1 << 20
 
 
 @dataclass
@@ -76,6 +81,8 @@ class Record:
     remote_jobs: list[str] = field(default_factory=list)
     #: Why it moves to its next fallback (its resource kept failing), if it does.
     failover: BaseException | None = None
+    #: Quantum: one of several tasks of one actor call (``run_batch``).
+    batched: bool = False
 
 
 class Supervisor:
@@ -133,7 +140,11 @@ class Supervisor:
             self._records[key] = record
             if record.task_id:
                 self._by_task[record.task_id] = record
-            if record.kind == "quantum" or record.call is not None:
+            if (
+                record.kind == "quantum"
+                or record.call is not None
+                or (record.kind == "classical" and self.journal is not None and record.task_id)
+            ):
                 self._pending.setdefault(group, {})[key] = ref
 
     def record(self, ref: Any) -> Record | None:
@@ -170,12 +181,15 @@ class Supervisor:
                 for ref in ready:
                     mine.pop(ref.binary(), None)
             fetch: list[Any] = []
+            classical: list[Any] = []
             for ref in ready:
                 rec = self._records.get(ref.binary())
                 if rec is None or rec.done:
                     continue
                 if rec.kind == "classical":
                     rec.done, rec.call = True, None
+                    if self.journal is not None and rec.task_id:
+                        classical.append(ref)
                 elif self.journal is not None or self._remote(rec.pilot):
                     # Fetched: to journal it, or (a cloud task, slow and small) to see
                     # whether it failed in a way that moves it to another resource.
@@ -192,7 +206,32 @@ class Supervisor:
                 ]
                 if lost:
                     self._resubmit_quantum(lost)
+            self._journal_classical(classical)
         self._drain_events()
+
+    def _journal_classical(self, refs: list[Any]) -> None:
+        """Journal the results of finished classical tasks that are small enough to keep
+        (their sizes asked of Ray, nothing fetched); a bigger one is run again on resume."""
+        if not refs:
+            return
+        import ray
+
+        try:
+            sizes = ray.experimental.get_object_locations(refs, timeout_ms=5000)
+        except Exception as exc:  # e.g. the owner is shutting down
+            logger.debug("journal: object sizes unknown: %s", exc)
+            return
+        small = []
+        for ref in refs:
+            size = (sizes.get(ref) or {}).get("object_size")
+            if size is not None and size <= CLASSICAL_RESULT_LIMIT:
+                small.append(ref)
+            else:
+                logger.debug("journal: result of %s (%s bytes) not kept", ref.hex(), size)
+        for ref, value in zip(small, _values(small), strict=True):
+            rec = self._records.get(ref.binary())
+            if rec is not None:
+                self._journal_outcome(rec.task_id, value)
 
     def _remote(self, pilot_name: str) -> bool:
         from pilot.backends.registry import resolve_executor
@@ -514,8 +553,8 @@ class Supervisor:
         kwargs = {
             k: self.resolve(v) if isinstance(v, ray.ObjectRef) else v for k, v in kwargs.items()
         }
-        ref = self._service.submit_task(
-            fn, *args, pilot=others[0].name, resources=resources, **kwargs
+        ref = self._service._submit_classical(
+            fn, args, kwargs, others[0].name, resources, task_id=rec.task_id or None
         )
         new = self._records.get(ref.binary())
         if new is not None:

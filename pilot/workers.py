@@ -405,7 +405,7 @@ class PilotActor(QuantumWorker):
             # Remote jobs: each task in its own job context, `concurrency` at once.
             return self._run_each(specs)
         with self._compute:
-            out = super().run_batch(specs)
+            out = self._run_uncancelled(specs)
         for i, (spec, value) in enumerate(zip(specs, out, strict=True)):
             cause = value.cause if isinstance(value, RayTaskError) else None
             if isinstance(cause, BaseException) and is_unavailable(cause):
@@ -415,6 +415,26 @@ class PilotActor(QuantumWorker):
                         out[i] = self._forward(spec, cause, spec.args, spec.kwargs)
                     except Exception as exc:
                         out[i] = RayTaskError(spec.stage, traceback.format_exc(), exc)
+        return out
+
+    def _run_uncancelled(self, specs: Sequence[TaskSpec]) -> list[Any]:
+        """``run_batch`` of the tasks not cancelled (``cancel_remote``) before they
+        started; the cancelled ones get their ``TaskCancelledError``."""
+        from ray.exceptions import RayTaskError
+
+        with self._lock:
+            reasons = [self._cancelled.get(spec.task_id) for spec in specs]
+        if not any(reasons):
+            return super().run_batch(specs)
+        todo = [spec for spec, why in zip(specs, reasons, strict=True) if why is None]
+        ran = iter(super().run_batch(todo) if todo else [])
+        out: list[Any] = []
+        for spec, why in zip(specs, reasons, strict=True):
+            if why is None:
+                out.append(next(ran))
+                continue
+            exc = TaskCancelledError(f"task {spec.task_id} {why}")
+            out.append(RayTaskError(spec.stage, "", exc))
         return out
 
     def _run_each(self, specs: Sequence[TaskSpec]) -> list[Any]:

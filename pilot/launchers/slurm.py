@@ -351,6 +351,36 @@ def partition_limits(sinfo_output: str) -> tuple[dict[str, int | None], str | No
     return limits, default
 
 
+#: ``--partition``/``-p`` and ``--time``/``-t`` in ``scheduler_script_commands``: they come
+#: after the script's own ``#SBATCH`` lines, so they win.
+_OVERRIDE = re.compile(
+    r"^(?:#SBATCH\s+)?(?P<opt>--partition|--time|-p|-t)(?:=|\s+)(?P<value>[^\s#]+)"
+)
+
+
+def requested_limits(job: SlurmJob) -> tuple[str | None, int | None, str]:
+    """``(partition, seconds, key)`` the job will ask Slurm for: ``job.partition`` and
+    its walltime, unless ``scheduler_script_commands`` sets them (the last one
+    wins, as in ``sbatch``); ``key`` names where the time came from.
+    ``seconds`` is ``None`` for an unreadable or unlimited time."""
+    partition: str | None = job.partition or None
+    seconds: int | None = job.walltime_minutes * 60
+    key = "walltime"
+    for line in job.scheduler_script_commands:
+        m = _OVERRIDE.match(line.strip())
+        if m is None:
+            continue
+        if m.group("opt") in ("--partition", "-p"):
+            partition = m.group("value").split(",")[0]  # sbatch takes the first it can use
+            continue
+        key = "scheduler_script_commands"
+        try:
+            seconds = time_limit_seconds(m.group("value"))
+        except ValueError:
+            seconds = None  # sbatch will say what is wrong with it
+    return partition, seconds, key
+
+
 def _minutes(seconds: int) -> str:
     return f"{seconds // 60}" if seconds % 60 == 0 else f"{seconds / 60:.2f}"
 
@@ -360,7 +390,8 @@ def check_walltime(job: SlurmJob, timeout: float = 30) -> None:
 
     Slurm would accept such a job and leave it PENDING for ever (reason
     ``PartitionTimeLimit``) unless the site enforces partition limits at
-    submission.  The partition is ``job.partition``, else the default one.  When
+    submission.  The partition and time are those the script asks for (see
+    :func:`requested_limits`); no partition means the default one.  When
     ``sinfo`` cannot tell (not installed, no answer, no such partition), nothing
     is refused here and ``sbatch`` decides.
     """
@@ -373,16 +404,22 @@ def check_walltime(job: SlurmJob, timeout: float = 30) -> None:
         logger.debug("sinfo exit %d: %s; sbatch will check", out.returncode, out.stderr.strip())
         return
     limits, default = partition_limits(out.stdout)
-    name = job.partition or default
+    partition, seconds, key = requested_limits(job)
+    name = partition or default
     limit = limits.get(name) if name is not None else None
-    if limit is None or job.walltime_minutes * 60 <= limit:
+    if limit is None or seconds is None or seconds <= limit:
         return
-    which = f"partition {name!r}" + (" (the default partition)" if not job.partition else "")
+    which = f"partition {name!r}" + (" (the default partition)" if not partition else "")
+    asked = (
+        f"walltime={job.walltime_minutes} minutes"
+        if key == "walltime"
+        else f"the --time in scheduler_script_commands ({_minutes(seconds)} minutes)"
+    )
     raise ConfigError(
-        f"walltime={job.walltime_minutes} minutes is over the time limit of Slurm {which}: "
+        f"{asked} is over the time limit of Slurm {which}: "
         f"{_minutes(limit)} minutes (MaxTime); Slurm would keep the job pending for ever. "
         f"Ask for walltime <= {limit // 60}, or name a partition that allows more with 'queue'",
-        key="walltime",
+        key=key,
     )
 
 

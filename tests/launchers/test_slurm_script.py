@@ -278,3 +278,26 @@ def test_walltimes_within_limits_or_unknown_partitions_pass(fake_sinfo: Any) -> 
     check_walltime(job(walltime_minutes=10**6, partition="nosuch"))  # sbatch decides
     fake_sinfo("", returncode=1)  # sinfo fails: sbatch decides
     check_walltime(job(walltime_minutes=10**6, partition="batch"))
+
+
+def test_partition_and_time_set_in_scheduler_script_commands_are_checked(
+    fake_sinfo: Any,
+) -> None:
+    """sbatch lets the later #SBATCH line win: so does the check."""
+    fake_sinfo(SITE)
+    with pytest.raises(ConfigError) as info:
+        check_walltime(job(walltime_minutes=10, scheduler_script_commands=("#SBATCH -t 1-00:00",)))
+    assert info.value.key == "scheduler_script_commands"
+    assert str(info.value).startswith(
+        "the --time in scheduler_script_commands (1440 minutes) is over the time limit of "
+        "Slurm partition 'debug' (the default partition): 30 minutes"
+    )
+    with pytest.raises(ConfigError, match="partition 'debug': 30 minutes") as info:
+        check_walltime(
+            job(walltime_minutes=600, partition="batch", scheduler_script_commands=("-p debug",))
+        )
+    assert info.value.key == "walltime"
+    check_walltime(job(walltime_minutes=600, scheduler_script_commands=("--partition=batch",)))
+    check_walltime(
+        job(walltime_minutes=10**5, scheduler_script_commands=("#SBATCH --time=00:20:00",))
+    )

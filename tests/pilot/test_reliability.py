@@ -126,6 +126,29 @@ def test_timeout_on_a_local_simulator(ray_session: None, workdir: Any) -> None:
         assert sum(ok.counts.values()) == 20
 
 
+def test_cancelling_one_task_of_a_chunk_leaves_the_others(ray_session: None, workdir: Any) -> None:
+    """submit_quantum_tasks sends chunks as one actor call: cancelling one of its tasks
+    must not cancel the rest (ray.cancel would)."""
+    with PilotComputeService(working_directory=workdir / "chunk") as pcs:
+        pcs.create_pilot(
+            name="aer",
+            resource_type="quantum",
+            cores_per_node=0.25,
+            quantum={"executor": "qiskit_local"},
+        )
+        busy = pcs.submit_quantum_task(QuantumTask(slow_bell, num_qubits=2, args=(2.0,)))
+        refs = pcs.submit_quantum_tasks(
+            [QuantumTask(basis(i, 3), shots=10) for i in range(4)], chunk_size=4
+        )
+        assert pcs.cancel_task(refs[1]) == 1
+        results = pcs.get_results([busy, *refs], return_exceptions=True)
+        assert isinstance(results[2], TaskCancelledError)
+        assert f"task {pcs._supervisor.record(refs[1]).task_id} was cancelled" in str(results[2])
+        assert [results[i].counts for i in (1, 3, 4)] == [{key(i, 3): 10} for i in (0, 2, 3)], (
+            "the chunk's other tasks ran"
+        )
+
+
 def _sv1_service(workdir: Any, name: str, **quantum: Any) -> PilotComputeService:
     pcs = PilotComputeService(working_directory=workdir / name)
     pcs.create_pilot(
@@ -161,8 +184,11 @@ def test_cancel_task_cancels_the_braket_quantum_task(
 def test_timeout_cancels_the_braket_quantum_task(
     ray_session: None, workdir: Any, clean_fake: Any
 ) -> None:
-    clean_fake.pending_statuses = ("QUEUED",) * 100_000
     with _sv1_service(workdir, "braket-timeout") as pcs:
+        # Warm up first (the SDK's first call can take seconds on a loaded machine).
+        pcs.get_results(pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=10)))
+        clean_fake.reset()
+        clean_fake.pending_statuses = ("QUEUED",) * 100_000
         ref = pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=10, timeout_seconds=2))
         with pytest.raises(TaskTimeoutError, match=r"did not finish within timeout_seconds=2"):
             pcs.get_results(ref, timeout=30)

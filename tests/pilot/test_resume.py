@@ -234,3 +234,75 @@ def test_resumed_driver_reattaches_to_remote_jobs_instead_of_paying_twice(
     assert counts == [{format(i, "03b"): 5} for i in range(n)]
     assert fake_braket.calls("CreateQuantumTask") == n, "a task was paid for twice"
     fake_braket.reset()
+
+
+# ---------------------------------------------------------------- classical tasks
+def _prepare(n: int, log: str) -> list[int]:
+    """The classical stage: notes each run in ``log`` (on the worker)."""
+    with open(log, "a") as f:
+        f.write(f"prepare {n}\n")
+    return list(range(n))
+
+
+def _basis_circuit(bits: list[int]) -> Any:
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(len(bits), len(bits))
+    for b in bits:
+        if b % 2:
+            qc.x(b)
+    qc.measure(range(len(bits)), range(len(bits)))
+    return qc
+
+
+def _score(result: Any, log: str) -> str:
+    with open(log, "a") as f:
+        f.write("score\n")
+    (bitstring,) = result.counts
+    return str(bitstring)
+
+
+def _big(log: str) -> Any:
+    import numpy as np
+
+    with open(log, "a") as f:
+        f.write("big\n")
+    return np.ones(300_000)  # 2.4 MB: more than the journal keeps
+
+
+def test_resume_returns_journaled_classical_results_and_their_quantum_consumers(
+    ray_session: None, tmp_path: Path
+) -> None:
+    """classical → quantum → classical: a resumed driver runs none of the three again;
+    a classical result too big for the journal is computed again."""
+    log = str(tmp_path / "runs.log")
+
+    def run(resume: bool) -> tuple[list[int], Any, str, float, bool]:
+        with PilotComputeService(working_directory=tmp_path / "work", resume=resume) as pcs:
+            pcs.create_pilot(
+                name="aer",
+                resource_type="quantum",
+                cores_per_node=0.25,
+                quantum={"executor": "qiskit_local"},
+            )
+            prep = pcs.submit_task(_prepare, 4, log, resources={"num_cpus": 0.25})
+            quantum = pcs.submit_quantum_task(
+                QuantumTask(_basis_circuit, num_qubits=4, shots=8, args=(prep,))
+            )
+            score = pcs.submit_task(_score, quantum, log, resources={"num_cpus": 0.25})
+            big = pcs.submit_task(_big, log, resources={"num_cpus": 0.25})
+            bits, result, scored, array = pcs.get_results([prep, quantum, score, big])
+            return (
+                bits,
+                result.counts,
+                scored,
+                float(array.sum()),
+                bool(result.metadata.get("resumed")),
+            )
+
+    first = run(False)
+    again = run(True)
+    assert first[:4] == again[:4] == ([0, 1, 2, 3], {"1010": 8}, "1010", 300_000.0)
+    assert (first[4], again[4]) == (False, True), "the quantum result came from the journal"
+    runs = Counter(Path(log).read_text().splitlines())
+    assert runs == {"prepare 4": 1, "score": 1, "big": 2}, runs
