@@ -33,6 +33,8 @@ from pilot.errors import (
 from pilot.journal import TaskJournal, description_hash
 from pilot.launchers import launcher_for
 from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
+from pilot.progress import Bar, progress_bar
+from pilot.report import METRICS_FILE, Report, TaskLog
 from pilot.secrets import tighten_ray_token
 from pilot.selection import QDreamer, candidate_summary
 from pilot.states import PilotState
@@ -143,6 +145,8 @@ class PilotComputeService:
         self.qdreamer: QDreamer | None = None
         self._resume = resume
         self.journal: TaskJournal | None = self._open_journal(resume) if journal else None
+        #: Per-task rows from the pilots: ``<working_directory>/tasks.csv`` and report().
+        self._tasks = TaskLog(self.working_directory / METRICS_FILE)
         self._supervisor = Supervisor(self, self.journal)
         self._remote_fns: dict[Callable[..., Any], Any] = {}
         self._deps = Dependencies()
@@ -897,21 +901,26 @@ class PilotComputeService:
 
     # ------------------------------------------------------------ results
     def wait_tasks(
-        self, refs: Sequence[Any], timeout: float | None = None
+        self, refs: Sequence[Any], timeout: float | None = None, *, progress: bool | None = None
     ) -> tuple[list[Any], list[Any]]:
-        """Wait until every ref is ready or ``timeout`` passes; returns ``(ready, not_ready)``."""
-        import ray
+        """Wait until every ref is ready or ``timeout`` passes; returns ``(ready, not_ready)``.
 
+        ``progress``: show a progress bar (default: when waiting for several
+        tasks in a terminal or notebook; see :mod:`pilot.progress`).
+        """
         refs = list(refs)
         if not refs:
             return [], []
+        with progress_bar(len(refs), "waiting", progress) as bar:
+            return self._wait(refs, timeout, bar)
+
+    def _wait(
+        self, refs: list[Any], timeout: float | None, bar: Bar | None
+    ) -> tuple[list[Any], list[Any]]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             current = {self._supervisor.resolve(r): r for r in refs}
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _ = ray.wait(
-                list(current), num_returns=len(current), timeout=left, fetch_local=False
-            )
+            ready = self._ready(list(current), deadline, bar)
             # A ready ref may be a task lost with its pilot: it is resubmitted, so wait on.
             moved = [r for r in ready if self._supervisor.suspect(r) and self._supervisor.settle(r)]
             moved = [r for r in moved if self._supervisor.resolve(r) is not r]
@@ -923,8 +932,38 @@ class PilotComputeService:
             [r for r in refs if r.binary() not in done],
         )
 
+    def _ready(self, refs: list[Any], deadline: float | None, bar: Bar | None) -> list[Any]:
+        """``ray.wait`` for all of ``refs`` until ``deadline`` (nothing fetched); with a
+        bar, in short steps that update it."""
+        import ray
+
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if bar is None:
+                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=left, fetch_local=False)
+                return ready
+            step = 0.25 if left is None else min(left, 0.25)
+            ready, pending = ray.wait(refs, num_returns=len(refs), timeout=step, fetch_local=False)
+            bar.update(done=len(ready), failed=self._failed_among(ready))
+            if not pending or (left is not None and left <= step):
+                return ready
+
+    def _failed_among(self, refs: Sequence[Any]) -> int:
+        """How many of these finished refs are known (from the pilots' rows) to have failed."""
+        n = 0
+        for ref in refs:
+            rec = self._supervisor.record(ref)
+            if rec is not None and self._tasks.outcome(rec.task_id) not in (None, "done"):
+                n += 1
+        return n
+
     def get_results(
-        self, refs: Any, return_exceptions: bool = False, timeout: float | None = None
+        self,
+        refs: Any,
+        return_exceptions: bool = False,
+        timeout: float | None = None,
+        *,
+        progress: bool | None = None,
     ) -> Any:
         """Results of ``refs`` (a ref or a list), in order.
 
@@ -932,18 +971,29 @@ class PilotComputeService:
         original exception (with the worker's traceback); with
         ``return_exceptions=True`` the ``TaskFailedError`` is returned in its
         place.  ``timeout`` (seconds) bounds the wait: ``TaskTimeoutError``.
+        ``progress``: as for :meth:`wait_tasks`.
         """
         import ray
 
         single = isinstance(refs, ray.ObjectRef)
         lst = [refs] if single else list(refs)
-        if timeout is not None:
-            _ready, pending = self.wait_tasks(lst, timeout)
-            if pending:
-                raise TaskTimeoutError(
-                    f"{len(pending)} of {len(lst)} tasks not finished after {timeout:g} s "
-                    "(they keep running; call get_results again)"
-                )
+        with progress_bar(len(lst), "results", progress) as bar:
+            if timeout is not None or bar is not None:
+                _ready, pending = self._wait(lst, timeout, bar)
+                if pending:
+                    raise TaskTimeoutError(
+                        f"{len(pending)} of {len(lst)} tasks not finished after {timeout:g} s "
+                        "(they keep running; call get_results again)"
+                    )
+            values = self._values(lst, return_exceptions)
+            if bar is not None:
+                failed = sum(isinstance(v, PilotError) for v in values)
+                bar.update(done=len(lst), failed=max(failed, bar.failed))
+        return values[0] if single else values
+
+    def _values(self, lst: list[Any], return_exceptions: bool) -> list[Any]:
+        import ray
+
         try:
             values = ray.get([self._supervisor.resolve(r) for r in lst])
             failed = False
@@ -963,7 +1013,21 @@ class PilotComputeService:
                     if not return_exceptions:
                         raise
                     values.append(lost)
-        return values[0] if single else values
+        return list(values)
+
+    def report(self) -> Report:
+        """Tasks per pilot and resource so far: attempts, failures, mean queue and run
+        seconds, estimated cost (see :class:`pilot.report.Report`).  ``print()`` it in a
+        terminal; a notebook shows it as a table; ``.to_json()`` for scripts.  The
+        per-task rows are in :attr:`metrics_file`."""
+        self._supervisor.sync()
+        self._supervisor._drain_events(everyone=True)
+        return self._tasks.report()
+
+    @property
+    def metrics_file(self) -> Path | None:
+        """``<working_directory>/tasks.csv``: one row per finished task attempt."""
+        return self._tasks.path
 
     def _get_one(self, ref: Any) -> Any:
         """``ray.get`` of the task's latest submission: one lost with its pilot is

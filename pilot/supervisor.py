@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 TICK = 0.2
 #: Seconds between liveness checks of pilot actors and Slurm jobs.
 HEALTH_SECONDS = 2.0
+#: Seconds between collections of every actor's task rows (remote pilots: every TICK).
+ROWS_SECONDS = 1.0
 #: Resubmissions of one task after pilot losses before it fails.
 MAX_RESUBMITS = 3
 #: Bytes up to which a classical task's result is journaled (fetched to the driver);
@@ -99,6 +101,7 @@ class Supervisor:
         self._check_lock = threading.Lock()
         self._dead_actors: set[Any] = set()
         self._checked_at = 0.0
+        self._drained_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.resubmitted = 0
@@ -119,6 +122,7 @@ class Supervisor:
         self._thread = None
         try:
             self.sync()
+            self._drain_events(everyone=True)
         except Exception:  # Ray may be gone already
             logger.debug("final supervisor round failed", exc_info=True)
 
@@ -207,7 +211,7 @@ class Supervisor:
                 if lost:
                     self._resubmit_quantum(lost)
             self._journal_classical(classical)
-        self._drain_events()
+        self._drain_events(everyone=time.monotonic() - self._drained_at >= ROWS_SECONDS)
 
     def _journal_classical(self, refs: list[Any]) -> None:
         """Journal the results of finished classical tasks that are small enough to keep
@@ -325,15 +329,18 @@ class Supervisor:
             logger.debug("journal: %s", exc)
 
     # ------------------------------------------------------------ remote jobs
-    def _drain_events(self) -> None:
+    def _drain_events(self, everyone: bool = False) -> None:
+        """Collect remote pilots' events; with ``everyone``, every pilot's task rows."""
         import ray
 
         from pilot.workers import PilotActor
 
+        if everyone:
+            self._drained_at = time.monotonic()
         pilots = [
             p
             for p in self._service._quantum.values()
-            if p.state is PilotState.RUNNING and self._remote(p.name)
+            if p.state is PilotState.RUNNING and (everyone or self._remote(p.name))
         ]
         calls = {
             a.drain_events.options(concurrency_group=PilotActor.CONTROL).remote(): a
@@ -362,6 +369,7 @@ class Supervisor:
                         logger.debug("journal: %s", exc)
             for pilot, resource in set(events["failing"]):
                 self._service._resource_failed(pilot, resource)
+            self._service._tasks.add(events.get("rows", ()))
 
     # ------------------------------------------------------------ pilot loss
     def check_pilots(self) -> None:

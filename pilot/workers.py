@@ -75,6 +75,7 @@ class QuantumWorker:
         for key, value in thread_env(num_cpus).items():
             os.environ.setdefault(key, value)
         self.pilot = pilot
+        self.executor = config.executor
         self._caps: dict[str, ResourceCapabilities] = {}
         # An error here is kept and raised by describe(): raised from __init__,
         # Ray would report it as a dead actor and lose the exception's type.
@@ -279,6 +280,44 @@ class QuantumWorker:
             self.backend.close()
 
 
+def task_row(
+    spec: TaskSpec, value: Any, pilot: str, executor: str, started: float
+) -> dict[str, Any]:
+    """One attempt of a task as a metrics row (:data:`pilot.report.TASK_COLUMNS`):
+    ``outcome`` is ``done``, ``failed``, ``cancelled`` or ``timeout``; times are
+    seconds since the epoch."""
+    from ray.exceptions import RayTaskError
+
+    error = value.cause if isinstance(value, RayTaskError) else value
+    if isinstance(value, QuantumResult):
+        outcome, text = "done", ""
+        started = value.started_at
+    elif isinstance(error, TaskTimeoutError):
+        outcome, text = "timeout", type(error).__name__
+    elif isinstance(error, TaskCancelledError):
+        outcome, text = "cancelled", type(error).__name__
+    else:
+        outcome, text = "failed", type(error).__name__
+    finished = value.finished_at if isinstance(value, QuantumResult) else time.time()
+    cost = (spec.selection or {}).get("estimated_cost")
+    return {
+        "task_id": spec.task_id,
+        "name": spec.name,
+        "pilot": pilot,
+        "resource": spec.resource,
+        "executor": executor,
+        "outcome": outcome,
+        "error": text,
+        "shots": spec.shots,
+        "submitted_at": spec.submitted_at,
+        "started_at": started,
+        "finished_at": finished,
+        "queue_seconds": max(0.0, started - spec.submitted_at),
+        "run_seconds": max(0.0, finished - started),
+        "estimated_cost": cost,
+    }
+
+
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     """The same observables (one tuple shared by a sweep's specs, or equal ones)."""
     if a is b:
@@ -375,6 +414,8 @@ class PilotActor(QuantumWorker):
         self._cancelled: LRUCache[str, str] = LRUCache(maxsize=100_000)
         self._jobs: list[tuple[str, str]] = []
         self._failed: list[tuple[str, str]] = []
+        #: One row per finished attempt (see :func:`task_row`), until drained.
+        self._rows: list[dict[str, Any]] = []
         self._unhealthy: dict[str, tuple[float, str]] = {}
         self._remote = self._init_error is None and resolve_executor(config.executor).remote
 
@@ -390,13 +431,20 @@ class PilotActor(QuantumWorker):
     # ------------------------------------------------------------ running
     def run(self, spec: TaskSpec, *args: Any, **kwargs: Any) -> QuantumResult:
         ctx = self._open(spec)
+        started = time.time()
         try:
             if ctx.deadline is None:
-                return self._run_in(ctx, spec, args, kwargs)
-            return self._run_until(ctx, spec, args, kwargs)
+                result = self._run_in(ctx, spec, args, kwargs)
+            else:
+                result = self._run_until(ctx, spec, args, kwargs)
+        except Exception as exc:
+            self._note([spec], [exc], started)
+            raise
         finally:
             with self._lock:
                 self._contexts.pop(spec.task_id, None)
+        self._note([spec], [result], started)
+        return result
 
     def run_batch(self, specs: Sequence[TaskSpec]) -> list[Any]:
         from ray.exceptions import RayTaskError
@@ -404,8 +452,10 @@ class PilotActor(QuantumWorker):
         if self._remote:
             # Remote jobs: each task in its own job context, `concurrency` at once.
             return self._run_each(specs)
+        started = time.time()
         with self._compute:
             out = self._run_uncancelled(specs)
+        self._note(specs, out, started)
         for i, (spec, value) in enumerate(zip(specs, out, strict=True)):
             cause = value.cause if isinstance(value, RayTaskError) else None
             if isinstance(cause, BaseException) and is_unavailable(cause):
@@ -550,13 +600,28 @@ class PilotActor(QuantumWorker):
                 out += ctx.cancel(reason)
         return out
 
-    def drain_events(self) -> dict[str, list[tuple[str, str]]]:
+    def drain_events(self) -> dict[str, list[Any]]:
         """Since the last call: ``jobs``, the ``(task_id, job_id)`` of remote jobs
-        created; ``failing``, the ``(pilot, resource)`` marked failing here."""
+        created; ``failing``, the ``(pilot, resource)`` marked failing here;
+        ``rows``, a :func:`task_row` per attempt finished here."""
         with self._lock:
-            out = {"jobs": self._jobs, "failing": self._failed}
-            self._jobs, self._failed = [], []
+            out: dict[str, list[Any]] = {
+                "jobs": self._jobs,
+                "failing": self._failed,
+                "rows": self._rows,
+            }
+            self._jobs, self._failed, self._rows = [], [], []
         return out
+
+    def _note(self, specs: Sequence[TaskSpec], values: Sequence[Any], started: float) -> None:
+        """Rows for attempts that ended here (one forwarded elsewhere is noted there)."""
+        rows = [
+            task_row(spec, value, self.pilot, self.executor, started)
+            for spec, value in zip(specs, values, strict=True)
+            if not (isinstance(value, QuantumResult) and value.pilot != self.pilot)
+        ]
+        with self._lock:
+            self._rows.extend(rows)
 
     def _report_job(self, task_id: str, job_id: str) -> None:
         with self._lock:
