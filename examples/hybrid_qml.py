@@ -18,7 +18,6 @@ Starts a local Ray instance, or joins the running one (or ``RAY_ADDRESS``).
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import tempfile
 import time
@@ -33,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 
 from pilot import PilotComputeService
+from pilot.logs import configure
 from pilot.torch import QuantumLayer
 
 
@@ -103,7 +103,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> float:
     """Train and return the final training accuracy."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    configure()  # conf/logging.toml: warnings, with task ids
     # The tensors are tiny; one torch thread leaves the cores to the pilots.
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)

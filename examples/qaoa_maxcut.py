@@ -369,15 +369,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def _configure_logging() -> None:
-    from rich.logging import RichHandler
+    from pilot.logs import configure
 
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(message)s",
-        datefmt="[%X]",
-        handlers=[RichHandler(show_path=False)],
-    )
-    logger.setLevel(logging.INFO)
+    configure()  # conf/logging.toml: warnings, with task ids and credentials masked
+    logger.setLevel(logging.INFO)  # this example's own progress lines
 
 
 if __name__ == "__main__":

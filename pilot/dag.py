@@ -289,7 +289,7 @@ class Dependencies:
                 # actor call, which ray.cancel would cancel with all the others.
                 if on_cancel is None or not on_cancel(target):
                     _cancel(target, force)
-                logger.info("cancelled task of %s", target.hex())
+                logger.debug("cancelled the task of object %s", target.hex())
         return len(chosen)
 
     def _unneeded(

@@ -699,12 +699,19 @@ class PilotComputeService:
                 f"cancel_task takes an ObjectRef, got {type(ref).__name__}", key="ref"
             )
         ref = self._supervisor.resolve(ref)
-        return self._deps.cancel(
+        n = self._deps.cancel(
             ref,
             force=force,
             held_internally=held_by(self._selector.holds, self._supervisor.holds),
             on_cancel=self._cancel_remote,
         )
+        rec = self._supervisor.record(ref)
+        logger.info(
+            "task %s: cancel requested (%d task(s) with its unneeded inputs)",
+            rec.task_id if rec else ref.hex(),
+            n,
+        )
+        return n
 
     def _cancel_remote(self, ref: Any) -> bool:
         """Cancelling a quantum task tells its actor, which cancels its remote jobs at
@@ -843,7 +850,7 @@ class PilotComputeService:
                 res,
             )
         except (LookupError, JournalError) as exc:
-            logger.debug("classical task %s is not journaled: %s", name, exc)
+            logger.debug("task %s (%s): not journaled: %s", task_id, name, exc)
             return None, task_id
         key = journal.key(h)
         entry = journal.lookup(key) if self._resume else None

@@ -231,7 +231,10 @@ class Supervisor:
             if size is not None and size <= CLASSICAL_RESULT_LIMIT:
                 small.append(ref)
             else:
-                logger.debug("journal: result of %s (%s bytes) not kept", ref.hex(), size)
+                rec = self._records.get(ref.binary())
+                logger.debug(
+                    "task %s: result (%s bytes) not journaled", rec.task_id if rec else "?", size
+                )
         for ref, value in zip(small, _values(small), strict=True):
             rec = self._records.get(ref.binary())
             if rec is not None:
@@ -473,7 +476,8 @@ class Supervisor:
                 try:
                     ray.cancel(ref, force=True)
                 except Exception as exc:
-                    logger.debug("cancel %s: %s", ref.hex(), exc)
+                    rec = self._records.get(key)
+                    logger.debug("task %s: cancel: %s", rec.task_id if rec else "?", exc)
             for key, _ref in refs.items():
                 rec = self._records.get(key)
                 if rec is not None and not rec.done:
@@ -522,7 +526,13 @@ class Supervisor:
                 new.remote_jobs = list(rec.remote_jobs)
             rec.replaced_by, rec.spec = ref, None
         self.resubmitted += len(refs)
-        logger.warning("resubmitted %d tasks lost with their pilot", len(refs))
+        ids = [rec.task_id for rec in owners]
+        logger.warning(
+            "resubmitted %d tasks lost with their pilot: %s%s",
+            len(refs),
+            ", ".join(ids[:20]),
+            " ..." if len(ids) > 20 else "",
+        )
 
     def _live_quantum(self, rec: Record, spec: TaskSpec | None) -> QuantumPilot | None:
         if spec is None:
@@ -570,7 +580,11 @@ class Supervisor:
         rec.replaced_by, rec.call = ref, None
         self.resubmitted += 1
         logger.warning(
-            "task %s: pilot %s lost; resubmitted to %s", rec.stage, lost.name, others[0].name
+            "task %s (%s): pilot %s lost; resubmitted to %s",
+            rec.task_id,
+            rec.stage,
+            lost.name,
+            others[0].name,
         )
 
     def _fail(self, rec: Record, why: str) -> None:
