@@ -94,13 +94,11 @@ def _main(
     ] = "WARNING",
 ) -> None:
     _state["debug"] = debug
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    from pilot.secrets import RedactingFilter
+    from pilot.logs import configure
 
-    for handler in logging.getLogger().handlers:  # SDKs' records too, not only ours
-        handler.addFilter(RedactingFilter())
+    # conf/logging.toml (or $QDREAMER_LOGGING_CONFIG): task ids, credentials masked
+    # in every record, SDKs' too.
+    configure(log_level)
 
 
 # ---------------------------------------------------------------- helpers
@@ -419,6 +417,16 @@ def resources(
         typer.Option("--address", envvar="RAY_ADDRESS", metavar="HOST:PORT", help=_ADDRESS_HELP),
     ] = None,
     as_json: JsonOption = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            dir_okay=False,
+            metavar="FILE.png",
+            help="Also draw the ranking: fidelity vs expected wait, marker area for cost, "
+            "the chosen resource ringed (needs matplotlib; format from the suffix).",
+        ),
+    ] = None,
 ) -> None:
     """Rank quantum resources for a circuit, as QDREAMER would choose among them.
 
@@ -429,6 +437,8 @@ def resources(
     Example: qdreamer resources --circuit ghz.qasm --objective fidelity
 
     Example: qdreamer resources -e qiskit_local -e qiskit_fake:fake_kolkata --json
+
+    Example: qdreamer resources --objective balanced --plot ranking.png
     """
     from pilot.backends.registry import check_installed, resolve_executor
     from pilot.errors import MissingDependencyError
@@ -436,6 +446,8 @@ def resources(
     from pilot.tasks import QuantumTask
 
     _check_objective(objective)
+    if plot is not None:
+        _check_plot_path(plot)
     name, text, loaded = read_circuit(circuit)
     if executor:
         chosen = list(executor)
@@ -453,17 +465,22 @@ def resources(
         q = pcs.initialize_dreamer(objective)
         ranked = q.rank(QuantumTask(text, shots=shots, name=name), loaded)
         rows = ranking_rows(ranked)
+    title = (
+        f"QDREAMER ranking for {name} ({loaded.num_qubits} qubits, {shots} shots), "
+        f"objective {objective}"
+    )
+    if plot is not None:
+        from pilot.plots import write_ranking_plot
+
+        write_ranking_plot(rows, plot, title=title)
     if as_json:
         _print_json(rows)
-        return
-    console.print(
-        ranking_table(
-            rows,
-            f"QDREAMER ranking for {name} ({loaded.num_qubits} qubits, {shots} shots), "
-            f"objective {objective}",
-            console.width,
+    else:
+        console.print(ranking_table(rows, title, console.width))
+    if plot is not None:  # on stderr under --json: stdout stays one JSON document
+        (err_console if as_json else console).print(
+            f"ranking plot written to {escape(str(plot))}", highlight=False, soft_wrap=True
         )
-    )
 
 
 @app.command()
@@ -534,14 +551,26 @@ def pilots(
 
 
 def _require_matplotlib() -> None:
-    from pilot.errors import MissingDependencyError
+    from pilot.plots import require_matplotlib
 
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise MissingDependencyError(
-            "", "matplotlib", "pip install matplotlib", what="--plot"
-        ) from None
+    require_matplotlib("--plot")
+
+
+def _check_plot_path(path: Path) -> None:
+    """Before any work: matplotlib is there, the directory exists, the suffix is a format."""
+    from pilot.plots import supported_formats
+
+    _require_matplotlib()
+    if not path.parent.is_dir():
+        raise typer.BadParameter(f"directory {path.parent} does not exist", param_hint="'--plot'")
+    formats = supported_formats()
+    if path.suffix.lstrip(".").lower() not in formats:
+        raise typer.BadParameter(
+            f"{path.name}: "
+            + (f"unknown image format {path.suffix!r}" if path.suffix else "no suffix")
+            + f"; end the name with one of .{', .'.join(formats)} (e.g. ranking.png)",
+            param_hint="'--plot'",
+        )
 
 
 def write_histogram(counts: dict[str, int], path: Path, title: str, limit: int = 64) -> None:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+#: ``"schema"`` of :meth:`QuantumResult.to_json` documents.
+JSON_SCHEMA = "qdreamer.result/1"
 
 
 @dataclass
@@ -88,6 +97,84 @@ class QuantumResult:
         counts = self.get_counts()
         return max(sorted(counts), key=lambda k: counts[k])
 
+    def to_json(self, **extra: Any) -> str:
+        """This result as one JSON object (``extra`` keys added at the top level).
+
+        Every field but ``native_bytes`` (an SDK object's pickle: unpickling it
+        from a shared bucket would run whatever it holds), plus ``"schema"``.
+        :meth:`from_json` reads it back.  Counts, probabilities, expectation
+        values, names and times come back equal; in ``metadata`` and
+        ``selection``, tuples and numpy arrays come back as lists, numpy scalars
+        as numbers, keys as strings, and other objects as their ``str``.
+        """
+        data: dict[str, Any] = {"schema": JSON_SCHEMA}
+        for f in fields(self):
+            if f.name != "native_bytes":
+                data[f.name] = _jsonable(getattr(self, f.name))
+        data.update(_jsonable(extra))
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes | Mapping[str, Any]) -> QuantumResult:
+        """A result from :meth:`to_json`'s text (or its parsed object); keys that are
+        not fields (``"schema"``, a store's ``"run_id"``...) are ignored."""
+        data = json.loads(text) if isinstance(text, str | bytes) else dict(text)
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"a QuantumResult JSON document is an object, not {type(data).__name__}"
+            )
+        missing = [
+            f.name
+            for f in fields(cls)
+            if f.name not in data and f.name not in ("native_bytes", "metadata", "selection")
+        ]
+        if missing:
+            raise ValueError(f"not a QuantumResult JSON document: no {', '.join(missing)}")
+        counts, probabilities = data["counts"], data["probabilities"]
+        expectations = data["expectation_values"]
+        return cls(
+            task_id=str(data["task_id"]),
+            name=str(data["name"]),
+            counts=None if counts is None else {str(k): int(v) for k, v in counts.items()},
+            shots=None if data["shots"] is None else int(data["shots"]),
+            probabilities=(
+                None
+                if probabilities is None
+                else {str(k): float(v) for k, v in probabilities.items()}
+            ),
+            expectation_values=None if expectations is None else [float(v) for v in expectations],
+            backend=str(data["backend"]),
+            executor=str(data["executor"]),
+            pilot=str(data["pilot"]),
+            source_format=str(data["source_format"]),
+            path=str(data["path"]),
+            submitted_at=float(data["submitted_at"]),
+            started_at=float(data["started_at"]),
+            finished_at=float(data["finished_at"]),
+            metadata=dict(data.get("metadata") or {}),
+            selection=data.get("selection"),
+        )
+
+    def plot(
+        self,
+        ax: Axes | None = None,
+        *,
+        sort: Literal["bitstring", "count"] = "bitstring",
+        top: int | None = None,
+        title: str | None = None,
+    ) -> Axes:
+        """A bar chart of the counts (exact probabilities when there are none); returns the Axes.
+
+        Draws on ``ax`` (a new figure without one).  ``sort`` orders the bars
+        by ``"bitstring"`` or by ``"count"``; ``top`` keeps the most frequent
+        outcomes.  Needs matplotlib (``pip install 'qdreamer[plot]'``); raises
+        ``ValueError`` for results with expectation values only.  See
+        :func:`pilot.plots.plot_result`.
+        """
+        from pilot.plots import plot_result
+
+        return plot_result(self, ax, sort=sort, top=top, title=title)
+
     def __repr__(self) -> str:
         shown = self.counts if self.counts is not None else self.expectation_values
         return (
@@ -95,3 +182,22 @@ class QuantumResult:
             f"pilot={self.pilot!r}, shots={self.shots}, "
             f"{'counts' if self.counts is not None else 'expectation_values'}={shown})"
         )
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data (see :meth:`QuantumResult.to_json`)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        # NaN/inf have no JSON spelling that every reader accepts.
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_jsonable(v) for v in value), key=repr)
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist):
+        return _jsonable(tolist())
+    return str(value)

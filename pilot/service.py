@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
@@ -35,12 +35,16 @@ from pilot.launchers import launcher_for
 from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
 from pilot.progress import Bar, progress_bar
 from pilot.report import METRICS_FILE, Report, TaskLog
+from pilot.results import QuantumResult
 from pilot.secrets import tighten_ray_token
 from pilot.selection import QDreamer, candidate_summary
 from pilot.states import PilotState
 from pilot.supervisor import Record, Supervisor, held_by
 from pilot.tasks import QuantumTask, TaskSpec, check_declared, new_task_id
 from pilot.workers import Fallback
+
+if TYPE_CHECKING:
+    from pilot.store import ResultStore
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +100,11 @@ class PilotComputeService:
         journal: record every task (description hash, states, chosen
             resource, remote job ids, result; classical results up to 1 MiB)
             in ``<working_directory>/journal.sqlite3`` (see :mod:`pilot.journal`).
+        results_store: ``"s3://bucket/prefix"`` (or ``[service] results_store``):
+            every finished quantum result is also written there as JSON, one
+            object per task under the run's id (credentials and endpoint from
+            the environment, as for the AWS CLI); ``load_results()`` reads them
+            back.  See :mod:`pilot.store`.
 
     The service only stops what it started: ``cancel()`` releases its pilots
     and, if it started the local Ray instance, shuts that down; a cluster it
@@ -112,6 +121,7 @@ class PilotComputeService:
         ray_init_kwargs: Mapping[str, Any] | None = None,
         resume: bool = False,
         journal: bool = True,
+        results_store: str | None = None,
     ) -> None:
         if resume and not journal:
             raise ConfigError(
@@ -128,6 +138,11 @@ class PilotComputeService:
                 "execution engine", "execution_engine", str(execution_engine), ["ray"]
             ) from None
         defaults = service_defaults()
+        store_url = results_store or defaults.get("results_store")
+        if store_url:
+            from pilot.store import parse_url
+
+            parse_url(store_url)  # a bad URL fails before Ray starts
         self.working_directory = (
             Path(working_directory or defaults["working_directory"]).expanduser().resolve()
         )
@@ -147,7 +162,13 @@ class PilotComputeService:
         self.journal: TaskJournal | None = self._open_journal(resume) if journal else None
         #: Per-task rows from the pilots: ``<working_directory>/tasks.csv`` and report().
         self._tasks = TaskLog(self.working_directory / METRICS_FILE)
-        self._supervisor = Supervisor(self, self.journal)
+        self.results_store: ResultStore | None = None
+        if store_url:
+            from pilot.store import ResultStore
+
+            run_id = self.journal.run_id if self.journal is not None else None
+            self.results_store = ResultStore(store_url, run_id=run_id)
+        self._supervisor = Supervisor(self, self.journal, self.results_store)
         self._remote_fns: dict[Callable[..., Any], Any] = {}
         self._deps = Dependencies()
         self._fits: set[tuple[float, float, int | None]] = set()
@@ -1031,6 +1052,21 @@ class PilotComputeService:
         self._supervisor._drain_events(everyone=True)
         return self._tasks.report()
 
+    def load_results(self, prefix: str | None = None) -> list[QuantumResult]:
+        """Results written to the results store: this run's (``prefix=None``), or those
+        under ``prefix`` (a run id, a sub-prefix, or an ``s3://`` URL).  Pending writes
+        are flushed first."""
+        if self.results_store is None:
+            raise ConfigError(
+                "this service has no results store: pass results_store='s3://bucket/prefix' "
+                "(or set [service] results_store), or use pilot.store.load_results(url)",
+                key="results_store",
+            )
+        store = self.results_store
+        self._supervisor.sync()  # results finished by now are handed to the store
+        store.flush()
+        return store.load(store.run_id if prefix is None else prefix)
+
     @property
     def metrics_file(self) -> Path | None:
         """``<working_directory>/tasks.csv``: one row per finished task attempt."""
@@ -1103,6 +1139,8 @@ class PilotComputeService:
         self._supervisor.stop()
         if self.journal is not None:
             self.journal.close()
+        if self.results_store is not None:
+            self.results_store.close(timeout=60)
         errors: list[BaseException] = []
         for pilot in list(self._pilots.values()):
             try:

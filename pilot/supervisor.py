@@ -88,9 +88,13 @@ class Record:
 
 
 class Supervisor:
-    def __init__(self, service: PilotComputeService, journal: Any = None) -> None:
+    def __init__(
+        self, service: PilotComputeService, journal: Any = None, store: Any = None
+    ) -> None:
         self._service = service
         self.journal = journal
+        #: A pilot.store.ResultStore: finished quantum results are written to it.
+        self.store = store
         self._records: LRUCache[bytes, Record] = LRUCache(maxsize=1_000_000)
         self._by_task: LRUCache[str, Record] = LRUCache(maxsize=1_000_000)
         #: Unfinished tasks by group (a quantum task's actor, a classical task's pilot).
@@ -99,6 +103,7 @@ class Supervisor:
         self._unconfirmed: dict[Any, list[tuple[float, bytes, Any]]] = {}
         self._lock = threading.RLock()
         self._check_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
         self._dead_actors: set[Any] = set()
         self._checked_at = 0.0
         self._drained_at = 0.0
@@ -170,7 +175,12 @@ class Supervisor:
 
     # ------------------------------------------------------------ completions
     def sync(self) -> None:
-        """Collect finished tasks, and the events of remote pilots."""
+        """Collect finished tasks, and the events of remote pilots.  One round at a time:
+        a caller's round returns after any round in progress has ended."""
+        with self._sync_lock:
+            self._sync()
+
+    def _sync(self) -> None:
         import ray
 
         with self._lock:
@@ -194,9 +204,9 @@ class Supervisor:
                     rec.done, rec.call = True, None
                     if self.journal is not None and rec.task_id:
                         classical.append(ref)
-                elif self.journal is not None or self._remote(rec.pilot):
-                    # Fetched: to journal it, or (a cloud task, slow and small) to see
-                    # whether it failed in a way that moves it to another resource.
+                elif self.journal is not None or self.store is not None or self._remote(rec.pilot):
+                    # Fetched: to journal or store it, or (a cloud task, slow and small)
+                    # to see whether it failed in a way that moves it to another resource.
                     fetch.append(ref)
                 else:
                     self._unconfirmed.setdefault(group, []).append((now, ref.binary(), ref))
@@ -314,6 +324,11 @@ class Supervisor:
             return rec
         if self.journal is not None and rec.task_id:
             self._journal_outcome(rec.task_id, value)
+        if self.store is not None and not isinstance(value, BaseException):
+            try:
+                self.store.put(value)
+            except Exception as exc:  # closed, or not a QuantumResult: never lose the result
+                logger.warning("task %s: not written to the results store: %s", rec.task_id, exc)
         rec.spec = None  # drop the circuit and arguments: nothing will resubmit it
         return None
 
