@@ -17,9 +17,18 @@ import os
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dreamer.pricing import Pricing
 from pilot.backends.registry import EXECUTORS, resolve_executor
@@ -46,6 +55,96 @@ class RetryConfig(_Strict):
     total_seconds: float = Field(default=300.0, gt=0)
 
 
+#: Executors whose pilots take ``quantum.noise`` (Aer-based simulators).
+NOISE_EXECUTORS = ("qiskit_local",)
+
+_Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+_Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class NoiseConfig(_Strict):
+    """``quantum.noise``: a noise model for an Aer-based pilot (:mod:`pilot.backends.noise`).
+
+    Either parametric noise on every qubit -- any of depolarizing, thermal
+    relaxation (``t1`` with ``t2``) and readout error -- or ``from_backend``
+    alone: the noise of an IBM fake device's calibration snapshot.
+    """
+
+    #: Depolarizing parameter of every one-qubit gate (sx, x, id), 0..1.
+    depolarizing_1q: _Probability | None = None
+    #: Depolarizing parameter of every two-qubit gate (cx), 0..1.
+    depolarizing_2q: _Probability | None = None
+    #: Relaxation times in seconds, given together; t2 <= 2 * t1.
+    t1: _Seconds | None = None
+    t2: _Seconds | None = Field(default=None, validate_default=True)
+    #: Seconds each gate lasts (relaxation acts for this long); default 50 ns and 300 ns.
+    gate_time_1q: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    gate_time_2q: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    #: Readout error: (p(1|0), p(0|1)), or one number for both.
+    readout: tuple[float, float] | None = None
+    #: An IBM fake device ("fake_lagos", "lagos") whose noise model is used (alone).
+    from_backend: str | None = None
+
+    @field_validator("t2")
+    @classmethod
+    def _t2_with_t1(cls, value: float | None, info: ValidationInfo) -> float | None:
+        t1 = info.data.get("t1")
+        if value is None:
+            if t1 is not None:
+                raise ValueError("t1 is given without t2: give both (seconds, t2 <= 2 * t1)")
+            return value
+        if t1 is None:
+            if "t1" in info.data:  # (not when t1 failed its own check)
+                raise ValueError("t2 is given without t1: give both (seconds, t2 <= 2 * t1)")
+            return value
+        if value > 2 * t1:
+            raise ValueError(
+                f"t2 must be at most 2 * t1 = {2 * t1:g} s (no qubit dephases slower than "
+                "twice its relaxation time)"
+            )
+        return value
+
+    @field_validator("readout", mode="before")
+    @classmethod
+    def _readout_pair(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        pair = (value, value) if isinstance(value, (int, float)) else value
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError("expected a probability or a pair [p(1|0), p(0|1)]")
+        for p in pair:
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+                raise ValueError("readout probabilities must be numbers from 0 to 1")
+        return tuple(float(p) for p in pair)
+
+    @field_validator("from_backend")
+    @classmethod
+    def _known_device(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        mixed = [k for k, v in info.data.items() if v is not None]
+        if mixed:
+            raise ValueError(
+                f"from_backend takes the device's own noise and cannot be combined with "
+                f"{', '.join(mixed)}; give one or the other"
+            )
+        from pilot.backends.noise import device_name
+
+        return device_name(value)  # ConfigError with the closest name
+
+    @model_validator(mode="after")
+    def _some_noise(self) -> NoiseConfig:
+        sources = ("depolarizing_1q", "depolarizing_2q", "t1", "readout", "from_backend")
+        if all(getattr(self, k) is None for k in sources):
+            raise ValueError(
+                "gives no noise; set any of depolarizing_1q, depolarizing_2q, t1 and t2, "
+                "readout, or from_backend (or leave quantum.noise out for an ideal simulator)"
+            )
+        if self.t1 is None and (self.gate_time_1q, self.gate_time_2q) != (None, None):
+            raise ValueError("gate_time_1q/gate_time_2q only matter with t1 and t2; give those")
+        return self
+
+
 class QuantumConfig(_Strict):
     """The ``quantum`` dict of a quantum pilot description."""
 
@@ -67,6 +166,11 @@ class QuantumConfig(_Strict):
     #: ibm_runtime: use qiskit-ibm-runtime's local testing mode with fake backends.
     local: bool = False
     local_backend: str | None = None
+    #: ibm_runtime: IBM's execution mode: "job", "session" (a pilot's jobs in one Runtime
+    #: Session per device) or "batch" (in one Batch); see pilot/backends/ibm.py.
+    mode: Literal["job", "session", "batch"] = "job"
+    #: ibm_runtime: seconds a session or batch may stay open (the SDK's ``max_time``).
+    session_max_time: int | None = Field(default=None, gt=0)
     braket_device_arn: str | None = None
     s3_bucket: str | None = None
     s3_prefix: str = "qdreamer"
@@ -80,6 +184,8 @@ class QuantumConfig(_Strict):
     optimization_level: int = Field(default=1, ge=0, le=3)
     #: Aer simulation method (qiskit executors), e.g. "statevector".
     method: str | None = None
+    #: torch_statevector: amplitude dtype (unset: "complex64"; see conf/defaults.toml).
+    precision: Literal["complex64", "complex128"] | None = None
     #: Seed for simulators that take one (reproducible counts); simulators take 64 bits.
     seed: int | None = Field(default=None, ge=0, lt=2**63)
     poll_interval_seconds: float = Field(default=1.0, gt=0)
@@ -91,6 +197,8 @@ class QuantumConfig(_Strict):
     failure_hold_seconds: float = Field(default=60.0, ge=0)
     #: Times Ray restarts a pilot actor that died (its unfinished tasks are retried on it).
     max_restarts: int = Field(default=0, ge=-1)
+    #: Noise of an Aer-based simulator (qiskit_local): see NoiseConfig.
+    noise: NoiseConfig | None = None
 
     @field_validator("executor")
     @classmethod
@@ -102,6 +210,34 @@ class QuantumConfig(_Strict):
     def _remember_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             remember(value.get_secret_value())  # masked in logs from now on
+        return value
+
+    @field_validator("mode", "session_max_time")
+    @classmethod
+    def _ibm_runtime_only(cls, value: Any, info: ValidationInfo) -> Any:
+        executor = info.data.get("executor")
+        if value is None:
+            return value
+        if executor is not None and executor != "ibm_runtime":
+            raise ValueError(
+                f"IBM's execution modes apply to executor 'ibm_runtime' only, not {executor!r}; "
+                "remove the key (in a config file, put it under [executors.ibm_runtime])"
+            )
+        if info.field_name == "session_max_time" and info.data.get("mode") == "job":
+            raise ValueError("needs quantum.mode 'session' or 'batch' (job mode opens neither)")
+        return value
+
+    @field_validator("noise")
+    @classmethod
+    def _noise_on_aer(cls, value: NoiseConfig | None, info: ValidationInfo) -> Any:
+        executor = info.data.get("executor")
+        if value is not None and executor is not None and executor not in NOISE_EXECUTORS:
+            raise ValueError(
+                f"executor {executor!r} takes no noise model; quantum.noise is for the "
+                f"Aer-based executors ({', '.join(NOISE_EXECUTORS)}); qiskit_fake already "
+                "simulates each device's own noise (in a config file, put the table under "
+                "[executors.qiskit_local.noise])"
+            )
         return value
 
     @property
@@ -190,6 +326,8 @@ class ServiceTable(_Strict):
 
     working_directory: str | None = Field(default=None, strict=True)
     num_cpus: int | None = Field(default=None, ge=0, strict=True)
+    #: "s3://bucket/prefix": finished results are also written there (pilot.store).
+    results_store: str | None = Field(default=None, strict=True)
 
 
 class DreamerTable(_Strict):
@@ -437,6 +575,7 @@ _TYPE_WORDS = {
     "bool_type": "true or false",
     "string_type": "a string",
     "dict_type": "a dict",
+    "model_type": "a dict",
     "tuple_type": "a list",
     "list_type": "a list",
 }
@@ -456,7 +595,7 @@ def _config_error(exc: ValidationError) -> ConfigError:
     if SECRET_KEYS & set(loc) or redact(repr(err.get("input"))) != repr(err.get("input")):
         err = {**err, "input": "<secret>"}
     if kind == "extra_forbidden":
-        model: type[BaseModel] = QuantumConfig if loc[0] == "quantum" else PilotDescription
+        model = _NESTED_MODELS.get(".".join(loc[:-1]), PilotDescription)
         valid = set(model.model_fields)
         valid |= {f.alias for f in model.model_fields.values() if f.alias}
         return ConfigError(
@@ -477,5 +616,16 @@ def _config_error(exc: ValidationError) -> ConfigError:
             key=key,
             suggestion=closest(got, options),
         )
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, ConfigError):  # a validator's own error: already says what to do
+        return ConfigError(str(cause), key=key, suggestion=cause.suggestion)
     msg = err["msg"].removeprefix("Value error, ")
     return ConfigError(f"{key}: {msg} (got {err.get('input')!r})", key=key)
+
+
+#: Which model an unknown key belongs to, by where it is (for the list of valid keys).
+_NESTED_MODELS: dict[str, type[BaseModel]] = {
+    "quantum": QuantumConfig,
+    "quantum.retries": RetryConfig,
+    "quantum.noise": NoiseConfig,
+}

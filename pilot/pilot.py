@@ -179,6 +179,8 @@ class QuantumPilot(Pilot):
     """Named Ray actors (``pilot-<name>``) holding one executor's backend."""
 
     resource_type = "quantum"
+    #: Seconds the actors' ``shutdown`` (their backends' ``close``) may take on cancel.
+    SHUTDOWN_SECONDS = 10.0
 
     def __init__(self, name: str, config: PilotDescription, launcher: Launcher) -> None:
         super().__init__(name, config, launcher)
@@ -275,6 +277,14 @@ class QuantumPilot(Pilot):
     def _release(self) -> None:
         import ray
 
+        # Gracefully first: each backend's close() (an IBM session or batch is closed).
+        try:
+            if self.actors:
+                control = PilotActor.CONTROL
+                refs = [a.shutdown.options(concurrency_group=control).remote() for a in self.actors]
+                ray.wait(refs, num_returns=len(refs), timeout=self.SHUTDOWN_SECONDS)
+        except Exception as exc:  # dead actors
+            logger.debug("pilot %s: shutdown: %s", self.name, exc)
         for actor in self.actors:
             try:
                 ray.kill(actor)

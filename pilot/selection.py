@@ -34,6 +34,7 @@ from dreamer.monitor import StatusMonitor
 from dreamer.ranking import Constraints, RankedResource, Ranker, Weights
 from dreamer.resource import ResourceStatus
 from dreamer.workload import TaskRequirements, WorkloadProfile
+from pilot import metrics
 from pilot.backends.registry import resolve_executor
 from pilot.config import dreamer_defaults
 from pilot.errors import ConfigError, NoFeasibleResourceError
@@ -241,12 +242,15 @@ class QDreamer:
         breakdown, layout); before ``initialize_dreamer``, the first feasible
         :class:`~dreamer.Candidate`.
         """
-        return self.choose(task, loaded)[0]
+        return self.choose(task, loaded, record=False)[0]
 
     def choose(
-        self, task: QuantumTask, loaded: LoadedCircuit | None
+        self, task: QuantumTask, loaded: LoadedCircuit | None, *, record: bool = True
     ) -> tuple[RankedResource | Candidate, list[RankedResource]]:
         """The chosen resource and, for failover, the next-ranked feasible ones.
+
+        With ``record`` (a task will run there), the choice is counted in
+        :mod:`pilot.metrics`.
 
         Alternatives are given only with ranking on, for tasks that pin no
         pilot or resource, up to ``failover_attempts``.
@@ -255,15 +259,21 @@ class QDreamer:
         if not self.enabled:
             width = loaded.num_qubits if loaded is not None else None
             try:
-                return first_feasible(task.requirements(width), self._resources(task)), []
+                first = first_feasible(task.requirements(width), self._resources(task))
             except _DreamerNoFeasible as exc:
                 raise NoFeasibleResourceError(exc.task, exc.rejections) from None
+            if record:
+                metrics.selected(first)
+            return first, []
         req, ranked = self._ranked(task, loaded)
+        metrics.ranked(ranked, self.cache)
         feasible = [r for r in ranked if r.feasible]
         if not feasible:
             raise NoFeasibleResourceError(req.name, {r.key: r.reasons for r in ranked})
         pinned = task.resource is not None or task.pilot is not None
         alternatives = [] if pinned else feasible[1 : 1 + max(0, self.failover_attempts)]
+        if record:
+            metrics.selected(feasible[0])
         return feasible[0], alternatives
 
     def estimate_cost(self, task: QuantumTask, resource: str | None = None) -> dict[str, Any]:
@@ -340,7 +350,13 @@ def _status_call(
 
         actor = pilot.actors[0]
         call = actor.status.options(concurrency_group=PilotActor.CONTROL)
-        status: ResourceStatus = ray.get(call.remote(resource), timeout=timeout)
+        try:
+            status: ResourceStatus = ray.get(call.remote(resource), timeout=timeout)
+        except Exception:
+            metrics.status_called(pilot.name, resource, pilot.executor, None)
+            raise
+        depth = status.queue_depth + status.priority_queue_depth
+        metrics.status_called(pilot.name, resource, pilot.executor, depth)
         return status
 
     return call

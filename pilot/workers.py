@@ -18,6 +18,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
+from pilot import metrics
 from pilot.backends.base import QuantumBackend, is_unavailable
 from pilot.backends.jobs import JobContext, RetryPolicy, running
 from pilot.backends.registry import resolve_executor
@@ -432,6 +433,7 @@ class PilotActor(QuantumWorker):
     def run(self, spec: TaskSpec, *args: Any, **kwargs: Any) -> QuantumResult:
         ctx = self._open(spec)
         started = time.time()
+        metrics.tasks_started(self.pilot, self.executor, [spec.resource])
         try:
             if ctx.deadline is None:
                 result = self._run_in(ctx, spec, args, kwargs)
@@ -453,6 +455,7 @@ class PilotActor(QuantumWorker):
             # Remote jobs: each task in its own job context, `concurrency` at once.
             return self._run_each(specs)
         started = time.time()
+        metrics.tasks_started(self.pilot, self.executor, [spec.resource for spec in specs])
         with self._compute:
             out = self._run_uncancelled(specs)
         self._note(specs, out, started)
@@ -622,6 +625,8 @@ class PilotActor(QuantumWorker):
         ]
         with self._lock:
             self._rows.extend(rows)
+        metrics.tasks_ended(self.pilot, self.executor, [spec.resource for spec in specs])
+        metrics.attempts_finished(rows)
 
     def _report_job(self, task_id: str, job_id: str) -> None:
         with self._lock:

@@ -26,16 +26,35 @@ def fake_braket() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def ray_session(fake_braket: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """``ray.init(num_cpus=2)`` once per session (with the fake AWS endpoint in the env)."""
+def ray_session(
+    request: pytest.FixtureRequest, fake_braket: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """``ray.init(num_cpus=2)`` once per session (with the fake AWS endpoint in the env).
+
+    The dashboard (on 127.0.0.1, a free port) runs only when a collected test
+    uses the ``ray_dashboard`` fixture (``tests/integration/test_dashboard.py``).
+    """
     import ray
 
     fake_braket.export_env()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    dashboard = any("ray_dashboard" in item.fixturenames for item in request.session.items)
+    ray.init(num_cpus=2, include_dashboard=dashboard, log_to_driver=False)
     try:
         yield
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[Any]:
+    """moto's S3 as a real HTTP server on 127.0.0.1 (``tests/fakes/s3_server.py``)."""
+    from tests.fakes.s3_server import start_moto_s3
+
+    server = start_moto_s3()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")

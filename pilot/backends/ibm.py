@@ -40,6 +40,45 @@ Each run is one job, created and awaited through the task's job context
         └── DONE / ERROR                       job.result() (retried when transient;
                                               a failed job raises the SDK's error)
 
+Execution modes
+---------------
+``quantum.mode`` chooses how a pilot's jobs are grouped at IBM Quantum (IBM's
+*execution modes*, https://quantum.cloud.ibm.com/docs/guides/execution-modes)::
+
+    "job"      each job on its own: Sampler(mode=device).  The default.
+    "session"  one Runtime Session per device the pilot holds, opened by its
+               first job and used by every later one: the consecutive jobs of
+               an optimiser loop keep the QPU between iterations.
+    "batch"    one Runtime Batch per device, likewise: independent jobs (a
+               sweep) whose classical pre-processing the service runs in
+               parallel and whose quantum execution it packs together.
+
+    first job ──> Session/Batch(backend=device, max_time=quantum.session_max_time)
+        │            (opened under a lock: one per device, whatever the threads)
+        ├── every job: Sampler(mode=session_or_batch).run(...)
+        ├── a job refused because the service ended it (max_time reached,
+        │   closed elsewhere: its details say closed) -> a new one, the job again
+        ▼
+    close() (the pilot is cancelled) ──> session.close(): it accepts no more
+        jobs; jobs already queued still run to completion
+
+A mode lives as long as its pilot (more exactly its actor: each of
+``quantum.actors`` holds its own).  A batch per pilot rather than per sweep:
+IBM's guidance is to submit a batch's jobs at once and then close it, but a
+backend here never sees a sweep whole (the service sends it to the actor in
+chunks, run on several threads and actors), so a batch closed after one call
+would split the sweep; and a batch costs nothing while idle (IBM bills a
+batch the QPU time of its jobs, a session the wall time while active: the
+SDK's ``Session.usage``).  ``quantum.session_max_time`` bounds either.
+
+Each result's ``metadata`` records ``execution_mode`` and, in a session or
+batch, ``session_id`` or ``batch_id`` (IBM's id, which jobs carry as their
+``session_id``).  In local testing mode the SDK accepts a Session or Batch but
+gives it no id and runs every job locally as in job mode, so QDREAMER names it
+``local-session-<hex>`` / ``local-batch-<hex>``: results still show which jobs
+shared one.  Sessions need a paid plan; the service's refusal to open one is a
+``ConfigError`` naming ``quantum.mode``.
+
 Provider calls that are safe to repeat (status, results, backend metadata,
 signing in) go through :func:`pilot.backends.jobs.retrying`; job creation
 through ``ctx.submit``, which retries it.  The SDK's errors for HTTP
@@ -55,8 +94,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -70,7 +112,7 @@ from pilot.backends.base import (
     bits_from_qiskit_key,
     is_transient,
 )
-from pilot.backends.jobs import current_job, retrying, submit
+from pilot.backends.jobs import RetryPolicy, current_job, retrying, submit
 from pilot.backends.qiskit import (
     QiskitDevices,
     capabilities_from_target,
@@ -133,6 +175,21 @@ PERMANENT_TYPES = frozenset(
 )
 
 
+#: Retries of closing a session or batch when the pilot shuts down (it must not wait long).
+CLOSE_RETRY = RetryPolicy(max_attempts=3, backoff_seconds=0.5, total_seconds=10.0)
+
+
+@dataclass(frozen=True)
+class ExecutionMode:
+    """An open Runtime Session or Batch of one device (see "Execution modes" above)."""
+
+    kind: str  # "session" | "batch"
+    resource: str
+    handle: Any  # qiskit_ibm_runtime.Session or Batch
+    #: IBM's session id, or ``local-<kind>-<hex>`` in local testing mode.
+    id: str
+
+
 def scrub(text: str, *secrets: str | None) -> str:
     """``text`` with each of ``secrets`` replaced (SDK errors sometimes echo request data)."""
     for secret in secrets:
@@ -189,6 +246,10 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
         self._token: str | None = None
         self._devices: dict[str, Any] = {}
         self._pms: dict[Any, Any] = {}
+        #: Open sessions or batches by device (``quantum.mode`` "session"/"batch").
+        self._modes: dict[str, ExecutionMode] = {}
+        self._modes_lock = threading.Lock()
+        self._closed = False
         if config.local:
             self._init_local(config)
         else:
@@ -341,23 +402,151 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
     # ------------------------------------------------------------ jobs
     def _sample(
         self, resource: str, circuits: list[QuantumCircuit], shots: int, layout: Layout = None
-    ) -> tuple[list[Any], str]:
-        sampler = _sampler_class()(mode=self._device(resource))
-        if self.config.local and self.config.seed is not None:
-            sampler.options.simulator.seed_simulator = self.config.seed
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """Run ``circuits`` as one job; their pub results and the metadata results record."""
         isa = [self._transpile(resource, qc, layout) for qc in circuits]
+        used: list[ExecutionMode | None] = [None]
+
+        def run() -> Any:
+            mode = used[0] = self._mode_for(resource)
+            try:
+                return self._sampler(resource, mode).run(isa, shots=shots)
+            except Exception as exc:
+                if mode is None or not self._ended(mode, exc):
+                    raise
+            mode = used[0] = self._mode_for(resource)  # the service ended it: a new one, once
+            return self._sampler(resource, mode).run(isa, shots=shots)
+
         job = submit(
-            create=self._provider(
-                f"job submission to {resource}", lambda: sampler.run(isa, shots=shots), held=True
-            ),
-            attach=lambda job_id: self._attach(job_id, lambda: sampler.run(isa, shots=shots)),
+            create=self._provider(f"job submission to {resource}", run, held=True),
+            attach=lambda job_id: self._attach(job_id, run),
             job_id=lambda j: str(j.job_id()),
         )
         job_id = str(job.job_id())
+        metadata: dict[str, Any] = {"job_id": job_id, "execution_mode": self.config.mode}
+        if self.config.mode != "job":
+            mode = used[0]
+            if mode is not None:
+                metadata[f"{mode.kind}_id"] = mode.id
+            elif not self.config.local:  # a re-attached job: the service knows its session
+                metadata[f"{self.config.mode}_id"] = self._retrying(
+                    f"session of job {job_id}", lambda: job.session_id
+                )
         logger.info(
-            "IBM Quantum job %s on %s: %d pub(s), %d shots", job_id, resource, len(isa), shots
+            "IBM Quantum job %s on %s: %d pub(s), %d shots%s",
+            job_id,
+            resource,
+            len(isa),
+            shots,
+            f" in {used[0].kind} {used[0].id}" if used[0] is not None else "",
         )
-        return list(self._wait(resource, job, job_id)), job_id
+        return list(self._wait(resource, job, job_id)), metadata
+
+    def _sampler(self, resource: str, mode: ExecutionMode | None) -> Any:
+        """A ``Sampler`` whose mode is ``mode``'s session or batch, else the device (job mode)."""
+        sampler = _sampler_class()(mode=mode.handle if mode is not None else self._device(resource))
+        if self.config.local and self.config.seed is not None:
+            sampler.options.simulator.seed_simulator = self.config.seed
+        return sampler
+
+    # ------------------------------------------------------------ execution modes
+    def _mode_for(self, resource: str) -> ExecutionMode | None:
+        """The open session or batch of ``resource``, opened now if it has none
+        (``None`` in job mode)."""
+        kind = self.config.mode
+        if kind == "job":
+            return None
+        with self._modes_lock:
+            if self._closed:
+                raise BackendUnavailableError(
+                    f"pilot {self.pilot!r} is shutting down: its IBM Quantum {kind}s are closed"
+                )
+            mode = self._modes.get(resource)
+            if mode is None:
+                mode = self._modes[resource] = self._open(resource, kind)
+        return mode
+
+    def _open(self, resource: str, kind: str) -> ExecutionMode:
+        from qiskit_ibm_runtime import Batch, Session
+
+        cls = Session if kind == "session" else Batch
+        try:
+            handle = cls(backend=self._device(resource), max_time=self.config.session_max_time)
+        except Exception as exc:
+            if is_ibm_transient(exc)[0]:
+                raise  # the job context's retries open it again
+            hint = (
+                "; Open Plan instances cannot open sessions: use quantum.mode 'batch' or 'job'"
+                if kind == "session"
+                else ""
+            )
+            raise ConfigError(
+                f"quantum.mode = {kind!r}: IBM Quantum did not open a {kind} on {resource}: "
+                f"{self._text(exc)}{hint}",
+                key="quantum.mode",
+            ) from None
+        ident = handle.session_id or f"local-{kind}-{uuid.uuid4().hex[:16]}"
+        logger.info("pilot %s: opened IBM Quantum %s %s on %s", self.pilot, kind, ident, resource)
+        return ExecutionMode(kind, resource, handle, str(ident))
+
+    def _ended(self, mode: ExecutionMode, exc: BaseException) -> bool:
+        """Was a job refused (``exc``) because the service ended ``mode``?  If so it is
+        forgotten, and the next job opens a new one."""
+        if self.config.local or is_ibm_transient(exc)[0]:
+            return False  # local modes never end by themselves
+        try:
+            details = mode.handle.details() or {}
+        except Exception:
+            return False
+        if details.get("state") != "closed" and details.get("accepting_jobs") is not False:
+            return False
+        with self._modes_lock:
+            if self._modes.get(mode.resource) is mode:
+                del self._modes[mode.resource]
+        logger.info(
+            "pilot %s: IBM Quantum %s %s on %s has ended (%s); opening a new one",
+            self.pilot,
+            mode.kind,
+            mode.id,
+            mode.resource,
+            self._text(exc),
+        )
+        return True
+
+    def execution_modes(self) -> dict[str, str]:
+        """``{device: id}`` of the sessions or batches open now."""
+        with self._modes_lock:
+            return {name: mode.id for name, mode in self._modes.items()}
+
+    def close(self) -> None:
+        """Close every open session or batch: no more jobs; queued ones still run."""
+        with self._modes_lock:
+            self._closed = True
+            modes, self._modes = list(self._modes.values()), {}
+        for mode in modes:
+            try:
+                retrying(
+                    self._provider(f"closing {mode.kind} {mode.id}", mode.handle.close),
+                    CLOSE_RETRY,
+                    what=f"IBM Quantum closing {mode.kind} {mode.id}",
+                )
+            except Exception as exc:
+                logger.warning(
+                    "pilot %s: could not close IBM Quantum %s %s on %s: %s",
+                    self.pilot,
+                    mode.kind,
+                    mode.id,
+                    mode.resource,
+                    self._text(exc),
+                )
+            else:
+                logger.info(
+                    "pilot %s: closed IBM Quantum %s %s on %s",
+                    self.pilot,
+                    mode.kind,
+                    mode.id,
+                    mode.resource,
+                )
 
     def _attach(self, job_id: str, create: Callable[[], Any]) -> Any:
         """The job ``job_id`` of the service (a resumed task), else a new one.
@@ -414,11 +603,9 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
     ) -> list[NativeOutput]:
         if shots is None:
             raise NotImplementedError
-        pubs, job_id = self._sample(resource, list(circuits), shots, layout)
+        pubs, metadata = self._sample(resource, list(circuits), shots, layout)
         return [
-            NativeOutput(
-                counts=dict(pub.join_data().get_counts()), native=pub, metadata={"job_id": job_id}
-            )
+            NativeOutput(counts=dict(pub.join_data().get_counts()), native=pub, metadata=metadata)
             for pub in pubs
         ]
 

@@ -1,4 +1,7 @@
-"""Qiskit Aer: the ideal simulator (``qiskit_local``) and IBM fake devices (``qiskit_fake``).
+"""Qiskit Aer: the simulator (``qiskit_local``) and IBM fake devices (``qiskit_fake``).
+
+``qiskit_local`` is ideal unless ``quantum.noise`` gives it a noise model
+(:mod:`pilot.backends.noise`).
 
 Fake devices from ``qiskit_ibm_runtime.fake_provider`` carry real calibration
 snapshots (coupling map, per-instruction and readout errors); circuits are
@@ -23,6 +26,7 @@ from pilot.errors import ConfigError, TaskFailedError, UnsupportedOperationError
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
+    from pilot.backends.noise import AerNoise
     from pilot.config import QuantumConfig
 
 logger = logging.getLogger(__name__)
@@ -249,6 +253,8 @@ class _AerRunner(QuantumBackend):
             circuits.append(qc)
             physicals.append(physical)
         result = self._simulator(resource, exact=True).run(circuits).result()
+        if not result.success:  # e.g. a density matrix too wide for this machine's memory
+            raise TaskFailedError(f"{resource}: the exact simulation failed: {result.status}")
         out = []
         for i, (job, physical) in enumerate(zip(jobs, physicals, strict=True)):
             probs = self._with_readout(resource, result.data(i)["probabilities"], physical)
@@ -284,87 +290,6 @@ def _physical_qubits(qc: QuantumCircuit, qubits: Sequence[int]) -> list[int]:
         return list(qubits)
     final = qc.layout.final_index_layout()
     return [final[q] for q in qubits]
-
-
-class AerBackend(_AerRunner):
-    """``qiskit_local``: the ideal ``AerSimulator``."""
-
-    RESOURCE = "aer_simulator"
-
-    def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
-        super().__init__(config, pilot=pilot, num_cpus=num_cpus)
-        from qiskit_aer import AerSimulator
-
-        opts: dict[str, Any] = {"max_parallel_threads": self.threads}
-        if config.seed is not None:
-            opts["seed_simulator"] = config.seed
-        self._sim = AerSimulator(method=config.method or "automatic", **opts)
-        self._exact_sim = AerSimulator(method="statevector", **opts)
-        self._ops = set(self._sim.target.operation_names)
-        self._caps = ResourceCapabilities(
-            name=self.RESOURCE,
-            executor=self.executor,
-            provider="local",
-            pilot=pilot,
-            num_qubits=min(int(self._sim.num_qubits), memory_qubit_limit()),
-            simulator=True,
-            noisy=False,
-            supports_exact=True,
-        )
-
-    def resources(self) -> list[ResourceCapabilities]:
-        return [self._caps]
-
-    def _simulator(self, resource: str, exact: bool = False) -> Any:
-        return self._exact_sim if exact else self._sim
-
-    def _prepare(self, resource: str, qc: QuantumCircuit, layout: Layout = None) -> QuantumCircuit:
-        names = {inst.operation.name for inst in qc.data}
-        if names <= self._ops:
-            return qc
-        from qiskit import transpile
-
-        return transpile(qc, self._sim, optimization_level=0)
-
-    def estimate(
-        self,
-        resource: str,
-        circuit: Any,
-        parameter_rows: Sequence[Sequence[float]],
-        observables: Sequence[Any],
-        shots: int | None,
-    ) -> list[list[float]] | None:
-        """Exact sweeps through Aer's ``EstimatorV2``: one Aer job binds every row.
-
-        Only for ``shots=None``: Aer's estimator emulates finite shots by adding
-        Gaussian noise to the exact value, not by sampling, so sampled sweeps
-        take the portable path.
-        """
-        if shots is not None:
-            return None
-        import numpy as np
-        from qiskit.quantum_info import SparsePauliOp
-
-        if self._estimator is None:
-            from qiskit_aer.primitives import EstimatorV2
-
-            self._estimator = EstimatorV2(
-                options={"backend_options": {"max_parallel_threads": self.threads}}
-            )
-        n = circuit.num_qubits
-        ops = [
-            SparsePauliOp.from_sparse_list(
-                [("".join(p for _, p in t.paulis), [q for q, _ in t.paulis], t.coeff) for t in obs],
-                num_qubits=n,
-            )
-            for obs in observables
-        ]
-        values = np.asarray(parameter_rows, dtype=float).reshape(len(parameter_rows), 1, -1)
-        pub = (self._prepare(resource, circuit), [ops], values)
-        evs = np.asarray(self._estimator.run([pub], precision=0.0).result()[0].data.evs)
-        return [[float(v) for v in row] for row in evs.reshape(len(parameter_rows), len(ops))]
-
-    _estimator: Any = None
 
 
 def fake_devices() -> dict[str, Any]:
@@ -444,6 +369,161 @@ class QiskitDevices:
             raise UnsupportedOperationError(
                 qc.name, f"{self.executor} resource {resource!r}", f"transpilation failed: {exc}"
             ) from exc
+
+
+class AerBackend(QiskitDevices, _AerRunner):
+    """``qiskit_local``: the ``AerSimulator``, ideal unless ``quantum.noise`` is given.
+
+    With noise (:mod:`pilot.backends.noise`) the resource is renamed, so that
+    results, pinning (``resource=...``) and rankings never confuse it with
+    an ideal ``aer_simulator``: parametric noise gives
+    ``aer_simulator_noisy`` (circuits translated to ``id/rz/sx/x/cx``);
+    ``from_backend`` gives ``aer_simulator_<device>`` (circuits transpiled to
+    the fake device, its coupling map and calibration reported as
+    capabilities).  Exact results with noise come from a density matrix with
+    the readout confusion applied.
+    """
+
+    RESOURCE = "aer_simulator"
+    NOISY_RESOURCE = "aer_simulator_noisy"
+
+    def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
+        super().__init__(config, pilot=pilot, num_cpus=num_cpus)
+        from qiskit_aer import AerSimulator
+
+        opts: dict[str, Any] = {"max_parallel_threads": self.threads}
+        if config.seed is not None:
+            opts["seed_simulator"] = config.seed
+        self._devices: dict[str, Any] = {}
+        self._pms: dict[Any, Any] = {}
+        self._noise: AerNoise | None = None
+        if config.noise is not None:
+            from pilot.backends.noise import build_noise  # (noise.py imports this module)
+
+            self._noise = build_noise(config.noise)
+            self._caps = self._noisy(self._noise, opts)
+            return
+        self._sim = AerSimulator(method=config.method or "automatic", **opts)
+        self._exact_sim = AerSimulator(method="statevector", **opts)
+        self._ops = set(self._sim.target.operation_names)
+        self._caps = ResourceCapabilities(
+            name=self.RESOURCE,
+            executor=self.executor,
+            provider="local",
+            pilot=pilot,
+            num_qubits=min(int(self._sim.num_qubits), memory_qubit_limit()),
+            simulator=True,
+            noisy=False,
+            supports_exact=True,
+        )
+
+    def _noisy(self, noise: AerNoise, opts: dict[str, Any]) -> ResourceCapabilities:
+        """Simulators and capabilities of a noisy resource."""
+        from qiskit_aer import AerSimulator
+
+        from pilot.backends.noise import NOISY_BASIS
+
+        method = {"method": self.config.method} if self.config.method else {}
+        if noise.device is not None:
+            name = f"{self.RESOURCE}_{noise.device.name}"
+            self._devices[name] = noise.device
+            self._transpiles = True
+            self._sim = AerSimulator.from_backend(
+                noise.device, noise_model=noise.model, **method, **opts
+            )
+            self._exact_sim = AerSimulator.from_backend(
+                noise.device, noise_model=noise.model, method="density_matrix", **opts
+            )
+            self._ops = set(self._sim.target.operation_names)
+            return capabilities_from_target(
+                noise.device.target,
+                name=name,
+                executor=self.executor,
+                provider="local",
+                pilot=self.pilot,
+                simulator=True,
+                noisy=True,
+                max_shots=None,
+                supports_exact=True,
+            )
+        self._sim = AerSimulator(
+            method=self.config.method or "automatic", noise_model=noise.model, **opts
+        )
+        self._exact_sim = AerSimulator(method="density_matrix", noise_model=noise.model, **opts)
+        self._ops = set(self._sim.target.operation_names)
+        return ResourceCapabilities(
+            name=self.NOISY_RESOURCE,
+            executor=self.executor,
+            provider="local",
+            pilot=self.pilot,
+            num_qubits=min(int(self._sim.num_qubits), memory_qubit_limit()),
+            native_gates=frozenset(canonical_gate(g) for g in NOISY_BASIS),
+            simulator=True,
+            noisy=True,
+            supports_exact=True,
+            default_errors=dict(noise.errors),
+        )
+
+    def resources(self) -> list[ResourceCapabilities]:
+        return [self._caps]
+
+    def _simulator(self, resource: str, exact: bool = False) -> Any:
+        return self._exact_sim if exact else self._sim
+
+    def _prepare(self, resource: str, qc: QuantumCircuit, layout: Layout = None) -> QuantumCircuit:
+        if self._devices:  # from_backend: placed and routed on the device, like qiskit_fake
+            return self._transpile(resource, qc, layout)
+        names = {inst.operation.name for inst in qc.data}
+        if names <= self._ops:
+            return qc
+        from qiskit import transpile
+
+        return transpile(qc, self._sim, optimization_level=0)
+
+    def _with_readout(self, resource: str, probs: Any, physical: list[int]) -> Any:
+        if self._noise is None:
+            return probs
+        return _apply_readout(probs, self._noise.confusions(physical))
+
+    def estimate(
+        self,
+        resource: str,
+        circuit: Any,
+        parameter_rows: Sequence[Sequence[float]],
+        observables: Sequence[Any],
+        shots: int | None,
+    ) -> list[list[float]] | None:
+        """Exact sweeps through Aer's ``EstimatorV2``: one Aer job binds every row.
+
+        Only for ``shots=None``: Aer's estimator emulates finite shots by adding
+        Gaussian noise to the exact value, not by sampling, so sampled sweeps
+        take the portable path; so does a noisy simulator (the estimator is ideal).
+        """
+        if shots is not None or self._noise is not None:
+            return None  # (noisy: the portable path's exact() simulates the noise)
+        import numpy as np
+        from qiskit.quantum_info import SparsePauliOp
+
+        if self._estimator is None:
+            from qiskit_aer.primitives import EstimatorV2
+
+            self._estimator = EstimatorV2(
+                options={"backend_options": {"max_parallel_threads": self.threads}}
+            )
+        n = circuit.num_qubits
+        ops = [
+            SparsePauliOp.from_sparse_list(
+                [("".join(p for _, p in t.paulis), [q for q, _ in t.paulis], t.coeff) for t in obs],
+                num_qubits=n,
+            )
+            for obs in observables
+        ]
+        values = np.asarray(parameter_rows, dtype=float).reshape(len(parameter_rows), 1, -1)
+        pub = (self._prepare(resource, circuit), [ops], values)
+        evs = np.asarray(self._estimator.run([pub], precision=0.0).result()[0].data.evs)
+        return [[float(v) for v in row] for row in evs.reshape(len(parameter_rows), len(ops))]
+
+    _estimator: Any = None
 
 
 class FakeBackend(QiskitDevices, _AerRunner):

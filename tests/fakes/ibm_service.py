@@ -43,7 +43,9 @@ staging's ``test.cloud.ibm.com`` (see :attr:`hosts`):
   ``GET /backends``, ``GET /backends/<name>/{configuration,properties,status}``
   (the real snapshots of qiskit-ibm-runtime's fake devices, so the client
   builds a real ``Target``), ``GET /instances/usage``, ``POST /jobs``,
-  ``GET /jobs/<id>``, ``GET /jobs/<id>/results``, ``POST /jobs/<id>/cancel``.
+  ``GET /jobs/<id>``, ``GET /jobs/<id>/results``, ``POST /jobs/<id>/cancel``,
+  ``POST /sessions``, ``GET /sessions/<id>``, ``PATCH /sessions/<id>``,
+  ``DELETE /sessions/<id>/close``.
 
 Jobs
 ----
@@ -63,6 +65,19 @@ set, jobs stay ``Queued``; :meth:`fail_next_job` lets the next job end
 ``POST /jobs/<id>/cancel`` (204) makes the job
 ``Cancelled`` and records its id in :attr:`cancelled`; 409 for a job already
 final.
+
+Sessions and batches
+--------------------
+``POST /sessions`` (what ``Session``/``Batch`` send: ``mode`` ``dedicated`` or
+``batch``, ``backend``, ``instance``, ``max_ttl``) opens a :class:`FakeIBMSession`
+in :attr:`sessions`, unless its mode is not in :attr:`session_modes` (403, as
+for an Open Plan instance and a session).  A job created with a ``session_id``
+is recorded in the session's ``jobs``; one for an unknown session is refused
+(404), one for a session not accepting jobs too (400).  ``PATCH`` with
+``{"accepting_jobs": false}`` (``Session.close``) stops it accepting jobs (it
+reads ``closed`` once its jobs are final); ``DELETE .../close``
+(``Session.cancel``) cancels its unfinished jobs and closes it.
+:meth:`end_session` ends one as the service does when its ``max_ttl`` passes.
 
 Fault injection (the operation names are in :data:`OPERATIONS`)
 ----------------------------------------------------------------
@@ -102,6 +117,7 @@ __all__ = [
     "FakeIBMDevice",
     "FakeIBMJob",
     "FakeIBMQuantumPlatform",
+    "FakeIBMSession",
     "FakeInstance",
 ]
 
@@ -119,6 +135,10 @@ OPERATIONS = (
     "GetJob",
     "GetJobResults",
     "CancelJob",
+    "CreateSession",
+    "GetSession",
+    "CloseSession",
+    "CancelSession",
 )
 #: Operations of the Quantum Compute API (what ``fail_randomly`` targets by default).
 RUNTIME_OPERATIONS = OPERATIONS[3:]
@@ -239,6 +259,47 @@ class FakeIBMJob:
 
 
 @dataclass
+class FakeIBMSession:
+    """A session or batch opened with ``POST /sessions``, and the jobs created in it."""
+
+    id: str
+    mode: str  # "dedicated" (a Session) or "batch"
+    backend: str
+    instance: str
+    max_ttl: int | None
+    created: str
+    accepting_jobs: bool = True
+    #: Set when it ended: cancelled, or its max_ttl passed (``end_session``).
+    ended: bool = False
+    jobs: list[str] = field(default_factory=list)
+
+    def state(self, jobs: dict[str, FakeIBMJob]) -> str:
+        if self.ended:
+            return "closed"
+        if not self.accepting_jobs and all(
+            jobs[j].status in _FINAL for j in self.jobs if j in jobs
+        ):
+            return "closed"
+        return "active" if self.jobs else "open"
+
+    def document(self, jobs: dict[str, FakeIBMJob]) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "backend_name": self.backend,
+            "mode": self.mode,
+            "state": self.state(jobs),
+            "accepting_jobs": self.accepting_jobs and not self.ended,
+            "max_ttl": self.max_ttl or 28800,
+            "interactive_ttl": 60,
+            "active_ttl": None,
+            "started_at": self.created,
+            "closed_at": None,
+            "elapsed_time": 0,
+            "timestamps": [],
+        }
+
+
+@dataclass
 class _Fault:
     operation: str
     status: int | str
@@ -268,6 +329,8 @@ class FakeIBMQuantumPlatform:
         instances: the account's instances (:class:`FakeInstance`).
         devices: ``{name: FakeIBMDevice}`` served by every instance.
         jobs: ``{job id: FakeIBMJob}`` in creation order.
+        sessions: ``{session id: FakeIBMSession}`` (sessions and batches) in creation order.
+        session_modes: the modes ``POST /sessions`` accepts (``dedicated``, ``batch``).
         cancelled: ids of the jobs ``POST /jobs/<id>/cancel`` cancelled, in order.
         requests: ``(host, operation, status)`` for every request (0: dropped).
         pending_statuses: what ``GET /jobs/<id>`` reports before ``Completed``.
@@ -299,6 +362,8 @@ class FakeIBMQuantumPlatform:
         self.instances = instances or [FakeInstance(self.DEFAULT_CRN, "qdreamer-test")]
         self.devices: dict[str, FakeIBMDevice] = {}
         self.jobs: dict[str, FakeIBMJob] = {}
+        self.sessions: dict[str, FakeIBMSession] = {}
+        self.session_modes: set[str] = {"dedicated", "batch"}
         self.cancelled: list[str] = []
         self.requests: list[tuple[str, str, int]] = []
         self.hold_jobs = False
@@ -414,6 +479,8 @@ class FakeIBMQuantumPlatform:
         """Forget jobs, cancellations, faults, delays and the request log; restore devices."""
         with self._lock:
             self.jobs.clear()
+            self.sessions.clear()
+            self.session_modes = {"dedicated", "batch"}
             self.cancelled.clear()
             self.requests.clear()
             self.injected.clear()
@@ -475,6 +542,11 @@ class FakeIBMQuantumPlatform:
         """Accept the next ``POST /jobs`` but let that job end ``Failed`` with ``reason``."""
         with self._lock:
             self.job_failures.append(reason)
+
+    def end_session(self, session_id: str) -> None:
+        """End a session or batch as the service does when its ``max_ttl`` passes."""
+        with self._lock:
+            self.sessions[session_id].ended = True
 
     def calls(self, operation: str) -> int:
         """Requests of ``operation`` served so far (any status, dropped ones included)."""
@@ -603,6 +675,9 @@ class FakeIBMQuantumPlatform:
             ("GET", 2, "instances"): "GetUsage",
             ("POST", 1, "jobs"): "CreateJob",
             ("GET", 2, "jobs"): "GetJob",
+            ("POST", 1, "sessions"): "CreateSession",
+            ("GET", 2, "sessions"): "GetSession",
+            ("PATCH", 2, "sessions"): "CloseSession",
         }
         op = table.get((method, len(rest), rest[0] if rest else ""))
         if op is not None:
@@ -618,6 +693,8 @@ class FakeIBMQuantumPlatform:
                 return "GetJobResults"
             if (method, rest[2]) == ("POST", "cancel"):
                 return "CancelJob"
+        if len(rest) == 3 and rest[0] == "sessions" and (method, rest[2]) == ("DELETE", "close"):
+            return "CancelSession"
         return "Unknown"
 
     def serve(
@@ -666,6 +743,10 @@ class FakeIBMQuantumPlatform:
             }
         if operation == "CreateJob":
             return 200, self._create_job(instance, body)
+        if operation == "CreateSession":
+            return 200, self._create_session(instance, body)
+        if operation.endswith("Session"):
+            return self._session_call(operation, rest[1], body)
         job = self._find_job(rest[1])
         if operation == "GetJob":
             with_params = (query.get("exclude_params") or ["false"])[0] != "true"
@@ -768,6 +849,9 @@ class FakeIBMQuantumPlatform:
             raise _Reply(400, f"backend {device.name} is not online", "1217")
         params = request.get("params") or {}
         self._decode_params(params)  # validate now, as the service does (400 otherwise)
+        session_id = request.get("session_id")
+        if session_id is not None:
+            self._check_session_accepts(str(session_id), device.name)
         job = FakeIBMJob(
             id="d" + uuid.uuid4().hex[:19],
             program_id=program,
@@ -782,7 +866,64 @@ class FakeIBMQuantumPlatform:
             if self.job_failures:
                 job.fail_reason = self.job_failures.pop(0)
             self.jobs[job.id] = job
+            if session_id is not None:
+                self.sessions[str(session_id)].jobs.append(job.id)
         return {"id": job.id, "backend": job.backend, "session_id": job.session_id}
+
+    # ------------------------------------------------------------ sessions
+    def _create_session(self, instance: str, body: bytes) -> dict[str, Any]:
+        request = json.loads(body or b"{}")
+        mode = str(request.get("mode") or "dedicated")
+        device = self._device(str(request.get("backend")))
+        if mode not in self.session_modes:
+            raise _Reply(403, f"this instance's plan does not allow {mode!r} sessions", "Forbidden")
+        max_ttl = request.get("max_ttl")
+        session = FakeIBMSession(
+            id="s" + uuid.uuid4().hex[:19],
+            mode=mode,
+            backend=device.name,
+            instance=instance,
+            max_ttl=int(max_ttl) if max_ttl is not None else None,
+            created=_iso(),
+        )
+        with self._lock:
+            self.sessions[session.id] = session
+        return {"id": session.id}
+
+    def _find_session(self, session_id: str) -> FakeIBMSession:
+        with self._lock:
+            session = self.sessions.get(session_id)
+        if session is None:
+            raise _Reply(404, f"Session not found: {session_id}", "NotFound")
+        return session
+
+    def _check_session_accepts(self, session_id: str, backend: str) -> None:
+        session = self._find_session(session_id)
+        with self._lock:
+            if session.ended or not session.accepting_jobs:
+                raise _Reply(
+                    400, f"Session {session_id} is closed and accepts no jobs", "BadRequest"
+                )
+            if session.backend != backend:
+                raise _Reply(400, f"Session {session_id} runs on {session.backend}", "BadRequest")
+
+    def _session_call(self, operation: str, session_id: str, body: bytes) -> tuple[int, Any]:
+        session = self._find_session(session_id)
+        with self._lock:
+            if operation == "GetSession":
+                return 200, session.document(self.jobs)
+            if operation == "CloseSession":
+                if json.loads(body or b"{}").get("accepting_jobs") is False:
+                    session.accepting_jobs = False
+                return 204, None
+            # CancelSession: its unfinished jobs are cancelled and it ends.
+            for job_id in session.jobs:
+                job = self.jobs[job_id]
+                if job.status not in _FINAL:
+                    job.status, job.reason = "Cancelled", "Session cancelled"
+                    self.cancelled.append(job_id)
+            session.accepting_jobs, session.ended = False, True
+            return 204, None
 
     @staticmethod
     def _decode_params(params: dict[str, Any]) -> tuple[Any, Any]:
@@ -947,6 +1088,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
         self._dispatch()
 
     def _read_body(self) -> bytes:
