@@ -573,34 +573,6 @@ def _check_plot_path(path: Path) -> None:
         )
 
 
-def write_histogram(counts: dict[str, int], path: Path, title: str, limit: int = 64) -> None:
-    """A bar chart of ``counts`` (by outcome; the ``limit`` most frequent) as an image."""
-    _require_matplotlib()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = sorted(sorted(counts, key=lambda k: (-counts[k], k))[:limit])
-    if len(shown) < len(counts):
-        title += f" ({len(shown)} most frequent of {len(counts)} outcomes)"
-    rotate = len(shown) > 8
-    label = max((len(k) for k in shown), default=1)
-    fig, ax = plt.subplots(
-        figsize=(min(24.0, max(4.0, 0.3 * len(shown) + 2)), 3.5 + (0.1 * label if rotate else 0))
-    )
-    try:
-        ax.bar(range(len(shown)), [counts[k] for k in shown], color="#4c72b0")
-        ax.set_xticks(range(len(shown)), shown, rotation=90 if rotate else 0)
-        ax.set_xlabel("outcome")
-        ax.set_ylabel("count")
-        ax.set_title(title, fontsize=10)
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-    finally:
-        plt.close(fig)
-
-
 @app.command()
 def run(
     circuit: Annotated[
@@ -676,7 +648,11 @@ def run(
     selection = result.selection or {}
     breakdown = selection.get("breakdown") or {}
     if plot is not None:
-        write_histogram(counts, plot, f"{name}: {shots} shots on {result.backend} ({result.pilot})")
+        from pilot.plots import write_result_plot
+
+        write_result_plot(
+            result, plot, title=f"{name}: {shots} shots on {result.backend} ({result.pilot})"
+        )
     if as_json:
         _print_json(
             {

@@ -444,6 +444,31 @@ def plot_ranking(
     return fig
 
 
+def write_result_plot(
+    result: QuantumResult, path: str | Path, *, top: int | None = 64, title: str | None = None
+) -> Path:
+    """Draw :func:`plot_result` (the ``top`` most frequent outcomes) on a figure of its
+    own and save it to ``path`` (Agg canvas: nothing shown, pyplot untouched)."""
+    require_matplotlib("the counts plot")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    values = result.counts or result.probabilities or {}
+    shown = min(len(values), top or len(values))
+    widest = max((len(k) for k in values), default=1)
+    fig = Figure(
+        figsize=(min(24.0, max(4.5, 0.35 * shown + 2)), 3.5 + (0.08 * widest if shown > 8 else 0)),
+        dpi=120,
+        layout="constrained",
+    )
+    FigureCanvasAgg(fig)
+    plot_result(result, fig.add_subplot(), top=top, title=title)
+    path = Path(path)
+    fig.savefig(path)
+    logger.info("counts plot written to %s", path)
+    return path
+
+
 def write_ranking_plot(
     rows: Sequence[Mapping[str, Any]], path: str | Path, *, title: str | None = None
 ) -> Path:
@@ -472,4 +497,5 @@ __all__ = [
     "require_matplotlib",
     "supported_formats",
     "write_ranking_plot",
+    "write_result_plot",
 ]

@@ -28,6 +28,7 @@ from pilot import PilotComputeService
 from pilot.cli import DEFAULT_FAKE_DEVICES, one_line, pilot_descriptions
 from pilot.errors import MissingDependencyError
 from pilot.inspect import ranking_rows
+from pilot.results import QuantumResult
 from tests.helpers import cli_error_line, run_cli
 
 BELL = """OPENQASM 2.0;
@@ -207,11 +208,27 @@ def test_ranking_rows_number_feasible_resources_and_keep_reasons() -> None:
 
 
 def test_missing_matplotlib_is_a_missing_dependency(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pilot import cli as cli_module
+    from pilot.plots import write_result_plot
 
+    result = QuantumResult(
+        "t",
+        "bell",
+        {"00": 1},
+        1,
+        None,
+        None,
+        "aer",
+        "qiskit_local",
+        "p",
+        "qiskit",
+        "native",
+        0.0,
+        0.0,
+        0.0,
+    )
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(MissingDependencyError, match="pip install matplotlib"):
-        cli_module.write_histogram({"0": 1}, Path("never.png"), "t")
+        write_result_plot(result, Path("never.png"))
 
 
 # ---------------------------------------------------------------- against the session's Ray
