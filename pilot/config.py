@@ -227,6 +227,17 @@ class QuantumConfig(_Strict):
             raise ValueError("needs quantum.mode 'session' or 'batch' (job mode opens neither)")
         return value
 
+    @field_validator("precision")
+    @classmethod
+    def _torch_only(cls, value: str | None, info: ValidationInfo) -> Any:
+        executor = info.data.get("executor")
+        if value is not None and executor is not None and executor != "torch_statevector":
+            raise ValueError(
+                f"executor {executor!r} has no precision setting; quantum.precision is for "
+                "'torch_statevector' (Aer: quantum.method, e.g. 'statevector'); remove the key"
+            )
+        return value
+
     @field_validator("noise")
     @classmethod
     def _noise_on_aer(cls, value: NoiseConfig | None, info: ValidationInfo) -> Any:

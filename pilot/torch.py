@@ -39,6 +39,23 @@ How the gradient is computed (:class:`ParameterShiftCircuit`)
 
 The result is the analytic gradient (up to shot noise when ``shots`` is set),
 for any circuit Qiskit can unroll to those gates.
+
+Backpropagation (``diff_method``)
+---------------------------------
+
+``diff_method="backprop"`` simulates the template with the
+``torch_statevector`` simulator (:mod:`pilot.backends.torch_sv`) *in the
+layer's own process*, on the device of the layer's weights (``layer.to("cuda")``
+moves it), and lets autograd differentiate it: the forward pass is one batched
+simulation and the backward pass autograd's, instead of ``2 · batch · K``
+shifted circuits.  An autograd graph cannot cross processes, so these passes
+do not go to the pilots.  The default ``"auto"`` chooses backprop when
+``shots`` is ``None`` and every pilot the layer's sweeps may run on (after
+``task_options``' ``pilot``/``resource``) runs ``torch_statevector``: the same
+simulator, one pass instead of many.  Amplitudes are ``complex128`` when the
+layer's tensors are float64 or those pilots set ``quantum.precision =
+"complex128"``, else ``complex64``.  ``"parameter-shift"`` always sends the
+circuits to the pilots, as above.
 """
 
 from __future__ import annotations
@@ -57,7 +74,7 @@ from qiskit.circuit import Parameter, ParameterExpression, ParameterVector
 from qiskit.circuit.library import RXGate, RYGate, RZGate
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
-from pilot.errors import CircuitError, ConfigError, MissingDependencyError, PilotError
+from pilot.errors import CircuitError, ConfigError, MissingDependencyError, PilotError, closest
 
 try:
     import torch
@@ -96,6 +113,11 @@ BASIS_GATES = (
 )
 #: Non-gate instructions that may stay in the gate-level circuit.
 _PASS_THROUGH = frozenset({"barrier", "delay"})
+
+#: ``QuantumLayer(diff_method=...)``: how gradients are computed (see the module docstring).
+DIFF_METHODS = ("auto", "backprop", "parameter-shift")
+#: The executor whose pilots ``diff_method="auto"`` replaces with in-process backprop.
+BACKPROP_EXECUTOR = "torch_statevector"
 
 #: An evaluator: rows of gate angles ``(N, K)`` -> expectation values ``(N, O)``.
 Evaluator = Callable[[np.ndarray], np.ndarray]
@@ -385,6 +407,8 @@ class PassStats:
     seconds: float = 0.0
     #: circuits per pilot that ran them
     pilots: dict[str, int] = field(default_factory=dict)
+    #: "parameter-shift" (circuits on the pilots) or "backprop" (in-process, autograd)
+    method: str = "parameter-shift"
 
 
 class QuantumLayer(nn.Module):
@@ -413,6 +437,12 @@ class QuantumLayer(nn.Module):
             every sweep, e.g. ``{"resource": "aer_simulator"}`` or ``{"pilot": ...}``.
         timeout: seconds to wait for a sweep's results (``None``: no limit).
         name: task name shown in results and the Ray dashboard.
+        diff_method: ``"parameter-shift"`` (circuits on the pilots),
+            ``"backprop"`` (the ``torch_statevector`` simulator in this process,
+            differentiated by autograd; needs ``shots=None``, no service needed)
+            or ``"auto"`` (backprop when every pilot the sweeps may use runs
+            ``torch_statevector`` and ``shots`` is ``None``); see the module
+            docstring.  :meth:`resolved_diff_method` says which applies now.
 
     Input shape ``(..., len(input_params))`` (a single sample may be 1-D; with
     no input parameters the input may be omitted); output shape
@@ -423,7 +453,8 @@ class QuantumLayer(nn.Module):
     that depend on a parameter needing a gradient (input gradients are
     skipped when the input does not require them).  ``last_forward`` and
     ``last_backward`` (:class:`PassStats`) say how many circuits ran, how
-    long it took, and on which pilots.
+    long it took, on which pilots, and by which method (a backprop forward
+    pass counts its batch, its backward pass runs no circuits).
     """
 
     def __init__(
@@ -439,6 +470,7 @@ class QuantumLayer(nn.Module):
         task_options: Mapping[str, Any] | None = None,
         timeout: float | None = None,
         name: str = "QuantumLayer",
+        diff_method: str = "auto",
     ) -> None:
         super().__init__()
         if not isinstance(circuit, QuantumCircuit):
@@ -452,6 +484,19 @@ class QuantumLayer(nn.Module):
             raise ConfigError(
                 f"shots must be a positive integer, or None for exact results; got {shots!r}",
                 key="shots",
+            )
+        if diff_method not in DIFF_METHODS:
+            raise ConfigError(
+                f"diff_method must be one of {', '.join(map(repr, DIFF_METHODS))}, "
+                f"got {diff_method!r}",
+                key="diff_method",
+                suggestion=closest(str(diff_method), DIFF_METHODS),
+            )
+        if diff_method == "backprop" and shots is not None:
+            raise ConfigError(
+                f"diff_method='backprop' differentiates exact expectation values; it cannot "
+                f"with shots={shots}. Pass shots=None, or diff_method='parameter-shift'",
+                key="diff_method",
             )
         inputs = _parameter_list(input_params, "input_params")
         weights = _parameter_list(weight_params, "weight_params")
@@ -499,7 +544,10 @@ class QuantumLayer(nn.Module):
         self.task_options = options
         self.timeout = timeout
         self.name = name
+        self.diff_method = diff_method
         self.shift = ParameterShiftCircuit(circuit, [*inputs, *weights])
+        self._torch_circuit: Any = None  # compiled on the first backprop pass
+        self._pauli_sums: Any = None
         self.weights = nn.Parameter(self._initial(initial_weights))
         self.last_forward = PassStats()
         self.last_backward = PassStats()
@@ -529,8 +577,98 @@ class QuantumLayer(nn.Module):
         return (
             f"qubits={self.shift.circuit.num_qubits}, inputs={self.num_inputs}, "
             f"weights={len(self.weight_params)}, outputs={self.num_outputs}, "
-            f"rotations={self.shift.num_gates}, shots={self.shots}"
+            f"rotations={self.shift.num_gates}, shots={self.shots}, "
+            f"diff_method={self.diff_method!r}"
         )
+
+    # -- choosing the method ------------------------------------------------------
+
+    def resolved_diff_method(self) -> str:
+        """``"backprop"`` or ``"parameter-shift"``: what the next pass uses.
+
+        ``"auto"`` is decided at each pass from the service's running pilots,
+        so pilots created after the layer count.
+        """
+        if self.diff_method != "auto":
+            return self.diff_method
+        if self.shots is not None:
+            return "parameter-shift"
+        pilots = self._candidate_pilots()
+        if pilots and all(p.executor == BACKPROP_EXECUTOR for p in pilots):
+            return "backprop"
+        return "parameter-shift"
+
+    def _candidate_pilots(self) -> list[Any]:
+        """Running quantum pilots the layer's sweeps may be sent to."""
+        from pilot.states import PilotState
+
+        if self.pcs is None:
+            return []
+        pinned = self.task_options.get("pilot")
+        resource = self.task_options.get("resource")
+        return [
+            p
+            for p in self.pcs.pilots
+            if getattr(p, "resource_type", None) == "quantum"
+            and p.state is PilotState.RUNNING
+            and (pinned is None or p.name == pinned)
+            and (resource is None or any(cap.name == resource for cap in p.resources))
+        ]
+
+    def _backprop_precision(self, dtype: torch.dtype) -> str:
+        if dtype == torch.float64:
+            return "complex128"
+        configs = [p.config.quantum for p in self._candidate_pilots()]
+        if any(getattr(q, "precision", None) == "complex128" for q in configs):
+            return "complex128"
+        return "complex64"
+
+    # -- backprop (in-process torch_statevector) ------------------------------------
+
+    def _compiled(self) -> Any:
+        if self._torch_circuit is None:
+            from pilot.backends.torch_sv import TorchCircuit, as_pauli_sums
+
+            body = self.shift.template.remove_final_measurements(inplace=False)
+            assert body is not None
+            self._torch_circuit = TorchCircuit(body, [*self.input_params, *self.weight_params])
+            self._pauli_sums = as_pauli_sums(self.observables, body.num_qubits)
+        return self._torch_circuit
+
+    def _backprop(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Expectation values ``(batch, O)`` with an autograd graph back to ``x`` and ``w``."""
+        from pilot.backends.torch_sv import precision_dtype
+
+        started = time.perf_counter()
+        compiled = self._compiled()
+        dtype = torch.promote_types(x.dtype, w.dtype)
+        theta = torch.cat(
+            [x.to(device=w.device, dtype=dtype), w.to(dtype).expand(x.shape[0], -1)], dim=1
+        )
+        values = compiled.expectations(
+            theta, self._pauli_sums, dtype=precision_dtype(self._backprop_precision(dtype))
+        )
+        self.last_forward = PassStats(
+            circuits=x.shape[0], seconds=time.perf_counter() - started, method="backprop"
+        )
+        self.last_backward = PassStats(method="backprop")
+        out: torch.Tensor = values.to(dtype=x.dtype, device=x.device)
+        return out
+
+    def _backprop_jacobian(self, x: torch.Tensor) -> torch.Tensor:
+        """``dE/dθ`` ``(batch, O, P)`` by autograd (float64, complex128)."""
+        w = self.weights.detach().to(torch.float64)
+        theta = torch.cat(
+            [x.detach().to(device=w.device, dtype=torch.float64), w.expand(x.shape[0], -1)],
+            dim=1,
+        ).requires_grad_(True)
+        values = self._compiled().expectations(theta, self._pauli_sums, dtype=torch.complex128)
+        # Samples are independent, so d(Σ_b E_bo)/dθ_b = dE_bo/dθ_b: one backward per output.
+        rows = []
+        for o in range(self.num_outputs):
+            keep = o < self.num_outputs - 1
+            rows.append(torch.autograd.grad(values[:, o].sum(), theta, retain_graph=keep)[0])
+        return torch.stack(rows, dim=1).cpu()
 
     # -- running sweeps -------------------------------------------------------
 
@@ -636,17 +774,22 @@ class QuantumLayer(nn.Module):
         batch, lead = self._as_batch(x)
         if batch.shape[0] == 0:
             out = batch.new_zeros((0, self.num_outputs))
+        elif self.resolved_diff_method() == "backprop":
+            out = self._backprop(batch, self.weights)
         else:
             out = _ShiftFunction.apply(batch, self.weights, self)
         return out.reshape(*lead, self.num_outputs)
 
     def jacobian(self, x: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(dE/dx, dE/dw)`` of shapes ``(..., O, inputs)`` and ``(..., O, weights)``,
-        by one parameter-shift sweep (float64, no autograd graph)."""
+        by one parameter-shift sweep, or autograd with backprop (float64, no autograd
+        graph)."""
         batch, lead = self._as_batch(x)
         n_in = self.num_inputs
-        grad = self._gradient(batch, self.weights, True, True)
-        jac = torch.from_numpy(grad)
+        if self.resolved_diff_method() == "backprop":
+            jac = self._backprop_jacobian(batch)
+        else:
+            jac = torch.from_numpy(self._gradient(batch, self.weights, True, True))
         return (
             jac[:, :, :n_in].reshape(*lead, self.num_outputs, n_in),
             jac[:, :, n_in:].reshape(*lead, self.num_outputs, len(self.weight_params)),
@@ -684,4 +827,4 @@ class _ShiftFunction(torch.autograd.Function):
         return grad_x, grad_w, None
 
 
-__all__ = ["BASIS_GATES", "ParameterShiftCircuit", "PassStats", "QuantumLayer"]
+__all__ = ["BASIS_GATES", "DIFF_METHODS", "ParameterShiftCircuit", "PassStats", "QuantumLayer"]

@@ -519,11 +519,22 @@ class AerBackend(QiskitDevices, _AerRunner):
             for obs in observables
         ]
         values = np.asarray(parameter_rows, dtype=float).reshape(len(parameter_rows), 1, -1)
-        pub = (self._prepare(resource, circuit), [ops], values)
+        prepared = self._prepare(resource, circuit)
+        if any(
+            inst.operation.name in AER_MISBOUND and inst.operation.is_parameterized()
+            for inst in prepared.data
+        ):
+            prepared = prepared.decompose(gates_to_decompose=sorted(AER_MISBOUND))
+        pub = (prepared, [ops], values)
         evs = np.asarray(self._estimator.run([pub], precision=0.0).result()[0].data.evs)
         return [[float(v) for v in row] for row in evs.reshape(len(parameter_rows), len(ops))]
 
     _estimator: Any = None
+
+
+#: Controlled rotations that qiskit-aer 0.18 applies as the identity when their angle is
+#: a parameter bound by the estimator (or ``parameter_binds``): decomposed first.
+AER_MISBOUND = frozenset({"crx", "cry", "crz", "cp"})
 
 
 class FakeBackend(QiskitDevices, _AerRunner):

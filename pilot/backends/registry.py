@@ -77,6 +77,14 @@ _SPECS = (
         "PennyLane lightning.qubit",
     ),
     ExecutorSpec(
+        "torch_statevector",
+        "pilot.backends.torch_sv:TorchStatevectorBackend",
+        "torch",
+        "pip install torch==2.13.0",
+        "batched PyTorch statevector simulator (CUDA when the pilot has a GPU)",
+        aliases=("torch_sv",),
+    ),
+    ExecutorSpec(
         "braket_local",
         "pilot.backends.braket:BraketLocalBackend",
         "braket.devices",

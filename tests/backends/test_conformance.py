@@ -24,6 +24,8 @@ EXECUTORS: dict[str, dict[str, Any]] = {
     "ibm_runtime": {"local": True, "seed": 11},
     "pennylane_default": {"seed": 11},
     "pennylane_lightning": {"seed": 11},
+    # complex128: the exact checks below hold to 1e-9 (complex64 is good to ~1e-7).
+    "torch_statevector": {"seed": 11, "precision": "complex128"},
     "braket_local": {},
     "braket_sv1": {"s3_bucket": "qdreamer-test", "poll_interval_seconds": 0.01},
 }
@@ -33,6 +35,7 @@ EXPECTED_RESOURCES = {
     "ibm_runtime": ["fake_manila"],
     "pennylane_default": ["default.qubit"],
     "pennylane_lightning": ["lightning.qubit"],
+    "torch_statevector": ["torch_statevector"],
     "braket_local": ["braket_sv"],
     "braket_sv1": ["SV1"],
 }
@@ -43,6 +46,7 @@ FRAMEWORK = {
     "ibm_runtime": "qiskit",
     "pennylane_default": "pennylane",
     "pennylane_lightning": "pennylane",
+    "torch_statevector": "qiskit",
     "braket_local": "braket",
     "braket_sv1": "braket",
 }

@@ -423,6 +423,31 @@ def test_bound_templates_run_and_match_the_statevector(pcs: Any) -> None:
     assert expected_cut == pytest.approx(expectation(bound, qaoa.hamiltonian or {}), abs=1e-9)
 
 
+def test_sweeps_of_parameterised_controlled_rotations_are_exact(pcs: Any) -> None:
+    """qiskit-aer 0.18's estimator applies a parameterised crx/cry/crz/cp as the identity;
+    the pilot decomposes them first, so sweep values equal the statevector's."""
+    from qiskit.circuit import Parameter
+
+    a, b = Parameter("a"), Parameter("b")
+    qc = QuantumCircuit(3)
+    qc.h([0, 1])
+    qc.crx(a, 0, 2)
+    qc.cry(b, 1, 2)
+    qc.crz(a + b, 0, 1)
+    qc.cp(2 * a, 1, 2)
+    rows = [[0.3, 1.1], [1.7, -0.4], [2.5, 0.9]]
+    observables = ["IIZ", "ZII", "XXI", "IYY"]
+    results = pcs.get_results(
+        pcs.submit_quantum_task(
+            QuantumTask(qc, parameter_values=rows, observables=observables, shots=None, pilot="aer")
+        )
+    )
+    for row, result in zip(rows, results, strict=True):
+        state = Statevector(qc.assign_parameters(row))
+        want = [float(np.real(state.expectation_value(SparsePauliOp(o)))) for o in observables]
+        assert result.expectation_values == pytest.approx(want, abs=1e-9)
+
+
 def test_parameter_values_and_observables_match_the_statevector(pcs: Any) -> None:
     """Two parameter sets of each ansatz in one task; exact expectation values."""
     qaoa = qaoa_maxcut(SQUARE, reps=2)

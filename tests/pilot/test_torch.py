@@ -8,7 +8,10 @@ Two layers of tests:
 * the layer through a real service with two Aer pilots: forward values,
   Jacobians and autograd gradients equal PennyLane's within 1e-6 with exact
   simulation, agree statistically with shots, and the gradient circuits run
-  on both pilots.
+  on both pilots;
+* ``diff_method="backprop"`` (the torch_statevector simulator in-process,
+  differentiated by autograd) against PennyLane and the parameter-shift layer.
+  (``diff_method="auto"`` on torch_statevector pilots: tests/backends/test_torch_sv.py.)
 """
 
 from __future__ import annotations
@@ -468,3 +471,73 @@ def test_a_layer_without_inputs(pcs: Any) -> None:
     np.testing.assert_allclose(out.detach().numpy(), [math.cos(angle), -math.sin(angle)], atol=1e-9)
     out[0].backward()
     assert layer.weights.grad.item() == pytest.approx(-math.sin(angle), abs=1e-9)
+
+
+# -- diff_method="backprop": in-process torch_statevector + autograd ---------------------------
+
+
+def test_backprop_layer_matches_pennylane_and_the_parameter_shift_layer(pcs: Any) -> None:
+    qc, x, w = tricky_circuit()
+    init = [0.9, -1.3, 2.1]
+
+    def layer(service: Any, method: str) -> QuantumLayer:
+        return QuantumLayer(
+            service,
+            qc,
+            TRICKY_OBSERVABLES,
+            input_params=x,
+            weight_params=w,
+            initial_weights=init,
+            diff_method=method,
+        ).double()
+
+    back = layer(None, "backprop")  # no service: nothing runs on a pilot
+    shifted = layer(pcs, "auto")  # Aer pilots: auto means parameter shift
+    assert (back.resolved_diff_method(), shifted.resolved_diff_method()) == (
+        "backprop",
+        "parameter-shift",
+    )
+    ws = back.weights.detach().numpy()
+    xs = np.random.default_rng(8).uniform(-2, 2, (4, 2))
+    ref_values, ref_jx, ref_jw = pennylane_reference(
+        tricky_pennylane, tricky_pennylane_observables, 2, xs, ws
+    )
+    cotangent = torch.tensor(np.random.default_rng(9).normal(size=(4, 3)))
+    found = []
+    for lay in (back, shifted):
+        xt = torch.tensor(xs, requires_grad=True)
+        out = lay(xt)
+        (out * cotangent).sum().backward()
+        found.append((out.detach().numpy(), xt.grad.numpy(), lay.weights.grad.numpy()))
+    c = cotangent.numpy()
+    expected = (
+        ref_values,
+        np.einsum("bo,boi->bi", c, ref_jx),
+        np.einsum("bo,bow->w", c, ref_jw),
+    )
+    for got_b, got_s, want in zip(found[0], found[1], expected, strict=True):
+        np.testing.assert_allclose(got_b, want, atol=1e-10)
+        np.testing.assert_allclose(got_b, got_s, atol=1e-6)
+    assert back.last_forward.method == "backprop" and back.last_forward.circuits == 4
+    assert back.last_backward.circuits == 0 and shifted.last_backward.circuits > 0
+    jx, jw = back.jacobian(torch.tensor(xs))
+    np.testing.assert_allclose(jx.numpy(), ref_jx, atol=1e-10)
+    np.testing.assert_allclose(jw.numpy(), ref_jw, atol=1e-10)
+
+    single = layer(None, "backprop").float()  # float32 layer: complex64 amplitudes
+    out32 = single(torch.tensor(xs, dtype=torch.float32))
+    assert out32.dtype == torch.float32
+    np.testing.assert_allclose(out32.detach().numpy(), ref_values, atol=1e-5)
+
+
+def test_diff_method_errors() -> None:
+    qc, x, w = hybrid_circuit(layers=1)
+    with pytest.raises(ConfigError, match=r"diff_method must be one of.*did you mean 'backprop'"):
+        QuantumLayer(None, qc, "IIZ", input_params=x, weight_params=w, diff_method="backprob")
+    with pytest.raises(ConfigError, match=r"'backprop' differentiates exact.*shots=100") as info:
+        QuantumLayer(
+            None, qc, "IIZ", input_params=x, weight_params=w, shots=100, diff_method="backprop"
+        )
+    assert info.value.key == "diff_method"
+    auto = QuantumLayer(None, qc, "IIZ", input_params=x, weight_params=w)
+    assert auto.resolved_diff_method() == "parameter-shift"  # no service, no torch pilots
