@@ -25,14 +25,27 @@ ENV = "QDREAMER_LOGGING_CONFIG"
 
 class TaskIdFilter(logging.Filter):
     """Sets ``record.task_id``: given with ``extra={"task_id": ...}``, else the task
-    running on this thread (a pilot actor's job context), else ``"-"``."""
+    running on this thread (a pilot actor's job context), else the id a message
+    ``"task %s: ..."`` names (the library's convention), else ``"-"``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not getattr(record, "task_id", None):
-            from pilot.backends.jobs import current_job
+        if getattr(record, "task_id", None):
+            return True
+        from pilot.backends.jobs import current_job
 
-            ctx = current_job()
-            record.task_id = ctx.task_id if ctx is not None else "-"
+        ctx = current_job()
+        task_id = ctx.task_id if ctx is not None else "-"
+        args = record.args
+        if (
+            ctx is None
+            and isinstance(record.msg, str)
+            and record.msg.startswith("task %s")
+            and isinstance(args, tuple)
+            and args
+            and isinstance(args[0], str)
+        ):
+            task_id = args[0]
+        record.task_id = task_id
         return True
 
 

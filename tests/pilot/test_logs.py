@@ -55,13 +55,15 @@ def test_configured_lines_carry_the_task_id_and_mask_credentials(
         log.info("created job with token %s", "sk-planted-0123456789")
     log.info("no task here")
     logging.getLogger("pilot.service").info("explicit", extra={"task_id": "abc123"})
+    logging.getLogger("pilot.supervisor").warning("task %s: moved to %s", "0a1b2c", "b")
     logging.getLogger("pilot.service").debug("below the level")
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 3, err
+    assert len(err) == 4, err
     assert "INFO    pilot.backends.braket [f00dfeed01234567] created job with token " in err[0]
     assert "sk-planted" not in "\n".join(err)
     assert "[-] no task here" in err[1]
     assert "[abc123] explicit" in err[2]
+    assert "WARNING pilot.supervisor [0a1b2c] task 0a1b2c: moved to b" in err[3]
 
 
 def test_bad_level_or_file_is_a_config_error(restore_logging: None, tmp_path: Path) -> None:
