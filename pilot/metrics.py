@@ -2,8 +2,11 @@
 
 Every series is a :mod:`ray.util.metrics` object created here, once per
 process, on first use.  Recording is local (the core worker aggregates and
-its metrics agent exports every few seconds): no RPC, a few microseconds a
-call, so the hooks sit on the task and submit paths.  Ray prefixes each name
+its metrics agent exports every few seconds), yet a Ray recording costs tens
+of microseconds: so the task and submit paths only count in plain dicts, and
+the counts reach Ray in bulk about once a second -- a pilot actor's when the
+service collects its task rows (``drain_events``), QDREAMER's selections from
+the service's supervisor thread (:func:`flush`).  Ray prefixes each name
 with ``ray_`` and adds ``SessionName``, ``NodeAddress`` and ``WorkerId`` tags
 (sum over ``WorkerId`` for a pilot with several actors).  A failure to record
 is logged once at DEBUG and never reaches a task.
@@ -178,6 +181,11 @@ class _State:
         self.lock = threading.Lock()
         self.series: _Series | None = None
         self.running: _Tally[tuple[str, str, str]] = _Tally()
+        #: Running counts changed since the last publish_running().
+        self.running_dirty: set[tuple[str, str, str]] = set()
+        #: Selections and estimated costs not yet handed to Ray (flush()).
+        self.selections: _Tally[tuple[str, str, str]] = _Tally()
+        self.costs: dict[tuple[str, str, str, str], float] = {}
         self.published: dict[str, float] = {}
         self.warned = False
 
@@ -229,16 +237,26 @@ def tasks_ended(pilot: str, executor: str, resources: Iterable[str]) -> None:
 
 
 def _move_running(pilot: str, executor: str, resources: Iterable[str], step: int) -> None:
+    """Plain counting (the task path); :func:`publish_running` hands it to Ray."""
+    moved = _Tally(resources)
+    with _state.lock:
+        for resource, n in moved.items():
+            key = (pilot, resource, executor)
+            _state.running[key] = max(0, _state.running[key] + step * n)
+            _state.running_dirty.add(key)
+
+
+def publish_running() -> None:
+    """Set the running gauges that changed (the actor's ``drain_events``, each second)."""
     try:
         m = _get()
         if m is None:
             return
-        moved = _Tally(resources)
         with _state.lock:
-            for resource, n in moved.items():
-                key = (pilot, resource, executor)
-                _state.running[key] = max(0, _state.running[key] + step * n)
-                m.running.set(_state.running[key], tags=_tags(*key))
+            changed = [(key, _state.running[key]) for key in _state.running_dirty]
+            _state.running_dirty.clear()
+        for key, value in changed:
+            m.running.set(value, tags=_tags(*key))
     except Exception as exc:
         _failed("running-task", exc)
 
@@ -283,19 +301,38 @@ def attempts_finished(rows: Sequence[Mapping[str, Any]]) -> None:
 
 # ------------------------------------------------------------ QDREAMER (driver)
 def selected(chosen: RankedResource | Candidate) -> None:
-    """QDREAMER chose ``chosen`` for a task: count it, and add its estimated cost."""
+    """QDREAMER chose ``chosen`` for a task: count it, and add its estimated cost.
+
+    Counted here (the submit path: a dict update); :func:`flush` hands the sums
+    to Ray about once a second (the service's supervisor thread calls it)."""
+    cap = chosen.resource
+    key = (cap.pilot, cap.name, cap.executor)
+    breakdown: Mapping[str, Any] = getattr(chosen, "breakdown", {})
+    price = breakdown.get("estimated_cost")
+    with _state.lock:
+        _state.selections[key] += 1
+        if price:
+            ckey = (*key, str(breakdown.get("currency") or "USD"))
+            _state.costs[ckey] = _state.costs.get(ckey, 0.0) + float(price)
+
+
+def flush() -> None:
+    """Record the selections and estimated costs counted since the last call."""
+    with _state.lock:
+        selections, costs = _state.selections, _state.costs
+        _state.selections, _state.costs = _Tally(), {}
+    if not selections and not costs:
+        return
     try:
         m = _get()
         if m is None:
             return
-        cap = chosen.resource
-        tags = _tags(cap.pilot, cap.name, cap.executor)
-        m.selections.inc(1, tags=tags)
-        breakdown: Mapping[str, Any] = getattr(chosen, "breakdown", {})
-        price = breakdown.get("estimated_cost")
-        if price:
-            currency = str(breakdown.get("currency") or "USD")
-            m.estimated_cost.inc(float(price), tags={**tags, "currency": currency})
+        for key, n in selections.items():
+            m.selections.inc(n, tags=_tags(*key))
+        for (pilot, resource, executor, currency), value in costs.items():
+            m.estimated_cost.inc(
+                value, tags={**_tags(pilot, resource, executor), "currency": currency}
+            )
     except Exception as exc:
         _failed("selection", exc)
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
+from pilot import metrics
 from pilot.backends.base import is_unavailable
 from pilot.errors import PilotLostError
 from pilot.states import TERMINAL_STATES, PilotState
@@ -355,6 +356,7 @@ class Supervisor:
 
         if everyone:
             self._drained_at = time.monotonic()
+            metrics.flush()  # QDREAMER's selections counted since the last round
         pilots = [
             p
             for p in self._service._quantum.values()

@@ -614,6 +614,9 @@ class PilotActor(QuantumWorker):
                 "rows": self._rows,
             }
             self._jobs, self._failed, self._rows = [], [], []
+        # Ray's metrics recorded here, in bulk, off the task path.
+        metrics.attempts_finished(out["rows"])
+        metrics.publish_running()
         return out
 
     def _note(self, specs: Sequence[TaskSpec], values: Sequence[Any], started: float) -> None:
@@ -626,7 +629,6 @@ class PilotActor(QuantumWorker):
         with self._lock:
             self._rows.extend(rows)
         metrics.tasks_ended(self.pilot, self.executor, [spec.resource for spec in specs])
-        metrics.attempts_finished(rows)
 
     def _report_job(self, task_id: str, job_id: str) -> None:
         with self._lock:
