@@ -137,6 +137,27 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: ibm_cloud_sdk_core's client logger.  When it is enabled for DEBUG as a client is
+#: built, the SDK switches on http.client's wire dump for the whole process (every
+#: request header, the bearer token among them, for every HTTP client: botocore's
+#: too) and replaces ``http.client.print`` with a shim that raises on some responses.
+SDK_HTTP_LOGGER = "ibm-cloud-sdk-core"
+
+
+def keep_wire_dump_off() -> None:
+    """Keep ibm_cloud_sdk_core from turning on http.client's wire dump (see
+    :data:`SDK_HTTP_LOGGER`), and undo it if it already did."""
+    from http import client
+
+    sdk = logging.getLogger(SDK_HTTP_LOGGER)
+    if sdk.getEffectiveLevel() < logging.INFO:
+        sdk.setLevel(logging.INFO)
+    shim = client.__dict__.get("print")
+    if shim is not None and getattr(shim, "__module__", "") == "ibm_cloud_sdk_core.base_service":
+        del client.print
+        client.HTTPConnection.debuglevel = 0
+
+
 T = TypeVar("T")
 
 #: Environment variables searched for a token, in order.
@@ -242,6 +263,7 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
     def __init__(self, config: QuantumConfig, *, pilot: str = "", num_cpus: float = 1) -> None:
         super().__init__(config, pilot=pilot, num_cpus=num_cpus)
         remember(config.token)  # unpickled here, so not seen by QuantumConfig's validator
+        keep_wire_dump_off()
         self._service: Any = None
         self._token: str | None = None
         self._devices: dict[str, Any] = {}

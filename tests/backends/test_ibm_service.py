@@ -378,6 +378,13 @@ def test_token_never_in_logs_errors_or_results(
     assert TOKEN not in repr(backend) and TOKEN not in repr(outputs)
     assert TOKEN not in caplog.text
     assert outputs[0].metadata["job_id"] in fake.jobs
+    # ibm_cloud_sdk_core would have switched on http.client's process-wide wire dump
+    # (headers, the bearer token among them) and its print shim, which breaks other
+    # HTTP clients (botocore) afterwards.
+    import http.client
+
+    assert http.client.HTTPConnection.debuglevel == 0
+    assert "print" not in vars(http.client)
 
 
 def test_local_testing_mode_runs_in_a_job_context() -> None:
