@@ -154,7 +154,7 @@ def keep_wire_dump_off() -> None:
         sdk.setLevel(logging.INFO)
     shim = client.__dict__.get("print")
     if shim is not None and getattr(shim, "__module__", "") == "ibm_cloud_sdk_core.base_service":
-        del client.print
+        delattr(client, "print")
         client.HTTPConnection.debuglevel = 0
 
 
