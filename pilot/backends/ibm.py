@@ -454,8 +454,10 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
                 metadata[f"{self.config.mode}_id"] = self._retrying(
                     f"session of job {job_id}", lambda: job.session_id
                 )
+        ctx = current_job()
         logger.info(
-            "IBM Quantum job %s on %s: %d pub(s), %d shots%s",
+            "task %s: IBM Quantum job %s on %s: %d pub(s), %d shots%s",
+            ctx.task_id if ctx is not None else "-",
             job_id,
             resource,
             len(isa),
@@ -585,8 +587,11 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
         try:
             return self._retrying(f"job {job_id}", lambda: self._service.job(job_id))
         except RuntimeJobNotFound:
+            ctx = current_job()
             logger.warning(
-                "IBM Quantum job %s is not known to the service; submitting anew", job_id
+                "task %s: IBM Quantum job %s is not known to the service; submitting anew",
+                ctx.task_id if ctx is not None else "-",
+                job_id,
             )
             return self._retrying(f"job resubmission for {job_id}", create, held=True)
 

@@ -208,7 +208,8 @@ def retrying(
             if delay >= left:
                 raise
             logger.info(
-                "%s failed transiently (%s: %s); retry %d/%d in %.2f s",
+                "task %s: %s failed transiently (%s: %s); retry %d/%d in %.2f s",
+                ctx.task_id if ctx is not None else "-",
                 what,
                 type(exc).__name__,
                 str(exc)[:200],
