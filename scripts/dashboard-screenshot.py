@@ -55,16 +55,6 @@ CHROMIUM_FLAGS = (
 )
 
 
-def bell() -> Any:
-    from qiskit import QuantumCircuit
-
-    qc = QuantumCircuit(2, 2, name="bell")
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure([0, 1], [0, 1])
-    return qc
-
-
 def square(x: float) -> float:
     return x * x
 
@@ -72,6 +62,7 @@ def square(x: float) -> float:
 def run_workload(pcs: Any) -> list[str]:
     """Pilots and tasks for the picture; returns the quantum pilots' actor names."""
     from pilot import QuantumTask
+    from pilot.demo import bell
 
     quantum = {
         "aer": {"executor": "qiskit_local"},

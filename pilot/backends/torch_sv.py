@@ -682,7 +682,7 @@ def marginal(state: torch.Tensor, qubits: Sequence[int]) -> torch.Tensor:
 
 
 #: Pauli sums over at most this many (amplitudes x terms) use one weight matrix.
-_WEIGHT_ELEMENTS = 1 << 22
+WEIGHT_ELEMENTS = 1 << 22
 
 
 def _term_weights(
@@ -701,12 +701,18 @@ def _term_weights(
     return w
 
 
-def pauli_expectations(state: torch.Tensor, observables: Sequence[Observable]) -> torch.Tensor:
+def pauli_expectations(
+    state: torch.Tensor,
+    observables: Sequence[Observable],
+    *,
+    weight_elements: int = WEIGHT_ELEMENTS,
+) -> torch.Tensor:
     """``(batch, O)``: ``<ψ|H_o|ψ>`` for each Pauli sum ``H_o`` (differentiable).
 
     Terms are grouped by the qubits their X and Y flip: each group costs one
     flipped copy of the state and one matmul against its terms' weights
-    (``|ψ|²`` and ±1 weights for the Z-only group).
+    (``|ψ|²`` and ±1 weights for the Z-only group) when the weights hold at
+    most ``weight_elements`` numbers, else one weighted sum per term.
     """
     n = state.ndim - 1
     batch = state.shape[0]
@@ -731,7 +737,7 @@ def pauli_expectations(state: torch.Tensor, observables: Sequence[Observable]) -
             rho = state.real**2 + state.imag**2
             kind = real
         weights = [_term_weights(paulis, n, kind, device) for _, _, paulis in terms]
-        if 2**n * len(terms) <= _WEIGHT_ELEMENTS:
+        if 2**n * len(terms) <= weight_elements:
             full = torch.stack([w.expand((1,) + (2,) * n).reshape(-1) for w in weights], dim=1)
             values = rho.reshape(batch, -1) @ full
         else:
