@@ -13,6 +13,12 @@ training accuracy and the time taken; reaches >= 90 % training accuracy in
 well under 3 minutes on 2 CPU cores with exact simulation (the default).
 
 Starts a local Ray instance, or joins the running one (or ``RAY_ADDRESS``).
+
+Needs torch, which the quick start's install leaves out: install the CPU
+build first (an unpinned torch pulls gigabytes of CUDA packages), then the
+``torch`` extra::
+
+    pip install torch==2.13.0 && pip install -e ".[torch]"
 """
 
 from __future__ import annotations
@@ -24,12 +30,18 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from torch import nn
+
+try:
+    import torch
+    from torch import nn
+except ModuleNotFoundError:
+    raise SystemExit(
+        'hybrid_qml.py needs torch: pip install torch==2.13.0 && pip install -e ".[torch]"'
+    ) from None
 
 from pilot import PilotComputeService
 from pilot.logs import configure

@@ -23,17 +23,45 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pilot.report import table_width
+
 if TYPE_CHECKING:
     from pilot.convert import LoadedCircuit
+    from pilot.results import QuantumResult
     from pilot.service import PilotComputeService
 
 logger = logging.getLogger(__name__)
 
+
+def _plain_flags(params: list[Any]) -> list[Any]:
+    """Boolean flags (``--json``, ``--help``) shown without a value placeholder.
+
+    Typer's rich help prints a flag's type, ``--json <bool>``, as if it took a
+    value; an empty metavar leaves it out, as click's plain help does.
+    """
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(typer.core.TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+
+class _Group(typer.core.TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
+    cls=_Group,
     help="Qdreamer: hybrid quantum-classical workloads on Ray.",
     no_args_is_help=True,
     add_completion=False,
@@ -80,6 +108,15 @@ _ADDRESS_HELP = (
 
 # ---------------------------------------------------------------- options shared by commands
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+CpusOption = Annotated[
+    float | None,
+    typer.Option(
+        "--cpus",
+        min=0.01,
+        help="CPUs reserved per pilot. Default: a pilot's default reservation "
+        "(cores_per_node in conf/defaults.toml).",
+    ),
+]
 ObjectiveOption = Annotated[
     str,
     typer.Option("--objective", help="QDREAMER objective: fidelity, speed, cost or balanced."),
@@ -99,6 +136,33 @@ def _main(
     # conf/logging.toml (or $QDREAMER_LOGGING_CONFIG): task ids, credentials masked
     # in every record, SDKs' too.
     configure(log_level)
+    quiet_ray_token_notice()
+
+
+# ---------------------------------------------------------------- Ray's token notice
+#: The logger of Ray's notice that a new local cluster uses token authentication.
+RAY_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
+#: The start of that notice (ray/_private/authentication/authentication_token_setup.py).
+RAY_TOKEN_NOTICE = "Token authentication is enabled for this Ray cluster"
+
+
+class _DropRayTokenNotice(logging.Filter):
+    """Drops Ray's "token authentication is enabled" notice, and only that record.
+
+    Every command that starts or joins Ray would print it on stderr; it says
+    what we want (authentication stays on) and suggests turning it off.  The
+    notice that authentication is *disabled* still shows.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(RAY_TOKEN_NOTICE)
+
+
+def quiet_ray_token_notice() -> None:
+    """Install :class:`_DropRayTokenNotice` on Ray's logger (before Ray starts; once)."""
+    ray_logger = logging.getLogger(RAY_TOKEN_LOGGER)
+    if not any(isinstance(f, _DropRayTokenNotice) for f in ray_logger.filters):
+        ray_logger.addFilter(_DropRayTokenNotice())
 
 
 # ---------------------------------------------------------------- helpers
@@ -117,10 +181,13 @@ def one_line(message: str) -> str:
 
 def _check_objective(objective: str) -> str:
     from dreamer.ranking import OBJECTIVES
+    from pilot.errors import closest
 
     if objective not in OBJECTIVES:
+        suggestion = closest(objective, OBJECTIVES)
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
         raise typer.BadParameter(
-            f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}",
+            f"unknown objective {objective!r}{hint}; use one of {', '.join(OBJECTIVES)}",
             param_hint="'--objective'",
         )
     return objective
@@ -148,14 +215,18 @@ def read_circuit(path: Path | None) -> tuple[str, str, LoadedCircuit]:
         ) from None
 
 
-def pilot_descriptions(executors: Sequence[str], cpus: float) -> list[dict[str, Any]]:
+def pilot_descriptions(executors: Sequence[str], cpus: float | None) -> list[dict[str, Any]]:
     """Quantum pilot descriptions from ``--executor NAME[:DEVICE,...]`` values.
 
     Pilots are named after their executor (``qiskit_fake``, ``qiskit_fake-1``
     for a second one).  ``qiskit_fake`` without devices holds
-    :data:`DEFAULT_FAKE_DEVICES`.
+    :data:`DEFAULT_FAKE_DEVICES`.  ``cpus`` (``--cpus``) becomes each pilot's
+    ``cores_per_node``; ``None`` leaves the pilot's default reservation.
+
+    Every executor's SDK is checked here, before Ray starts: a missing one is a
+    ``MissingDependencyError`` with the install command.
     """
-    from pilot.backends.registry import resolve_executor
+    from pilot.backends.registry import check_installed, resolve_executor
     from pilot.errors import ConfigError
 
     out: list[dict[str, Any]] = []
@@ -166,6 +237,7 @@ def pilot_descriptions(executors: Sequence[str], cpus: float) -> list[dict[str, 
             spec = resolve_executor(name)
         except ConfigError as exc:
             raise typer.BadParameter(str(exc), param_hint="'--executor'") from None
+        check_installed(spec)
         devices = [d.strip() for d in listed.split(",") if d.strip()]
         quantum: dict[str, Any] = {"executor": spec.name}
         key = _DEVICE_KEYS.get(spec.name)
@@ -186,14 +258,14 @@ def pilot_descriptions(executors: Sequence[str], cpus: float) -> list[dict[str, 
             quantum[key] = devices if key == "backends" else devices[0]
         n = used.get(spec.name, 0)
         used[spec.name] = n + 1
-        out.append(
-            {
-                "resource_type": "quantum",
-                "name": spec.name if n == 0 else f"{spec.name}-{n}",
-                "cores_per_node": cpus,
-                "quantum": quantum,
-            }
-        )
+        desc: dict[str, Any] = {
+            "resource_type": "quantum",
+            "name": spec.name if n == 0 else f"{spec.name}-{n}",
+            "quantum": quantum,
+        }
+        if cpus is not None:
+            desc["cores_per_node"] = cpus
+        out.append(desc)
     return out
 
 
@@ -207,15 +279,18 @@ def _ray_logging_level() -> int:
     return logging.getLogger().getEffectiveLevel()  # --log-level (default WARNING)
 
 
+def _ray_init_kwargs() -> dict[str, Any]:
+    """``ray.init`` arguments of every command: Ray logs at ``--log-level`` (no "Started
+    a local Ray instance" line), workers' output only with ``--debug``."""
+    return {"log_to_driver": _state["debug"], "logging_level": _ray_logging_level()}
+
+
 @contextlib.contextmanager
 def _service(address: str | None) -> Iterator[PilotComputeService]:
     """A temporary service: joins ``address`` or starts a local Ray (stopped afterwards)."""
     from pilot.service import PilotComputeService
 
-    extra: dict[str, Any] = {
-        "log_to_driver": _state["debug"],
-        "logging_level": _ray_logging_level(),
-    }
+    extra = _ray_init_kwargs()
     if address:
         check_reachable(address, key="address")
     else:
@@ -232,7 +307,7 @@ def _service(address: str | None) -> Iterator[PilotComputeService]:
 
 def _create_pilots(pcs: PilotComputeService, descriptions: Sequence[dict[str, Any]]) -> None:
     for desc in descriptions:
-        with err_console.status(f"starting pilot {desc['name']}..."):
+        with err_console.status(f"starting pilot {escape(desc['name'])}..."):
             pcs.create_pilot(desc)
 
 
@@ -256,50 +331,158 @@ def _cost(row: dict[str, Any]) -> str:
     return f"{shown} {row['currency']}"
 
 
+#: Columns the ``resources`` table keeps for each name and the reasons before it takes
+#: its narrow layout (see :func:`ranking_table`).
+NAME_ROOM = 16
+
+
 def ranking_table(rows: Sequence[dict[str, Any]], title: str, width: int | None = None) -> Table:
     """The ``resources`` table of :func:`pilot.inspect.ranking_rows`' rows.
 
-    On a console ``width`` of 110 columns or more, names stay whole and the
-    reasons column wraps; on a narrower one every column may wrap.
+    Numbers never wrap or get cut; resource and pilot names and the reasons
+    fold when they must (the reasons first).  When a console ``width`` would
+    leave them fewer than :data:`NAME_ROOM` columns each, the table takes its
+    narrow layout: the qubits and queue columns are left out (the expected
+    wait counts the queue), headings are shorter and a cost goes on two lines.
     """
+
+    def build(narrow: bool, cap: int | None = None) -> Table:
+        table = Table(title=escape(title))
+
+        def number(heading: str) -> None:
+            table.add_column(heading, justify="right", no_wrap=True)
+
+        def text(heading: str) -> None:
+            table.add_column(heading, overflow="fold", max_width=cap)
+
+        number("#" if narrow else "rank")
+        text("resource")
+        text("pilot")
+        if not narrow:
+            number("qubits")
+        number("est.\nfid." if narrow else "est.\nfidelity")
+        if not narrow:
+            number("queue")
+        number("expected\nwait")
+        number("est.\ncost")
+        text("feasible /\nwhy not")
+        for row in rows:
+            queue = f"{row['queue_depth']}{'+' if row['queue_is_lower_bound'] else ''}"
+            if row["status_stale"]:
+                queue += " (stale)"
+            cells = [
+                str(row["rank"] or "-"),
+                escape(row["resource"]),
+                escape(row["pilot"]),
+                str(row["qubits"]),
+                "-" if row["fidelity_model"] == "n/a" else f"{row['estimated_fidelity']:.3f}",
+                escape(queue),
+                _seconds(row["expected_wait_seconds"]),
+                escape(_cost(row).replace(" ", "\n") if narrow else _cost(row)),
+                "[green]yes[/green]"
+                if row["feasible"]
+                else f"[red]no[/red]: {escape('; '.join(row['reasons']))}",
+            ]
+            if narrow:
+                del cells[5], cells[3]  # queue, qubits
+            table.add_row(*cells)
+        return table
+
+    narrow = width is not None and table_width(build(False, cap=NAME_ROOM)) > width
+    return build(narrow)
+
+
+def demo_table(
+    results: Sequence[QuantumResult],
+    scores: Sequence[float],
+    shots: int,
+    width: int | None = None,
+) -> Table:
+    """``qdreamer demo``'s table, for a console ``width`` columns wide.
+
+    Numbers never wrap or get cut; names and counts fold when they must.  The
+    path column (native or portable) is left out when the table would not fit
+    ``width`` with it.
+    """
+
+    def build(with_path: bool) -> Table:
+        table = Table(title=f"Bell circuit (Qiskit), {shots} shots")
+        table.add_column("executor", overflow="fold")
+        table.add_column("backend", overflow="fold")
+        if with_path:
+            table.add_column("path", no_wrap=True)
+        table.add_column("counts", overflow="fold")
+        table.add_column("P(00,11)", justify="right", no_wrap=True)
+        table.add_column("run s", justify="right", no_wrap=True)
+        for r, score in zip(results, scores, strict=True):
+            counts = " ".join(f"{k}:{v}" for k, v in sorted((r.counts or {}).items()))
+            names = [escape(r.executor), escape(r.backend)]
+            path = [escape(r.path)] if with_path else []
+            table.add_row(*names, *path, escape(counts), f"{score:.3f}", f"{r.run_seconds:.3f}")
+        return table
+
+    table = build(with_path=True)
+    if width is not None and table_width(table) > width:
+        table = build(with_path=False)
+    return table
+
+
+#: Columns the executors table leaves its summary before leaving the summary out.
+SUMMARY_ROOM = 24
+
+
+def executors_table(rows: Sequence[dict[str, Any]], width: int | None = None) -> Table:
+    """``qdreamer executors``'s table: the summary column is left out when a
+    console ``width`` columns wide would leave it fewer than :data:`SUMMARY_ROOM`."""
+
+    def build(with_summary: bool) -> Table:
+        table = Table(title="Executors")
+        table.add_column("executor", overflow="fold")
+        table.add_column("installed", no_wrap=True)
+        if with_summary:
+            table.add_column("summary", overflow="fold")
+        table.add_column("install", overflow="fold")
+        for row in rows:
+            summary = [escape(str(row["summary"]))] if with_summary else []
+            table.add_row(
+                escape(str(row["executor"])),
+                "yes" if row["installed"] else "no",
+                *summary,
+                "" if row["installed"] else escape(str(row["install"])),
+            )
+        return table
+
+    table = build(with_summary=True)
+    if width is not None and table_width(build(with_summary=False)) + 3 + SUMMARY_ROOM > width:
+        table = build(with_summary=False)
+    return table
+
+
+def pilots_table(found: Sequence[Any], title: str) -> Table:
+    """``qdreamer pilots``'s table of :func:`pilot.inspect.cluster_pilots`' pilots."""
     table = Table(title=escape(title))
-
-    def widest(key: str) -> int | None:
-        if width is not None and width < 110:
-            return None
-        return min(24, max((len(str(r[key])) for r in rows), default=1))
-
-    table.add_column("rank", justify="right")
-    table.add_column("resource", overflow="fold", min_width=widest("resource"))
-    table.add_column("pilot", overflow="fold", min_width=widest("pilot"))
-    table.add_column("qubits", justify="right")
-    table.add_column("est.\nfidelity", justify="right")
-    table.add_column("queue", justify="right")
-    table.add_column("expected\nwait", justify="right")
-    table.add_column("est.\ncost", justify="right")
-    table.add_column("feasible /\nwhy not", overflow="fold")
-    for row in rows:
-        queue = f"{row['queue_depth']}{'+' if row['queue_is_lower_bound'] else ''}"
-        if row["status_stale"]:
-            queue += " (stale)"
+    table.add_column("pilot", overflow="fold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("CPUs", justify="right", no_wrap=True)
+    table.add_column("GPUs", justify="right", no_wrap=True)
+    table.add_column("executor", overflow="fold")
+    table.add_column("devices", overflow="fold")
+    for p in found:
         table.add_row(
-            str(row["rank"] or "-"),
-            escape(row["resource"]),
-            escape(row["pilot"]),
-            str(row["qubits"]),
-            "-" if row["fidelity_model"] == "n/a" else f"{row['estimated_fidelity']:.3f}",
-            queue,
-            _seconds(row["expected_wait_seconds"]),
-            _cost(row),
-            "[green]yes[/green]"
-            if row["feasible"]
-            else f"[red]no[/red]: {escape('; '.join(row['reasons']))}",
+            escape(p.name),
+            escape(p.kind),
+            escape(p.state),
+            f"{p.cpus:g}",
+            f"{p.gpus:g}",
+            escape(p.executor or "-"),
+            escape(", ".join(p.devices)) or "-",
         )
     return table
 
 
 # ---------------------------------------------------------------- commands
-@app.command()
+@app.command(cls=_Command)
 def demo(
     shots: Annotated[int, typer.Option(min=1, help="Shots per circuit.")] = 1000,
     as_json: JsonOption = False,
@@ -311,7 +494,7 @@ def demo(
     from pilot.demo import run_demo
 
     with err_console.status("starting Ray and pilots..."):
-        results, scores, skipped = run_demo(shots)
+        results, scores, skipped = run_demo(shots, ray_init_kwargs=_ray_init_kwargs())
     if as_json:
         rows = [
             {
@@ -327,22 +510,12 @@ def demo(
         ]
         _print_json({"results": rows, "skipped": skipped})
         return
-    table = Table(title=f"Bell circuit (Qiskit), {shots} shots")
-    table.add_column("executor", no_wrap=True)
-    table.add_column("backend", no_wrap=True)
-    table.add_column("path", no_wrap=True)
-    table.add_column("counts", no_wrap=True)
-    table.add_column("P(00,11)", justify="right")
-    table.add_column("run s", justify="right")
-    for r, s in zip(results, scores, strict=True):
-        counts = " ".join(f"{k}:{v}" for k, v in sorted((r.counts or {}).items()))
-        table.add_row(r.executor, r.backend, r.path, counts, f"{s:.3f}", f"{r.run_seconds:.3f}")
-    console.print(table)
+    console.print(demo_table(results, scores, shots, console.width))
     for line in skipped:
-        console.print(f"[yellow]skipped[/yellow] {line}")
+        console.print(f"[yellow]skipped[/yellow] {escape(line)}", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def executors(as_json: JsonOption = False) -> None:
     """List the executors, whether their SDK is installed, and how to install it.
 
@@ -370,20 +543,10 @@ def executors(as_json: JsonOption = False) -> None:
     if as_json:
         _print_json(rows)
         return
-    table = Table(title="Executors")
-    for col in ("executor", "installed", "summary", "install"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(
-            str(row["executor"]),
-            "yes" if row["installed"] else "no",
-            str(row["summary"]),
-            "" if row["installed"] else str(row["install"]),
-        )
-    console.print(table)
+    console.print(executors_table(rows, console.width))
 
 
-@app.command()
+@app.command(cls=_Command)
 def resources(
     executor: Annotated[
         list[str] | None,
@@ -409,9 +572,7 @@ def resources(
     ] = None,
     objective: ObjectiveOption = "fidelity",
     shots: Annotated[int, typer.Option(min=1, help="Shots (for time and cost).")] = 1000,
-    cpus: Annotated[
-        float, typer.Option("--cpus", min=0.01, help="CPUs reserved per pilot.")
-    ] = 0.25,
+    cpus: CpusOption = None,
     address: Annotated[
         str | None,
         typer.Option("--address", envvar="RAY_ADDRESS", metavar="HOST:PORT", help=_ADDRESS_HELP),
@@ -483,7 +644,7 @@ def resources(
         )
 
 
-@app.command()
+@app.command(cls=_Command)
 def pilots(
     address: Annotated[
         str | None,
@@ -517,6 +678,8 @@ def pilots(
     check_reachable(address, key="address")
     ray.init(address=address, log_to_driver=False, logging_level=_ray_logging_level())
     try:
+        # The address joined ('auto' and RAY_ADDRESS resolved), as `ray status` shows it.
+        connected = ray.get_runtime_context().gcs_address or address
         found = cluster_pilots(include_removed=include_removed)
     finally:
         ray.shutdown()
@@ -524,30 +687,9 @@ def pilots(
         _print_json([p.as_dict() for p in found])
         return
     if not found:
-        console.print(f"no pilots on the Ray cluster at {escape(address)}", highlight=False)
+        console.print(f"no pilots on the Ray cluster at {escape(connected)}", highlight=False)
         return
-    table = Table(title=f"Pilots on {escape(address)}")
-    for col, justify in (
-        ("pilot", "left"),
-        ("kind", "left"),
-        ("state", "left"),
-        ("CPUs", "right"),
-        ("GPUs", "right"),
-        ("executor", "left"),
-        ("devices", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for p in found:
-        table.add_row(
-            escape(p.name),
-            p.kind,
-            p.state,
-            f"{p.cpus:g}",
-            f"{p.gpus:g}",
-            p.executor or "-",
-            escape(", ".join(p.devices)) or "-",
-        )
-    console.print(table)
+    console.print(pilots_table(found, f"Pilots on {connected}"))
 
 
 def _require_matplotlib() -> None:
@@ -573,7 +715,7 @@ def _check_plot_path(path: Path) -> None:
         )
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(
     circuit: Annotated[
         Path,
@@ -605,7 +747,7 @@ def run(
     timeout: Annotated[
         float | None, typer.Option(min=0, help="Seconds to wait for the result.")
     ] = None,
-    cpus: Annotated[float, typer.Option("--cpus", min=0.01, help="CPUs reserved per pilot.")] = 1.0,
+    cpus: CpusOption = None,
     address: Annotated[
         str | None,
         typer.Option("--address", envvar="RAY_ADDRESS", metavar="HOST:PORT", help=_ADDRESS_HELP),
@@ -639,7 +781,7 @@ def run(
     with _service(address) as pcs:
         _create_pilots(pcs, descriptions)
         pcs.initialize_dreamer(objective)
-        with err_console.status(f"running {name} ({shots} shots)..."):
+        with err_console.status(f"running {escape(name)} ({shots} shots)..."):
             result = pcs.get_results(
                 pcs.submit_quantum_task(QuantumTask(text, shots=shots, name=name)),
                 timeout=timeout,
@@ -675,7 +817,8 @@ def run(
     fidelity = breakdown.get("estimated_fidelity")
     console.print(
         f"{escape(name)}: {shots} shots on [bold]{escape(result.backend)}[/bold] "
-        f"(pilot {escape(result.pilot)}, executor {result.executor}; objective {objective}"
+        f"(pilot {escape(result.pilot)}, executor {escape(result.executor)}; "
+        f"objective {objective}"
         + (f", est. fidelity {fidelity:.3f}" if fidelity is not None else "")
         + f"), {result.run_seconds:.2f} s",
         highlight=False,
@@ -688,11 +831,11 @@ def run(
             highlight=False,
         )
     table = Table()
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("count", justify="right")
-    table.add_column("share", justify="right")
+    table.add_column("outcome", overflow="fold")  # a wide register's bit string folds
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("share", justify="right", no_wrap=True)
     for key, count in list(counts.items())[:top]:
-        table.add_row(key, str(count), f"{count / shots:.3f}")
+        table.add_row(escape(key), str(count), f"{count / shots:.3f}")
     console.print(table)
     if len(counts) > top:
         console.print(f"... {len(counts) - top} more outcomes (--top, or --json for all)")
@@ -702,6 +845,7 @@ def run(
 
 # ---------------------------------------------------------------- qdreamer slurm ...
 slurm_app = typer.Typer(
+    cls=_Group,
     help="Run a driver program inside a Slurm job, on a Ray cluster started across its allocation.",
     no_args_is_help=True,
 )
@@ -719,7 +863,7 @@ def _job_id(value: str) -> str:
         raise typer.BadParameter(str(exc), param_hint="'JOBID'") from None
 
 
-@slurm_app.command("submit")
+@slurm_app.command("submit", cls=_Command)
 def slurm_submit(
     driver: Annotated[
         Path,
@@ -845,7 +989,7 @@ def slurm_submit(
     )
 
 
-@slurm_app.command("status")
+@slurm_app.command("status", cls=_Command)
 def slurm_status(job_id: JobIdArgument, as_json: JsonOption = False) -> None:
     """Show a driver job's state (PENDING, RUNNING, DONE, FAILED, CANCELED), exit code and files.
 
@@ -881,7 +1025,7 @@ def slurm_status(job_id: JobIdArgument, as_json: JsonOption = False) -> None:
     console.print(table)
 
 
-@slurm_app.command("cancel")
+@slurm_app.command("cancel", cls=_Command)
 def slurm_cancel(
     job_id: JobIdArgument,
     wait: Annotated[
@@ -899,10 +1043,13 @@ def slurm_cancel(
     with err_console.status(f"cancelling Slurm job {job_id}..."):
         status, cancelled = cancel(job_id, wait=wait)
     if cancelled:
-        console.print(f"cancelled Slurm job {job_id} ({status.slurm_state})", highlight=False)
+        console.print(
+            f"cancelled Slurm job {job_id} ({escape(status.slurm_state)})", highlight=False
+        )
     else:
         console.print(
-            f"Slurm job {job_id} had already ended ({status.slurm_state}); nothing to cancel",
+            f"Slurm job {job_id} had already ended ({escape(status.slurm_state)}); "
+            "nothing to cancel",
             highlight=False,
         )
 

@@ -7,9 +7,38 @@ about 20 s.  The service and the command line check first and translate.
 
 from __future__ import annotations
 
+import logging
 import socket
 
 from pilot.errors import ConfigError, CredentialsError
+
+logger = logging.getLogger(__name__)
+
+
+def running_local_cluster(temp_dir: str | None = None) -> str | None:
+    """The address of the Ray cluster ``ray start`` last started on this machine, if it
+    still answers: the one ``ray.init()`` without an address would join.
+
+    Ray keeps it in ``<temp dir>/ray_current_cluster`` (``temp_dir``: Ray's, by
+    default ``/tmp/ray``); a file left by a cluster
+    that stopped without ``ray stop`` names an address nothing listens on, and
+    is ignored (a new local instance starts instead).
+    """
+    try:
+        from ray._private.utils import read_ray_address
+
+        address = read_ray_address(temp_dir)
+    except Exception:  # a private helper: without it, assume none
+        logger.debug("cannot read Ray's current-cluster file", exc_info=True)
+        return None
+    if not address:
+        return None
+    try:
+        check_reachable(address, timeout=2.0)
+    except ConfigError:
+        logger.info("Ray's current-cluster file names %s, where nothing answers; ignored", address)
+        return None
+    return address
 
 
 def check_reachable(address: str, timeout: float = 5.0, key: str = "ray_address") -> None:

@@ -257,6 +257,10 @@ class QuantumConfig(_Strict):
         return self.ibmqx_token.get_secret_value() if self.ibmqx_token else None
 
 
+#: CPUs a classical or Slurm pilot holds per node when ``cores_per_node`` is not given.
+DEFAULT_RESERVED_CORES = 1.0
+
+
 class PilotDescription(_Strict):
     """A validated pilot description (see ``conf/defaults.toml`` for defaults)."""
 
@@ -270,7 +274,10 @@ class PilotDescription(_Strict):
     )
     #: Bounded so that a typo (10**9) is an error, not a billion placement-group bundles.
     number_of_nodes: int = Field(default=1, ge=1, le=100_000)
-    cores_per_node: float = Field(default=1, gt=0)
+    #: CPUs reserved per node (classical) or per backend actor (quantum), a hard
+    #: reservation.  Unset: 1 for classical and Slurm pilots; a local quantum pilot
+    #: reserves nothing and shares the node (see :meth:`reserved`).
+    cores_per_node: float | None = Field(default=None, gt=0)
     gpus_per_node: float = Field(default=0, ge=0)
     resource: str = "local"
     #: At most a year: Ray's waits overflow on longer (1e308 s) timeouts.
@@ -286,9 +293,9 @@ class PilotDescription(_Strict):
 
     @field_validator("cores_per_node", "gpus_per_node")
     @classmethod
-    def _ray_quantity(cls, value: float) -> float:
+    def _ray_quantity(cls, value: float | None) -> float | None:
         # Ray counts CPUs and GPUs in units of 1/10,000 and refuses a smaller sliver.
-        if 0 < value < 0.0001:
+        if value is not None and 0 < value < 0.0001:
             raise ValueError("Ray cannot reserve less than 0.0001 of a CPU or GPU")
         return value
 
@@ -310,6 +317,26 @@ class PilotDescription(_Strict):
     @property
     def is_slurm(self) -> bool:
         return self.resource.startswith("slurm")
+
+    def reserved(self) -> tuple[float, float]:
+        """``(CPUs, GPUs)`` held per bundle: per node (classical), per backend actor
+        (quantum).  The resource model:
+
+        * ``cores_per_node`` / ``gpus_per_node`` given: a hard reservation (a Ray
+          placement group bundle, or the Slurm job's cores).
+        * Not given, classical or Slurm pilot: 1 CPU (a classical pilot exists to
+          hold capacity; a Slurm job needs whole cores).
+        * Not given, local quantum pilot: nothing.  Its actor shares the node: a
+          remote backend waits on HTTP, a simulator runs one native thread beside
+          the user's Ray tasks, and neither keeps a Ray task from being scheduled.
+        """
+        if self.cores_per_node is not None:
+            cores = float(self.cores_per_node)
+        elif self.resource_type == "classical" or self.is_slurm:
+            cores = DEFAULT_RESERVED_CORES
+        else:
+            cores = 0.0
+        return cores, float(self.gpus_per_node)
 
 
 # ---------------------------------------------------------------- loading

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import tempfile
+from collections.abc import Mapping
 from typing import Any
 
+from pilot.backends.registry import check_installed, resolve_executor
+from pilot.errors import MissingDependencyError
 from pilot.results import QuantumResult
 from pilot.service import PilotComputeService
 from pilot.tasks import QuantumTask
 
 logger = logging.getLogger(__name__)
 
-#: (executor, module that must be importable, the extra that provides it)
-DEMO_EXECUTORS = (
-    ("qiskit_local", "qiskit_aer", None),
-    ("pennylane_lightning", "pennylane_lightning", "pennylane"),
-    ("braket_local", "braket.devices", "braket"),
-)
+#: The executors the demo runs the Bell circuit on (those whose SDK is installed).
+DEMO_EXECUTORS = ("qiskit_local", "pennylane_lightning", "braket_local")
 
 
 def bell() -> Any:
@@ -31,11 +29,18 @@ def bell() -> Any:
     return qc
 
 
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ModuleNotFoundError, ValueError):
-        return False
+def installed_executors() -> tuple[list[str], list[str]]:
+    """``(usable, skipped)``: the demo's executors whose SDK is installed, and a line
+    for each of the others, ``"<executor> (<install command>)"``.  Imports no SDK."""
+    usable, skipped = [], []
+    for executor in DEMO_EXECUTORS:
+        try:
+            check_installed(resolve_executor(executor))
+        except MissingDependencyError as exc:
+            skipped.append(f"{executor} ({exc.install})")
+            continue
+        usable.append(executor)
+    return usable, skipped
 
 
 def fidelity_to_bell(result: QuantumResult) -> float:
@@ -45,30 +50,28 @@ def fidelity_to_bell(result: QuantumResult) -> float:
 
 
 def run_demo(
-    shots: int = 1000, working_directory: str | None = None
+    shots: int = 1000,
+    working_directory: str | None = None,
+    ray_init_kwargs: Mapping[str, Any] | None = None,
 ) -> tuple[list[QuantumResult], list[float], list[str]]:
     """Create pilots, run the Bell circuit on each executor, score it on a classical pilot.
 
     Returns the results, the classical scores, and the executors skipped
-    because their SDK is not installed (with the install command).
+    because their SDK is not installed (with the install command); which
+    those are is known before Ray starts.  ``ray_init_kwargs`` go to the
+    service's ``ray.init`` when it starts a local Ray.
     """
+    names, skipped = installed_executors()
     workdir = working_directory or tempfile.mkdtemp(prefix="qdreamer-demo-")
-    skipped = []
-    with PilotComputeService(working_directory=workdir) as pcs:
-        names = []
-        for executor, module, extra in DEMO_EXECUTORS:
-            if not _installed(module):
-                skipped.append(f"{executor} (pip install 'qdreamer[{extra}]')")
-                continue
+    with PilotComputeService(working_directory=workdir, ray_init_kwargs=ray_init_kwargs) as pcs:
+        for executor in names:
             pcs.create_pilot(
                 {
                     "resource_type": "quantum",
                     "name": executor,
                     "quantum": {"executor": executor},
-                    "cores_per_node": 0.5,
                 }
             )
-            names.append(executor)
         pcs.create_pilot({"name": "classical", "cores_per_node": 0.5})
         refs = [
             pcs.submit_quantum_task(QuantumTask(bell(), shots=shots, pilot=name)) for name in names

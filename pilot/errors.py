@@ -30,6 +30,9 @@ fits, it is mixed in so that ``except ValueError`` keeps working::
           └── JournalCorruptError             journal.sqlite3 is not a journal, is damaged,
                                               or has an unknown schema version
 
+Warnings: :class:`PilotWaitWarning` (a ``UserWarning``) when a pilot's hard
+reservation has to wait for capacity other pilots or tasks hold.
+
 Errors keep their evidence as attributes (``ConfigError.key``,
 ``CircuitError.line``, ``TaskFailedError.task_id``...), and messages say what
 to do about them.
@@ -149,6 +152,11 @@ class NoFeasibleResourceError(SchedulingError, _DreamerNoFeasible):
 
 class PilotStartError(PilotError):
     """A pilot's actors or resource reservation did not come up."""
+
+
+class PilotWaitWarning(UserWarning):
+    """A pilot's reservation cannot be granted now: it waits for capacity that other
+    pilots or tasks hold (the message names them)."""
 
 
 class BackendUnavailableError(PilotError):

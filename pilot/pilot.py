@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities
-from pilot.errors import PilotError, PilotStartError, SchedulingError
+from pilot.backends.registry import resolve_executor
+from pilot.errors import MissingDependencyError, PilotError, PilotStartError, SchedulingError
 from pilot.launchers import Allocation, Launcher
 from pilot.selection import with_pilot
 from pilot.states import TERMINAL_STATES, PilotState
@@ -57,10 +59,45 @@ class Pilot:
         job = self._allocation.info.get("job_id")
         return str(job) if job is not None else None
 
+    @property
+    def holds(self) -> dict[str, float]:
+        """What this pilot holds of the cluster: ``{"CPU": n, "GPU": g}`` in all (a hard
+        reservation), zeros for a pilot that shares its node (see
+        :meth:`~pilot.config.PilotDescription.reserved`)."""
+        cores, gpus = self.config.reserved()
+        n = self._bundle_count()
+        return {"CPU": cores * n, "GPU": gpus * n}
+
+    @property
+    def holding(self) -> str:
+        """:attr:`holds` in words (``"0.5 CPU"``, ``"shares the node"``), for reports."""
+        if self.shares_node:
+            return "shares the node"
+        held = ", ".join(f"{v:g} {k}" for k, v in self.holds.items() if v)
+        return f"{held} (Slurm job {self.job_id})" if self.job_id else held
+
+    def summary(self) -> dict[str, Any]:
+        """One row about this pilot for reports: name, kind, state, what it holds."""
+        kind = getattr(self, "executor", None) or self.resource_type
+        return {
+            "pilot": self.name,
+            "kind": kind,
+            "state": str(self.state),
+            "holds": self.holding,
+            "cpus": self.holds["CPU"],
+            "gpus": self.holds["GPU"],
+        }
+
+    @property
+    def shares_node(self) -> bool:
+        """True when the pilot reserves nothing (its actors share the node)."""
+        return not any(self.config.reserved())
+
     def _bundles(self) -> list[dict[str, float]]:
-        bundle = {"CPU": float(self.config.cores_per_node)}
-        if self.config.gpus_per_node:
-            bundle["GPU"] = float(self.config.gpus_per_node)
+        cores, gpus = self.config.reserved()
+        bundle = {key: value for key, value in (("CPU", cores), ("GPU", gpus)) if value}
+        if not bundle:
+            return []  # nothing reserved: no placement group
         return [dict(bundle) for _ in range(self._bundle_count())]
 
     def _bundle_count(self) -> int:
@@ -147,17 +184,13 @@ class ClassicalPilot(Pilot):
 
     @property
     def resources(self) -> dict[str, float]:
-        return {
-            "CPU": self.config.cores_per_node * self.config.number_of_nodes,
-            "GPU": self.config.gpus_per_node * self.config.number_of_nodes,
-            "nodes": self.config.number_of_nodes,
-        }
+        return {**self.holds, "nodes": self.config.number_of_nodes}
 
     def task_options(self, num_cpus: float, num_gpus: float, memory: int | None) -> dict[str, Any]:
         """Ray options placing one task on this pilot; refuse what could never fit."""
         if self.state is not PilotState.RUNNING:
             raise SchedulingError(f"pilot {self.name!r} is {self.state}; it cannot take tasks")
-        cores, gpus = self.config.cores_per_node, self.config.gpus_per_node
+        cores, gpus = self.config.reserved()
         if num_cpus > cores or num_gpus > gpus:
             raise SchedulingError(
                 f"task asks for {num_cpus:g} CPU / {num_gpus:g} GPU but pilot {self.name!r} "
@@ -186,6 +219,10 @@ class QuantumPilot(Pilot):
         super().__init__(name, config, launcher)
         assert config.quantum is not None
         self.executor = config.quantum.executor
+        #: The backend runs remotely (a cloud device): its calls mostly wait on HTTP.
+        self.remote = resolve_executor(self.executor).remote
+        #: Times Ray restarts a dead actor (``quantum.max_restarts``).
+        self.restarts = config.quantum.max_restarts
         self.actors: list[Any] = []
         self.actor_names: list[str] = []
         self._caps: list[ResourceCapabilities] = []
@@ -202,8 +239,6 @@ class QuantumPilot(Pilot):
     def _start_workers(self) -> None:
         import ray
 
-        from pilot.backends.registry import resolve_executor
-
         quantum = self.config.quantum
         assert quantum is not None and self._allocation is not None
         spec = resolve_executor(quantum.executor)
@@ -212,7 +247,7 @@ class QuantumPilot(Pilot):
         remote_cls = ray.remote(concurrency_groups=PilotActor.concurrency_groups())(  # type: ignore[call-overload]
             PilotActor
         )
-        cores, gpus = self.config.cores_per_node, self.config.gpus_per_node
+        cores, gpus = self.config.reserved()
         count = quantum.actors
         for i in range(count):
             actor_name = f"pilot-{self.name}" if count == 1 else f"pilot-{self.name}-{i}"
@@ -245,6 +280,8 @@ class QuantumPilot(Pilot):
             ) from None
         except ray.exceptions.RayTaskError as err:
             cause = err.cause if isinstance(err.cause, BaseException) else err
+            if isinstance(cause, ImportError):
+                raise self._import_error(cause) from None
             if isinstance(cause, PilotError):
                 raise cause from None
             raise PilotStartError(
@@ -252,10 +289,44 @@ class QuantumPilot(Pilot):
                 f"{type(cause).__name__}: {cause}"
             ) from cause
         except ray.exceptions.RayActorError as err:
+            text = str(err)
+            hint = ""
+            if "No module named" in text or "ModuleNotFoundError" in text:
+                hint = (
+                    f". The pilot's Ray workers cannot import what this driver imports: the "
+                    f"Ray cluster's workers run another Python environment than this driver "
+                    f"({sys.executable}). Install qdreamer there, or start a new local Ray "
+                    "instance: PilotComputeService(ray_address='local') or RAY_ADDRESS=local"
+                )
             raise PilotStartError(
-                f"pilot {self.name!r} ({self.executor}): backend actor died while starting: {err}"
+                f"pilot {self.name!r} ({self.executor}): backend actor died while starting: "
+                f"{text}{hint}"
             ) from None
         self._caps = [with_pilot(cap, self.name, gpus) for cap in described[0]["resources"]]
+
+    def _import_error(self, cause: ImportError) -> BaseException:
+        """An SDK the pilot's workers could not import, with the Python they run: on a
+        cluster started from another environment it differs from the driver's."""
+        worker = getattr(cause, "worker_python", None)
+        where = f"the pilot's Ray workers run {worker}" if worker else "on the pilot's Ray workers"
+        if worker and worker != sys.executable:
+            where += (
+                f", not this driver's Python ({sys.executable}): the Ray cluster was started "
+                "from another environment. Install it there, or start a new local Ray "
+                "instance: PilotComputeService(ray_address='local') or RAY_ADDRESS=local"
+            )
+        if isinstance(cause, MissingDependencyError):
+            error = MissingDependencyError(
+                cause.executor, cause.module, cause.install, what=f"pilot {self.name!r}"
+            )
+            error.msg = f"{error} ({where})"  # ImportError's str() is its msg
+            error.args = (error.msg,)
+            error.worker_python = worker  # type: ignore[attr-defined]
+            return error
+        return PilotStartError(
+            f"pilot {self.name!r} ({self.executor}) failed to start: "
+            f"{type(cause).__name__}: {cause} ({where})"
+        )
 
     def next_actor(self) -> Any:
         actors = self.actors

@@ -74,7 +74,7 @@ class TaskLog:
         self.path = path
         self._lock = threading.Lock()
         self._totals: dict[tuple[str, str], _Totals] = {}
-        self._outcomes: LRUCache[str, str] = LRUCache(maxsize=1_000_000)
+        self._outcomes: LRUCache[str, str] = LRUCache(maxsize=100_000)
         self.rows_written = 0
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -88,7 +88,12 @@ class TaskLog:
                 self._append(rows)
 
     def _count(self, row: Mapping[str, Any]) -> None:
-        self._outcomes[str(row["task_id"])] = str(row["outcome"])
+        # Only outcomes other than "done" are kept (what progress bars count as failed):
+        # a long run's memory does not grow with its successful tasks.
+        if row["outcome"] == "done":
+            self._outcomes.pop(str(row["task_id"]), None)
+        else:
+            self._outcomes[str(row["task_id"])] = str(row["outcome"])
         t = self._totals.setdefault((str(row["pilot"]), str(row["resource"])), _Totals())
         t.executor = str(row.get("executor") or t.executor)
         t.tasks += 1
@@ -124,7 +129,8 @@ class TaskLog:
             os.close(fd)
 
     def outcome(self, task_id: str) -> str | None:
-        """The last outcome noted for ``task_id`` (``done``, ``failed``...), if any."""
+        """The last outcome noted for ``task_id`` if it was not ``done`` (``failed``,
+        ``cancelled``, ``timeout``); ``None`` for a task that succeeded or is unknown."""
         return self._outcomes.get(task_id)
 
     def report(self) -> Report:
@@ -158,6 +164,41 @@ _COLUMNS = (
     ("mean_run_seconds", "mean run s", "{:.3f}"),
     ("estimated_cost", "est. cost", "${:,.2f}"),
 )
+#: Pilot table columns: (key, heading, format).
+_PILOT_COLUMNS = (
+    ("pilot", "pilot", "{}"),
+    ("kind", "kind", "{}"),
+    ("state", "state", "{}"),
+    ("holds", "holds", "{}"),
+)
+#: Columns of names: they fold (wrap inside a word) when the console is narrow.
+_TEXT_COLUMNS = ("pilot", "resource", "executor")
+#: Headings of the number columns on a narrow console (two lines each).
+_SHORT_HEADINGS = {
+    "mean_queue_seconds": "mean\nqueue s",
+    "mean_run_seconds": "mean\nrun s",
+    "estimated_cost": "est.\ncost",
+}
+#: Columns a name keeps before the report's layout gets narrower (see ``Report.table``).
+NAME_ROOM = 16
+#: The table's width when no console is given (``str(report)`` without a terminal).
+DEFAULT_WIDTH = 120
+
+
+def table_width(table: Any) -> int:
+    """The columns a ``rich`` table takes when nothing in it wraps."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    wide = Console(width=100_000, file=io.StringIO(), color_system=None)
+    return Measurement.get(wide, wide.options, table).maximum
+
+
+def terminal_width() -> int:
+    """``$COLUMNS``, else the terminal's width, else :data:`DEFAULT_WIDTH`."""
+    import shutil
+
+    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
 
 
 @dataclass
@@ -172,11 +213,17 @@ class Report:
     rows: list[dict[str, Any]]
     metrics_file: str | None = None
     generated_at: float = field(default_factory=time.time)
+    #: One row per pilot: name, kind (executor or "classical"), state, what it holds.
+    pilots: list[dict[str, Any]] = field(default_factory=list)
+    #: Which Ray cluster the service is on, and how it got there (see ``repr(pcs)``).
+    ray: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "generated_at": self.generated_at,
             "metrics_file": self.metrics_file,
+            "ray": self.ray,
+            "pilots": [dict(p) for p in self.pilots],
             "rows": [dict(r) for r in self.rows],
             "totals": {
                 "tasks": sum(r["tasks"] for r in self.rows),
@@ -192,31 +239,92 @@ class Report:
     def _cell(value: Any, fmt: str) -> str:
         return "-" if value is None else fmt.format(value)
 
-    def table(self) -> Any:
-        """The report as a ``rich.table.Table``."""
+    def table(self, width: int | None = None) -> Any:
+        """The report as a ``rich.table.Table`` for a console ``width`` columns wide.
+
+        Numbers never wrap and are never cut; names fold (wrap inside a word)
+        when they must.  When the table would leave names fewer than
+        :data:`NAME_ROOM` columns in ``width``, the headings of the number
+        columns go on two lines, and then the executor column (the resource
+        implies it) is left out.
+        """
+        from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title="Qdreamer: tasks per pilot and resource")
-        for key, heading, _ in _COLUMNS:
-            numeric = key not in ("pilot", "resource", "executor")
-            table.add_column(heading, justify="right" if numeric else "left")
-        for row in self.rows:
-            table.add_row(*(self._cell(row[k], f) for k, _, f in _COLUMNS))
-        if not self.rows:
-            table.caption = "no task has finished yet"
+        def build(short: bool, executor: bool, cap: int | None = None) -> Table:
+            table = Table(title="Qdreamer: tasks per pilot and resource")
+            columns = [c for c in _COLUMNS if executor or c[0] != "executor"]
+            for key, heading, _ in columns:
+                shown = _SHORT_HEADINGS.get(key, heading) if short else heading
+                if key in _TEXT_COLUMNS:
+                    table.add_column(shown, overflow="fold", max_width=cap)
+                else:
+                    table.add_column(shown, justify="right", no_wrap=True)
+            for row in self.rows:
+                table.add_row(*(escape(self._cell(row[k], f)) for k, _, f in columns))
+            if not self.rows:
+                table.caption = "no task has finished yet"
+            return table
+
+        layouts = ((False, True), (True, True), (True, False))
+        if width is not None:
+            for short, executor in layouts:
+                if table_width(build(short, executor, cap=NAME_ROOM)) <= width:
+                    break
+            return build(short, executor)
+        return build(*layouts[0])
+
+    def pilots_table(self) -> Any:
+        """The pilots (what each holds of the cluster) as a ``rich.table.Table``; the
+        caption says which Ray cluster the service is on."""
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(title="Qdreamer: pilots")
+        for _key, heading, _ in _PILOT_COLUMNS:
+            table.add_column(heading, overflow="fold")
+        for row in self.pilots:
+            table.add_row(*(escape(str(row.get(k, ""))) for k, _, _ in _PILOT_COLUMNS))
+        if self.ray:
+            table.caption = escape(f"Ray: {self.ray}")
         return table
 
-    def __rich__(self) -> Any:
-        return self.table()
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        if self.pilots or self.ray:
+            yield self.pilots_table()
+        yield self.table(options.max_width)
 
     def __str__(self) -> str:
         from rich.console import Console
 
+        width = terminal_width()
         out = io.StringIO()
-        Console(file=out, width=120, color_system=None, force_terminal=False).print(self.table())
+        console = Console(file=out, width=width, color_system=None, force_terminal=False)
+        if self.pilots or self.ray:
+            console.print(self.pilots_table())
+        console.print(self.table(width))
         return out.getvalue().rstrip("\n")
 
     def _repr_html_(self) -> str:
+        pilots = ""
+        if self.pilots or self.ray:
+            phead = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in _PILOT_COLUMNS)
+            pbody = "".join(
+                "<tr>"
+                + "".join(
+                    f"<td>{html.escape(str(p.get(k, '')))}</td>" for k, _, _ in _PILOT_COLUMNS
+                )
+                + "</tr>"
+                for p in self.pilots
+            )
+            caption = html.escape(f"Qdreamer: pilots (Ray: {self.ray})" if self.ray else "")
+            pilots = (
+                f"<table><caption>{caption}</caption><thead><tr>{phead}</tr></thead>"
+                f"<tbody>{pbody}</tbody></table>"
+            )
+        return pilots + self._tasks_html()
+
+    def _tasks_html(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in _COLUMNS)
         body = "".join(
             "<tr>"

@@ -6,6 +6,7 @@ import enum
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from cachetools import LRUCache
 
 from dreamer.ranking import RankedResource
-from pilot.cluster import check_reachable, join_error
+from pilot.cluster import check_reachable, join_error, running_local_cluster
+from pilot.coalesce import Coalescer
 from pilot.config import parse_description, service_defaults
 from pilot.dag import ClassicalFunction, Dependencies, QuantumFunction, failed_stage
 from pilot.errors import (
@@ -40,7 +42,7 @@ from pilot.secrets import tighten_ray_token
 from pilot.selection import QDreamer, candidate_summary
 from pilot.states import PilotState
 from pilot.supervisor import Record, Supervisor, held_by
-from pilot.tasks import QuantumTask, TaskSpec, check_declared, new_task_id
+from pilot.tasks import CircuitBlob, QuantumTask, TaskSpec, check_declared, new_task_id
 from pilot.workers import Fallback
 
 if TYPE_CHECKING:
@@ -174,6 +176,14 @@ class PilotComputeService:
         self._fits: set[tuple[float, float, int | None]] = set()
         self._optioned: LRUCache[tuple[Any, ...], Any] = LRUCache(maxsize=4096)
         self._methods: LRUCache[tuple[int, str, str], tuple[Any, Any]] = LRUCache(maxsize=4096)
+        #: Single submissions that arrive close together share actor calls (pilot.coalesce).
+        self._coalescer = Coalescer()
+        #: The last circuit blob made, and what is known of recent blobs' circuits (their
+        #: description hash, their loaded form): a loop submitting one circuit pays once.
+        self._last_blob: CircuitBlob | None = None
+        self._circuit_hashes: LRUCache[bytes, str] = LRUCache(maxsize=64)
+        self._description_hashes: LRUCache[tuple[Any, ...], str] = LRUCache(maxsize=64)
+        self._loaded: LRUCache[bytes, Any] = LRUCache(maxsize=64)
         self._closed = False
         self._supervisor.start()
 
@@ -197,15 +207,27 @@ class PilotComputeService:
 
     # ------------------------------------------------------------ Ray connection
     def _connect(self, address: str | None, num_cpus: int | None, extra: dict[str, Any]) -> None:
+        """Connect to Ray, and say which Ray it is (:attr:`ray_origin`).
+
+        An address given (``ray_address``, else ``RAY_ADDRESS``) is joined;
+        ``"local"`` starts a new local instance.  With neither, Ray itself would
+        join the cluster last started with ``ray start`` on this machine (its
+        address file), whose workers may run another Python environment: that
+        is done, but said in a warning, in ``repr(pcs)`` and in ``pcs.report()``.
+        """
         import ray
 
         if ray.is_initialized():
             if address:
                 logger.warning("already connected to Ray; ignoring ray_address=%r", address)
             self.ray_address = ray.get_runtime_context().gcs_address
+            self.ray_origin = f"the Ray cluster this process was connected to ({self.ray_address})"
+            logger.info("using %s", self.ray_origin)
             return
+        given = "ray_address" if address else "RAY_ADDRESS"
         address = address or os.environ.get("RAY_ADDRESS") or None
-        if address:
+        running = None if address else running_local_cluster(extra.get("_temp_dir"))
+        if address and address != "local":
             # ray.init takes RAY_ADDRESS in place of "auto" (ray/_private/worker.py, init).
             check_reachable(
                 (os.environ.get("RAY_ADDRESS") or address) if address == "auto" else address
@@ -214,14 +236,33 @@ class PilotComputeService:
                 ray.init(address=address, **extra)
             except ConnectionError as exc:
                 raise join_error(address, exc) from exc
-            logger.info("joined Ray cluster at %s", address)
+            self.ray_address = ray.get_runtime_context().gcs_address
+            self.ray_origin = f"joined the Ray cluster at {self.ray_address} ({given}={address})"
+            logger.info("%s", self.ray_origin)
+        elif running is not None:
+            try:
+                ray.init(address=running, **extra)
+            except ConnectionError as exc:
+                raise join_error(running, exc) from exc
+            self.ray_address = ray.get_runtime_context().gcs_address
+            self.ray_origin = (
+                f"joined the Ray cluster already running on this machine at {self.ray_address} "
+                f"(started with `ray start`; its workers run the Python it was started with); "
+                f"for a new local instance pass ray_address='local' or set RAY_ADDRESS=local"
+            )
+            logger.warning("%s", self.ray_origin)
         else:
             extra.setdefault("dashboard_host", "127.0.0.1")
-            ray.init(num_cpus=num_cpus, **extra)
-            logger.info("started a local Ray instance")
+            ray.init(address="local", num_cpus=num_cpus, **extra)
             tighten_ray_token()
+            self.ray_address = ray.get_runtime_context().gcs_address
+            cpus = ray.cluster_resources().get("CPU", 0)
+            self.ray_origin = (
+                f"started a new local Ray instance at {self.ray_address} ({cpus:g} CPUs; "
+                f"workers run {sys.executable})"
+            )
+            logger.info("%s", self.ray_origin)
         self._owns_ray = True
-        self.ray_address = ray.get_runtime_context().gcs_address
 
     # ------------------------------------------------------------ pilots
     def create_pilot(
@@ -354,7 +395,10 @@ class PilotComputeService:
                 "circuit: QuantumTask(circuit, shots=...)",
                 key="quantum_task",
             )
-        loaded = qt.load_on_driver()
+        circuit = CircuitBlob.of(qt.circuit, self._last_blob)
+        if isinstance(circuit, CircuitBlob):
+            self._last_blob = circuit
+        loaded = self._load_on_driver(qt, circuit)
         if loaded is not None:
             check_declared(qt.num_qubits, qt.gate_set, loaded.num_qubits, loaded.gates, qt.name)
         memory = qt.resource_config["memory"]
@@ -376,7 +420,7 @@ class PilotComputeService:
         spec = TaskSpec(
             task_id=new_task_id(),
             name=qt.name,
-            circuit=qt.circuit,
+            circuit=circuit,
             shots=qt.shots,
             pilot=pilot.name,
             resource=chosen.resource.name,
@@ -392,6 +436,15 @@ class PilotComputeService:
             spec.timeout = qt.timeout_seconds
             spec.deadline = spec.submitted_at + qt.timeout_seconds
         return pilot, spec
+
+    def _load_on_driver(self, qt: QuantumTask, circuit: Any) -> Any:
+        """``qt.load_on_driver()``, remembered for a circuit submitted again unchanged."""
+        if not isinstance(circuit, CircuitBlob) or qt.parameter_values or qt.observables:
+            return qt.load_on_driver()
+        loaded = self._loaded.get(circuit.data)
+        if loaded is None:
+            loaded = self._loaded[circuit.data] = qt.load_on_driver()
+        return loaded
 
     def submit_quantum_task(self, quantum_task: QuantumTask) -> Any:
         """Run ``quantum_task`` on a quantum pilot; returns an ObjectRef of a ``QuantumResult``.
@@ -413,12 +466,31 @@ class PilotComputeService:
         if known:
             return known[0]
         actor = pilot.next_actor()
+        if self._coalescible(pilot, spec, quantum_task):
+            spec.args, spec.kwargs = quantum_task.args, quantum_task.kwargs
+            ref = self._coalescer.submit(pilot.name, actor, spec)
+            if ref is not None:
+                self._record(ref, spec, actor, batched=True)
+                return ref
+            spec.args, spec.kwargs = (), {}
         ref = self._method(actor, "run", spec.stage).remote(
             spec, *quantum_task.args, **quantum_task.kwargs
         )
         self._record(ref, replace(spec, args=quantum_task.args, kwargs=quantum_task.kwargs), actor)
         self._deps.record(ref, (*quantum_task.args, *quantum_task.kwargs.values()))
         return ref
+
+    @staticmethod
+    def _coalescible(pilot: QuantumPilot, spec: TaskSpec, qt: QuantumTask) -> bool:
+        """Can ``spec`` share an actor call with its neighbours (see :mod:`pilot.coalesce`)?"""
+        import ray
+
+        return (
+            spec.deadline is None
+            and not pilot.remote
+            and pilot.restarts == 0
+            and not any(isinstance(v, ray.ObjectRef) for v in (*qt.args, *qt.kwargs.values()))
+        )
 
     def submit_quantum_tasks(
         self, quantum_tasks: Sequence[QuantumTask], *, chunk_size: int | None = None
@@ -501,7 +573,7 @@ class PilotComputeService:
         journal = self.journal
         if journal is None:
             return {}
-        base = self._description_hash(qt, circuits)
+        base = self._description_hash(qt, circuits, rows[0][1].circuit if rows else None)
         if base is None:
             return {}
         import ray
@@ -534,41 +606,56 @@ class PilotComputeService:
         return out
 
     def _description_hash(
-        self, qt: QuantumTask, circuits: dict[int, str] | None = None
+        self, qt: QuantumTask, circuits: dict[int, str] | None = None, blob: Any = None
     ) -> str | None:
         """What identifies ``qt`` across driver runs; ``None`` if it consumes an ObjectRef
         of a task the journal does not know (then it is not journaled).
 
         ``circuits`` caches circuit hashes by object id within one submission call
-        (many tasks often share one circuit object; it cannot change meanwhile).
+        (many tasks often share one circuit object; it cannot change meanwhile);
+        ``blob``, the circuit's :class:`~pilot.tasks.CircuitBlob`, finds the hash
+        of a circuit submitted before with the same bytes.
         """
         try:
             args = [self._stable_arg(v) for v in qt.args]
             kwargs = {k: self._stable_arg(v) for k, v in qt.kwargs.items()}
         except LookupError:
             return None
-        if circuits is None:
+        if isinstance(blob, CircuitBlob):  # the bytes sent: their hash is remembered
+            circuit = self._circuit_hashes.get(blob.data)
+            if circuit is None:
+                circuit = self._circuit_hashes[blob.data] = description_hash(qt.circuit)
+        elif circuits is None:
             circuit = description_hash(qt.circuit)
         else:
             circuit = circuits.get(id(qt.circuit)) or circuits.setdefault(
                 id(qt.circuit), description_hash(qt.circuit)
             )
+        parts = (
+            "quantum",
+            circuit,
+            args,
+            kwargs,
+            qt.shots,
+            qt.observables,
+            qt.name,
+            qt.pilot,
+            qt.resource,
+            qt.num_qubits,
+            qt.gate_set,
+        )
+        # The same description again (a loop over one circuit): its hash is remembered.
+        simple = not args and not kwargs and not qt.observables
+        memo = (circuit, *parts[4:-1], tuple(qt.gate_set or ())) if simple else None
+        if memo is not None and memo in self._description_hashes:
+            return self._description_hashes[memo]
         try:
-            return description_hash(
-                "quantum",
-                circuit,
-                args,
-                kwargs,
-                qt.shots,
-                qt.observables,
-                qt.name,
-                qt.pilot,
-                qt.resource,
-                qt.num_qubits,
-                qt.gate_set,
-            )
+            h = description_hash(*parts)
         except JournalError:  # e.g. ObjectRefs nested in an argument: not journaled
             return None
+        if memo is not None:
+            self._description_hashes[memo] = h
+        return h
 
     def _stable_arg(self, value: Any) -> Any:
         """An argument as it enters a description hash: an ObjectRef by the id of the
@@ -719,6 +806,7 @@ class PilotComputeService:
             raise ConfigError(
                 f"cancel_task takes an ObjectRef, got {type(ref).__name__}", key="ref"
             )
+        self._coalescer.flush()  # a task still in a window is skipped by its actor
         ref = self._supervisor.resolve(ref)
         n = self._deps.cancel(
             ref,
@@ -809,7 +897,7 @@ class PilotComputeService:
         memory = res.get("memory")
         target = self._classical_pilot(pilot)
         # Default: one CPU, or all of a pilot node's CPUs when it has fewer.
-        default_cpus = min(1.0, target.config.cores_per_node) if target is not None else 1.0
+        default_cpus = min(1.0, target.config.reserved()[0]) if target is not None else 1.0
         num_cpus = float(res.get("num_cpus", default_cpus))
         if target is not None:
             opts = target.task_options(num_cpus, num_gpus, memory)
@@ -939,6 +1027,7 @@ class PilotComputeService:
         refs = list(refs)
         if not refs:
             return [], []
+        self._coalescer.flush()  # windows still gathering tasks go now
         with progress_bar(len(refs), "waiting", progress) as bar:
             return self._wait(refs, timeout, bar)
 
@@ -1005,6 +1094,7 @@ class PilotComputeService:
 
         single = isinstance(refs, ray.ObjectRef)
         lst = [refs] if single else list(refs)
+        self._coalescer.flush()  # windows still gathering tasks go now
         with progress_bar(len(lst), "results", progress) as bar:
             if timeout is not None or bar is not None:
                 _ready, pending = self._wait(lst, timeout, bar)
@@ -1048,9 +1138,13 @@ class PilotComputeService:
         seconds, estimated cost (see :class:`pilot.report.Report`).  ``print()`` it in a
         terminal; a notebook shows it as a table; ``.to_json()`` for scripts.  The
         per-task rows are in :attr:`metrics_file`."""
+        self._coalescer.flush()
         self._supervisor.sync()
         self._supervisor._drain_events(everyone=True)
-        return self._tasks.report()
+        report = self._tasks.report()
+        report.pilots = [p.summary() for p in self._pilots.values()]
+        report.ray = self.ray_origin
+        return report
 
     def load_results(self, prefix: str | None = None) -> list[QuantumResult]:
         """Results written to the results store: this run's (``prefix=None``), or those
@@ -1135,6 +1229,7 @@ class PilotComputeService:
         if self._closed:
             return
         self._closed = True
+        self._coalescer.close()
         self._selector.close()
         self._supervisor.stop()
         if self.journal is not None:
@@ -1164,5 +1259,5 @@ class PilotComputeService:
     def __repr__(self) -> str:
         return (
             f"PilotComputeService(working_directory={str(self.working_directory)!r}, "
-            f"pilots={sorted(self._pilots)}, closed={self._closed})"
+            f"pilots={sorted(self._pilots)}, closed={self._closed}, ray={self.ray_origin!r})"
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -32,7 +33,7 @@ from pilot.errors import (
 )
 from pilot.execution import Outcome, execute
 from pilot.results import QuantumResult
-from pilot.tasks import TaskSpec, check_declared
+from pilot.tasks import TaskSpec, check_declared, circuit_of
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,9 @@ class QuantumWorker:
             self.backend: QuantumBackend = backend_cls(config, pilot=pilot, num_cpus=num_cpus)
             self._caps = {c.name: c for c in self.backend.resources()}
         except Exception as exc:
+            if isinstance(exc, ImportError):
+                # Which Python could not import it (a cluster's workers may run another).
+                exc.worker_python = sys.executable  # type: ignore[attr-defined]
             self._init_error = exc
             logger.warning("pilot %s: %s failed to start: %s", pilot, config.executor, exc)
             return
@@ -190,14 +194,14 @@ class QuantumWorker:
                 and spec.observables
                 and not spec.args
                 and not spec.kwargs
-                and is_qiskit_circuit(spec.circuit)
-                and not has_measurements(spec.circuit)
+                and is_qiskit_circuit(circuit_of(spec.circuit))
+                and not has_measurements(circuit_of(spec.circuit))
             ):
                 continue
             for idx in groups:
                 head = specs[idx[0]]
                 if (
-                    head.circuit is spec.circuit
+                    circuit_of(head.circuit) is circuit_of(spec.circuit)
                     and (head.resource, head.shots) == (spec.resource, spec.shots)
                     and _same(head.observables, spec.observables)
                 ):
@@ -210,15 +214,14 @@ class QuantumWorker:
             first = specs[idx[0]]
             try:
                 loaded = self._load(first, (), {})
-                names = [p.name for p in first.circuit.parameters]
+                circuit = circuit_of(first.circuit)
+                names = [p.name for p in circuit.parameters]
                 rows = [
                     list(bind_values(names, specs[i].parameters, "parameter set").values())
                     for i in idx
                 ]
                 sums = to_pauli_sums(first.observables, loaded.num_qubits, loaded.source_format)
-                values = self.backend.estimate(
-                    first.resource, first.circuit, rows, sums, first.shots
-                )
+                values = self.backend.estimate(first.resource, circuit, rows, sums, first.shots)
             except Exception:
                 logger.debug("estimate path not taken", exc_info=True)
                 continue
@@ -232,7 +235,9 @@ class QuantumWorker:
         return done
 
     def _load(self, spec: TaskSpec, args: Sequence[Any], kwargs: dict[str, Any]) -> LoadedCircuit:
-        loaded = load_circuit(spec.circuit, tuple(args), kwargs, parameters=spec.parameters)
+        loaded = load_circuit(
+            circuit_of(spec.circuit), tuple(args), kwargs, parameters=spec.parameters
+        )
         if spec.observables:
             loaded = loaded.with_observables(spec.observables)
         check_declared(spec.num_qubits, spec.gate_set, loaded.num_qubits, loaded.gates, spec.name)
@@ -400,6 +405,12 @@ class PilotActor(QuantumWorker):
     #: Ray concurrency group of the control methods, and its threads.
     CONTROL = "control"
     CONTROL_THREADS = 2
+    #: Ray concurrency group where :meth:`run_window` calls wait for their tasks, and
+    #: its threads (windows beyond that wait in Ray's queue, their tasks in the mailbox).
+    WINDOWS = "windows"
+    WINDOW_THREADS = 4
+    #: Seconds :meth:`run_window` waits for its tasks before failing them.
+    WINDOW_WAIT_SECONDS = 600.0
 
     def __init__(
         self, config: QuantumConfig, pilot: str, num_cpus: float = 1, concurrency: int = 1
@@ -419,6 +430,9 @@ class PilotActor(QuantumWorker):
         self._rows: list[dict[str, Any]] = []
         self._unhealthy: dict[str, tuple[float, str]] = {}
         self._remote = self._init_error is None and resolve_executor(config.executor).remote
+        #: Tasks of coalesced windows (fill_window), until their run_window takes them.
+        self._mail: dict[str, list[TaskSpec]] = {}
+        self._mail_cv = threading.Condition()
 
     @classmethod
     def max_concurrency(cls, concurrency: int) -> int:
@@ -427,7 +441,39 @@ class PilotActor(QuantumWorker):
 
     @classmethod
     def concurrency_groups(cls) -> dict[str, int]:
-        return {cls.CONTROL: cls.CONTROL_THREADS}
+        return {cls.CONTROL: cls.CONTROL_THREADS, cls.WINDOWS: cls.WINDOW_THREADS}
+
+    # ------------------------------------------------------------ coalesced windows
+    def run_window(self, window_id: str, size: int) -> list[Any]:
+        """Run the tasks of one coalesced window (see :mod:`pilot.coalesce`).
+
+        Called (``num_returns=size``) when the driver opens the window, before it
+        knows its tasks; waits here for :meth:`fill_window`, runs them as one
+        :meth:`run_batch`, and returns ``size`` values: each task's result (or
+        its error, raised from that task's ref), then ``None`` for unused slots.
+        """
+        from ray.exceptions import RayTaskError
+
+        deadline = time.monotonic() + self.WINDOW_WAIT_SECONDS
+        with self._mail_cv:
+            while window_id not in self._mail:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    exc = SchedulingError(
+                        f"pilot {self.pilot!r}: window {window_id} received no tasks within "
+                        f"{self.WINDOW_WAIT_SECONDS:g} s (did the driver stop?)"
+                    )
+                    return [RayTaskError("quantum:window", "", exc)] * size
+                self._mail_cv.wait(left)
+            specs = self._mail.pop(window_id)
+        out = self.run_batch(specs) if specs else []
+        return [*out, *([None] * (size - len(out)))]
+
+    def fill_window(self, window_id: str, specs: list[TaskSpec]) -> None:
+        """The tasks of window ``window_id`` (control group: never waits behind tasks)."""
+        with self._mail_cv:
+            self._mail[window_id] = specs
+            self._mail_cv.notify_all()
 
     # ------------------------------------------------------------ running
     def run(self, spec: TaskSpec, *args: Any, **kwargs: Any) -> QuantumResult:

@@ -218,6 +218,51 @@ def _line_error(fmt: str, text: str, line: int | None, msg: str) -> CircuitError
     return CircuitError(f"{where}: {msg}", line=line, source_format=fmt)
 
 
+#: A parser's complaint that a ``;`` should have come before the token it stopped at:
+#: ANTLR's ``missing ';' at 'cx'`` (OpenQASM 3), Qiskit's ``needed ';', but instead saw
+#: an identifier`` and ``unexpected end-of-file when expecting to see ';'`` (OpenQASM 2).
+_MISSING_SEMICOLON = re.compile(
+    r"^(?:missing ';' at (?P<at>.+)|needed ';', but instead saw (?P<saw>.+)"
+    r"|unexpected end-of-file when expecting to see ';')$",
+    re.S,
+)
+
+
+def _located_error(
+    fmt: str, text: str, code: str, line: int, column: int, msg: str
+) -> CircuitError:
+    """The error a parser reports at ``line``, ``column`` (1-based line, 0-based column,
+    in ``code``: the text the parser read, with the same lines as ``text``).
+
+    A missing ``;`` is reported where the parser noticed it, at the next token,
+    often a line later; it is moved to the line of the statement that lacks it.
+    """
+    m = _MISSING_SEMICOLON.match(msg.strip())
+    if m is None:
+        return _line_error(fmt, text, line, msg)
+    blank = _without_comments(code)
+    lines = blank.split("\n")
+    line = min(max(line, 1), len(lines))
+    if m["at"] is None and m["saw"] is None:
+        before = blank.rstrip()  # Qiskit places an end-of-file error at the statement's start
+    else:
+        before = "\n".join([*lines[: line - 1], lines[line - 1][: max(column, 0)]]).rstrip()
+    end = before.count("\n") + 1 if before else line
+    if end == line:
+        return _line_error(fmt, text, line, msg)
+    if m["at"] == "'<EOF>'":
+        msg = "missing ';' at the end of this statement (the program ends after it)"
+    elif m["at"] is not None:
+        msg = (
+            f"missing ';' at the end of this statement (the next token is {m['at']} on line {line})"
+        )
+    elif m["saw"] is not None:
+        msg = f"needed ';' at the end of this statement, but instead saw {m['saw']} on line {line}"
+    else:
+        msg = "needed ';' at the end of this statement, but the program ends after it"
+    return _line_error(fmt, text, end, msg)
+
+
 def _message(exc: BaseException) -> str:
     """An SDK exception's own message (``QiskitError.__str__`` gives its ``repr``)."""
     message = getattr(exc, "message", None)
@@ -299,7 +344,8 @@ def _load_qasm2(text: str) -> QuantumCircuit:
     except qasm2.QASM2ParseError as exc:
         m = _POSITION.match(_message(exc).strip())
         if m:
-            raise _line_error("qasm2", text, int(m.group(1)), m.group(3)) from None
+            line, column = int(m.group(1)), int(m.group(2))
+            raise _located_error("qasm2", text, text, line, column, m.group(3)) from None
         raise _line_error("qasm2", text, None, _message(exc)) from None
     except BaseException as exc:
         # The parser is written in Rust: a panic reaches Python as pyo3's
@@ -393,8 +439,8 @@ def _parse_qasm3(text: str, prepared: str) -> Any:
     parser.addErrorListener(listener)
     tree = parser.program()
     if listener.errors:
-        line, _col, msg = listener.errors[0]
-        raise _line_error("qasm3", text, line, msg)
+        line, column, msg = listener.errors[0]
+        raise _located_error("qasm3", text, prepared, line, column, msg)
     try:
         return QASMNodeVisitor().visitProgram(tree)
     except RecursionError:

@@ -526,7 +526,7 @@ class SlurmLauncher(Launcher):
     def job_for(name: str, description: PilotDescription, ray_address: str) -> SlurmJob:
         import sys
 
-        cores, gpus = description.cores_per_node, description.gpus_per_node
+        cores, gpus = description.reserved()
         if cores != int(cores) or gpus != int(gpus):
             raise ConfigError(
                 f"a Slurm pilot allocates whole cores and GPUs; got cores_per_node={cores:g}, "

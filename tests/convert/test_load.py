@@ -85,6 +85,73 @@ def test_braket_flavoured_qasm_keeps_line_numbers() -> None:
     assert ok.gates == {"h", "cx", "p"}
 
 
+QASM2_HEAD = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\n'
+QASM3_HEAD = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\n'
+#: Braket-flavoured OpenQASM 3 gets definitions added on its header line: lines must stay.
+BRAKET_HEAD = "OPENQASM 3.0;\nqubit[2] q;\nbit[2] c;\ncnot q[0], q[1];\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            QASM2_HEAD + "h q[0]\ncx q[0],q[1];\nmeasure q -> c;\n",
+            5,
+            "OpenQASM 2 line 5: needed ';' at the end of this statement, but instead saw an "
+            "identifier on line 6\n    5 | h q[0]",
+        ),
+        (
+            QASM3_HEAD + "h q[0]\ncx q[0], q[1];\nc = measure q;\n",
+            5,
+            "OpenQASM 3 line 5: missing ';' at the end of this statement (the next token is "
+            "'cx' on line 6)\n    5 | h q[0]",
+        ),
+        (  # blank lines and comments between the statement and the next
+            QASM3_HEAD + "h q[0]\n\n// next: a CX\n/* block\n comment */\ncx q[0], q[1];\n",
+            5,
+            "OpenQASM 3 line 5: missing ';' at the end of this statement (the next token is "
+            "'cx' on line 10)\n    5 | h q[0]",
+        ),
+        (
+            QASM2_HEAD.replace("qreg q[2];", "qreg q[2]") + "h q[0];\n",
+            3,
+            "OpenQASM 2 line 3: needed ';' at the end of this statement, but instead saw creg "
+            "on line 4\n    3 | qreg q[2]",
+        ),
+        (
+            BRAKET_HEAD + "h q[0]\nsi q[1];\n",
+            5,
+            "OpenQASM 3 line 5: missing ';' at the end of this statement (the next token is "
+            "'si' on line 6)\n    5 | h q[0]",
+        ),
+        (  # the last statement, with a comment after it
+            QASM3_HEAD + "h q[0];\nc = measure q\n\n// done\n",
+            6,
+            "OpenQASM 3 line 6: missing ';' at the end of this statement (the program ends "
+            "after it)\n    6 | c = measure q",
+        ),
+        (
+            QASM2_HEAD + "h q[0];\nmeasure q\n  -> c\n// done\n",
+            7,
+            "OpenQASM 2 line 7: needed ';' at the end of this statement, but the program ends "
+            "after it\n    7 | -> c",
+        ),
+        (  # on the statement's own line, the parser's own words
+            QASM3_HEAD + "h q[0] cx q[0], q[1];\n",
+            5,
+            "OpenQASM 3 line 5: missing ';' at 'cx'\n    5 | h q[0] cx q[0], q[1];",
+        ),
+    ],
+)
+def test_missing_semicolon_names_the_statement_that_lacks_it(
+    text: str, line: int, message: str
+) -> None:
+    with pytest.raises(CircuitError) as info:
+        load_circuit(text)
+    assert info.value.line == line
+    assert str(info.value) == message
+
+
 def test_unsupported_qasm_version() -> None:
     with pytest.raises(CircuitError, match="OpenQASM 4 is not supported"):
         load_circuit("OPENQASM 4.0;\nqubit q;\n")

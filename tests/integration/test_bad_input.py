@@ -272,9 +272,9 @@ def test_walltime_over_the_partition_limit_is_refused_before_sbatch(
 @pytest.mark.parametrize(
     ("text", "line", "fragment"),
     [
-        (MALFORMED_QASM2, 5, "needed ';'"),
+        (MALFORMED_QASM2, 4, "missing ';'"),
         (MALFORMED_QASM3, 5, "foo"),
-        ("OPENQASM 3.0;\nqubit[2] q;\nh q[0]\ncnot q[0], q[1];\n", 4, "missing ';'"),
+        ("OPENQASM 3.0;\nqubit[2] q;\nh q[0]\ncnot q[0], q[1];\n", 3, "missing ';'"),
     ],
 )
 def test_malformed_qasm_names_the_line(pcs: Any, text: str, line: int, fragment: str) -> None:
@@ -286,7 +286,7 @@ def test_malformed_qasm_names_the_line(pcs: Any, text: str, line: int, fragment:
 
 
 def test_malformed_qasm_from_a_callable_fails_on_the_worker_with_the_line(pcs: Any) -> None:
-    with pytest.raises(TaskFailedError, match="OpenQASM 2 line 5") as info:
+    with pytest.raises(TaskFailedError, match="OpenQASM 2 line 4") as info:
         pcs.get_results(pcs.submit_quantum_task(QuantumTask(lambda: MALFORMED_QASM2, pilot="aer")))
     assert isinstance(info.value.__cause__, CircuitError)
 

@@ -8,6 +8,7 @@ checked without a cluster: they must come before Ray is touched.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -20,14 +21,25 @@ from typing import Any
 import pytest
 import ray
 import typer
+from rich.console import Console
 
 from dreamer.ranking import Ranker
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.workload import TaskRequirements, WorkloadProfile
 from pilot import PilotComputeService
-from pilot.cli import DEFAULT_FAKE_DEVICES, one_line, pilot_descriptions
+from pilot.cli import (
+    DEFAULT_FAKE_DEVICES,
+    RAY_TOKEN_NOTICE,
+    app,
+    demo_table,
+    executors_table,
+    one_line,
+    pilot_descriptions,
+    pilots_table,
+    ranking_table,
+)
 from pilot.errors import MissingDependencyError
-from pilot.inspect import ranking_rows
+from pilot.inspect import ClusterPilot, ranking_rows
 from pilot.results import QuantumResult
 from tests.helpers import cli_error_line, run_cli
 
@@ -55,6 +67,12 @@ WIDE = (
     'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[8] q;\nbit[8] c;\nh q[0];\n'
     + "".join(f"cx q[{i}], q[{i + 1}];\n" for i in range(7))
     + "c = measure q;\n"
+)
+
+#: Hides IBM's SDK from the CLI in a subprocess (``find_spec`` then raises, as for a
+#: package that is not installed), then runs ``qdreamer`` with the remaining arguments.
+WITHOUT_IBM = (
+    "import sys; sys.modules['qiskit_ibm_runtime'] = None; from pilot.cli import main; main()"
 )
 
 #: Line 6 calls an undefined gate.
@@ -130,6 +148,8 @@ def test_debug_shows_the_traceback(offline_env: dict[str, str], files: Path) -> 
         (["run", "bell.qasm", "--shots", "0"], "Invalid value for '--shots'"),
         (["run", "missing.qasm"], "does not exist"),
         (["run", "bell.qasm", "--objective", "fast"], "unknown objective 'fast'"),
+        (["run", "bell.qasm", "--objective", "fidelty"], "did you mean 'fidelity'?"),
+        (["resources", "--objective", "balanse"], "did you mean 'balanced'?"),
         (["resources", "-e", "qiskit_locl"], "did you mean 'qiskit_local'"),
         (["resources", "-e", "qiskit_local:fake_lagos"], "takes no device list"),
     ],
@@ -334,6 +354,9 @@ def test_pilots_lists_the_pilots_a_service_holds(
         table = cli(["pilots"], driver_env, tmp_path).stdout
         row = next(line for line in table.splitlines() if "cli-probe" in line)
         assert "quantum" in row and "RUNNING" in row and "fake_manila" in row
+        # 'auto' (here: RAY_ADDRESS) resolves; the title names the cluster joined.
+        table = cli(["pilots", "--address", "auto"], driver_env, tmp_path).stdout
+        assert f"Pilots on {driver_env['RAY_ADDRESS']}" in table and "on auto" not in table
     after = json_out(cli(["pilots", "--json"], driver_env, tmp_path))
     assert not {"cli-probe", "cli-cpu"} & {p["name"] for p in after}
     cluster_left_as_it_was()
@@ -351,3 +374,181 @@ def test_run_without_a_feasible_resource_is_one_line(
         "qiskit_fake/fake_manila: needs 8 qubits, has 5"
     ], out.stderr
     cluster_left_as_it_was()
+
+
+# ---------------------------------------------------------------- help, dependencies, layout
+def render(table: Any, width: int) -> str:
+    """``table`` as a terminal ``width`` columns wide shows it (no colour)."""
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(table)
+    return out.getvalue()
+
+
+def column(text: str, index: int) -> str:
+    """Column ``index`` of a rendered table's body, its lines joined without spaces
+    (a folded name reads whole again)."""
+    rows = [line.split("│")[1:-1] for line in text.splitlines() if line.startswith("│")]
+    return "".join(cells[index].replace(" ", "") for cells in rows)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["run", "--help"], ["resources", "--help"], ["slurm", "submit", "--help"]],
+)
+def test_help_shows_flags_without_a_value(
+    args: list[str], offline_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = cli(args, offline_env, tmp_path).stdout
+    assert "<bool>" not in out, out
+    flag = "--debug" if args == ["--help"] else "--json"
+    line = next(line for line in out.splitlines() if line.startswith(f"│ {flag} "))
+    assert re.search(rf"{flag}\s+(Show|Print)", line), line
+
+
+def test_cpus_defaults_to_the_pilots_own_reservation() -> None:
+    command: Any = typer.main.get_command(app)
+    for name in ("run", "resources"):
+        (cpus,) = [p for p in command.commands[name].params if p.name == "cpus"]
+        assert cpus.default is None, name
+    (desc,) = pilot_descriptions(["qiskit_local"], None)
+    assert "cores_per_node" not in desc
+    (desc,) = pilot_descriptions(["qiskit_local"], 0.5)
+    assert desc["cores_per_node"] == 0.5
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_executors_table_shows_extras_in_install_commands(
+    width: int, offline_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Rich took ``[ibm]`` for markup and printed ``pip install 'qdreamer'``."""
+    env = dict(offline_env, COLUMNS=str(width))
+    out = subprocess.run(
+        [sys.executable, "-c", WITHOUT_IBM, "executors"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
+    rows = {line.split()[1]: line for line in out.splitlines() if line.startswith("│")}
+    for executor in ("qiskit_fake", "ibm_runtime"):
+        assert "no" in rows[executor].split() and "pip install 'qdreamer[ibm]'" in rows[executor]
+    assert "pip install 'qdreamer'" not in out
+    assert max(len(line) for line in out.splitlines()) <= width
+    summary = "IBM fake devices" in out
+    assert summary == (width == 120), out  # at 80 columns the summary column is left out
+
+
+def test_executors_table_escapes_markup() -> None:
+    rows = [
+        {"executor": "x[y]", "installed": False, "install": "pip install 'q[a,b]'", "summary": "s"}
+    ]
+    for width in (80, 120):
+        text = render(executors_table(rows, width), width)
+        assert "x[y]" in text and "pip install 'q[a,b]'" in text
+
+
+@pytest.mark.parametrize("args", [["run", "bell.qasm"], ["resources"]])
+def test_missing_sdk_is_refused_before_ray_starts(
+    args: list[str], offline_env: dict[str, str], files: Path
+) -> None:
+    """The SDK check comes first: with Ray asked for at an address where nothing
+    listens, the error is still the missing SDK, not the unreachable cluster."""
+    env = dict(offline_env, RAY_ADDRESS="127.0.0.1:1")
+    out = subprocess.run(
+        [sys.executable, "-c", WITHOUT_IBM, *args, "-e", "qiskit_local", "-e", "qiskit_fake"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=files,
+        check=False,
+    )
+    assert out.returncode == 1, out.stderr
+    assert error_line(out) == (
+        "error: MissingDependencyError: executor 'qiskit_fake' needs the Python package that "
+        "provides 'qiskit_ibm_runtime'; install it with: pip install 'qdreamer[ibm]'"
+    )
+
+
+def _result(executor: str, backend: str, path: str, counts: dict[str, int]) -> QuantumResult:
+    return QuantumResult(
+        "t", "bell", counts, 1000, None, None, backend, executor, executor, "qiskit", path,
+        0.0, 0.0, 0.123456,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_demo_table_keeps_every_number_whole(width: int) -> None:
+    results = [
+        _result("qiskit_local", "aer_simulator", "native", {"00": 512, "11": 488}),
+        _result("pennylane_lightning", "lightning.qubit", "portable", {"00": 508, "11": 492}),
+        _result("braket_local", "braket_sv", "portable", {"00": 473, "11": 527}),
+    ]
+    text = render(demo_table(results, [1.0, 0.998, 1.0], 1000, width), width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "…" not in text
+    assert "P(00,11)" in text and "run s" in text
+    for executor, score in (("qiskit_local", "1.000"), ("pennylane_lightning", "0.998")):
+        row = next(line for line in text.splitlines() if executor in line)
+        assert score in row and "0.123" in row and "lightning.qubit" in text
+    assert ("portable" in text) == (width == 120)  # no room for the path column at 80
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_ranking_table_keeps_every_number_whole(width: int) -> None:
+    base = {
+        "fidelity_model": "x",
+        "queue_is_lower_bound": False,
+        "status_stale": False,
+        "priced": True,
+        "currency": "USD",
+        "feasible": True,
+        "reasons": [],
+    }
+    rows = [
+        dict(base, rank=1, resource="aer_simulator_noisy_fake_kolkata", pilot="qiskit_fake",
+             qubits=27, estimated_fidelity=0.91234, queue_depth=12, expected_wait_seconds=1234.5,
+             estimated_cost=0.01234),
+        dict(base, rank=None, resource="fake_manila", pilot="qiskit_fake-1", qubits=5,
+             estimated_fidelity=0.8, queue_depth=0, expected_wait_seconds=0.5, priced=False,
+             estimated_cost=0.0, feasible=False, reasons=["needs 8 qubits, has 5"]),
+    ]  # fmt: skip
+    text = render(ranking_table(rows, "QDREAMER ranking", width), width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "…" not in text
+    for number in ("0.912", "20.6m", "0.0123", "0.800", "0.500s"):
+        assert number in text, (number, text)
+    assert "aer_simulator_noisy_fake_kolkata" in column(text, 1)
+    assert "needs8qubits,has5" in column(text, -1)
+
+
+def test_pilots_table_escapes_and_keeps_numbers() -> None:
+    found = [
+        ClusterPilot("gpu[0]-pilot-with-a-long-name", "classical", "RUNNING", 12.5, 1.0),
+        ClusterPilot("q", "quantum", "RUNNING", 0.25, 0.0, executor="qiskit_fake",
+                     devices=["fake_manila", "fake_lagos", "fake_perth", "fake_kolkata"]),
+    ]  # fmt: skip
+    for width in (80, 120):
+        text = render(pilots_table(found, "Pilots on 10.0.0.5:6379"), width)
+        assert "gpu[0]-pilot-with-a-long-name" in column(text, 0)
+        assert "fake_manila,fake_lagos,fake_perth,fake_kolkata" in column(text, -1)
+        assert "12.5" in text and "0.25" in text and "…" not in text
+
+
+@pytest.mark.slow
+def test_a_command_starting_ray_prints_no_token_notice(
+    offline_env: dict[str, str], files: Path
+) -> None:
+    """A fresh shell (no RAY_AUTH_MODE): the local Ray the CLI starts uses token
+    authentication, and Ray's notice saying so (and how to turn it off) is not printed."""
+    env = {k: v for k, v in offline_env.items() if k != "RAY_AUTH_MODE"}
+    env["COLUMNS"] = "80"
+    out = cli(["demo", "--shots", "100"], env, files)
+    assert RAY_TOKEN_NOTICE not in out.stderr and "RAY_AUTH_MODE" not in out.stderr, out.stderr
+    assert max(len(line) for line in out.stdout.splitlines()) <= 80
+    rows = [line for line in out.stdout.splitlines() if "00:" in line]
+    assert len(rows) == 3 and "…" not in out.stdout, out.stdout
+    for row in rows:
+        assert re.search(r"│ +[01]\.\d{3} │ +\d+\.\d{3} │$", row), row

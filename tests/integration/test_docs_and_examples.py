@@ -17,6 +17,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,77 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         "braket_local",
         "braket_sv1",
     } <= names
+
+
+#: CI's grep for the README's test command (.ci/run).
+CI_TEST_COMMAND = re.compile(r"^python3 -m venv \.venv && .*pytest")
+#: The first quick-start command: install extras, then run the demo.
+DEMO_COMMAND = re.compile(
+    r'python3 -m venv \.venv && \.venv/bin/pip install -e "\.\[(?P<extras>[\w,-]+)\]" '
+    r"&& \.venv/bin/qdreamer demo"
+)
+#: How the examples that need torch say to install it (the CPU build first).
+TORCH_INSTALL = 'pip install torch==2.13.0 && pip install -e ".[torch]"'
+
+
+def _with_included_extras(extras: set[str]) -> tuple[set[str], list[str]]:
+    """``extras`` with the extras they include (``qdreamer[a,b]``), and their requirements."""
+    optional = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    seen: set[str] = set()
+    requirements: list[str] = []
+    todo = list(extras)
+    while todo:
+        extra = todo.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for req in optional[extra]:
+            m = re.fullmatch(r"qdreamer\[([\w,-]+)\]", req)
+            if m:
+                todo += m[1].split(",")
+            else:
+                requirements.append(req)
+    return seen, requirements
+
+
+def test_readme_quick_start_installs_what_the_demo_and_the_cli_defaults_use() -> None:
+    """Two commands: the first installs and runs the demo (and leaves torch out), the
+    second is the test command CI greps for.  The first installs the SDK of every
+    executor the demo and the CLI's defaults start."""
+    from pilot.backends.registry import resolve_executor
+    from pilot.cli import DEFAULT_RESOURCE_EXECUTORS
+    from pilot.demo import DEMO_EXECUTORS
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    commands = [line for block in blocks for line in block.splitlines() if line.strip()]
+    assert len(commands) == 2, commands
+    demo, tests = commands
+    m = DEMO_COMMAND.fullmatch(demo)
+    assert m is not None, demo
+    assert CI_TEST_COMMAND.match(tests) and not CI_TEST_COMMAND.match(demo)
+    extras, requirements = _with_included_extras(set(m["extras"].split(",")))
+    assert not [r for r in requirements if re.match(r"torch\b", r)], requirements
+    # `qdreamer run` starts qiskit_local by default; `resources` the defaults below.
+    for name in {*DEMO_EXECUTORS, *DEFAULT_RESOURCE_EXECUTORS, "qiskit_local"}:
+        needed = re.search(r"qdreamer\[(\w+)\]", resolve_executor(name).install)
+        assert needed is None or needed[1] in extras, (name, needed, extras)
+
+
+def test_examples_that_need_torch_say_how_to_install_it() -> None:
+    source = (ROOT / "examples" / "hybrid_qml.py").read_text()
+    docstring = ast.get_docstring(ast.parse(source)) or ""
+    assert TORCH_INSTALL in docstring
+    for page in ("README.md", "docs/hybrid.md"):
+        text = " ".join((ROOT / page).read_text().split())  # lines joined as rendered
+        mentions = [m.end() for m in re.finditer(r"`python examples/hybrid_qml\.py`", text)]
+        assert mentions, page
+        for end in mentions:
+            around = text[end - 600 : end + 200]
+            assert "torch==2.13.0" in around and '".[torch]"' in around, (page, around)
 
 
 def test_every_example_runs_in_ci() -> None:

@@ -341,7 +341,9 @@ def _answers(head: Head) -> bool:
         return False
 
 
-def _start_head(root: Path, env: dict[str, str], token_file: Path) -> Head:
+def _start_head(
+    root: Path, env: dict[str, str], token_file: Path, python: str = sys.executable
+) -> Head:
     (
         gcs,
         dashboard,
@@ -357,7 +359,7 @@ def _start_head(root: Path, env: dict[str, str], token_file: Path) -> Head:
     temp_dir = Path(tempfile.mkdtemp(prefix="r", dir=root))
     log = root / f"head-{gcs}.log"
     args = [
-        sys.executable,
+        python,
         "-m",
         "ray.scripts.scripts",
         "start",
@@ -403,6 +405,10 @@ def _stop_head(head: Head) -> None:
 @pytest.fixture(scope="module")
 def head() -> Iterator[Head]:
     """A real ``ray start --head`` on loopback with token authentication."""
+    yield from _head()
+
+
+def _head(python: str = sys.executable, **extra_env: str) -> Iterator[Head]:
     # A short root: Ray's AF_UNIX socket paths under the session dir must stay
     # below 107 bytes, and pytest's tmp_path is long.
     root = Path(tempfile.mkdtemp(prefix="qdh-", dir="/tmp"))
@@ -419,12 +425,13 @@ def head() -> Iterator[Head]:
         RAY_AUTH_TOKEN_PATH=str(token_file),
         # As if `ray start` ran in the activated virtualenv: a job's entrypoint
         # `python driver.py` is found on the PATH the head was started with.
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+        PATH=os.pathsep.join([str(Path(python).parent), env.get("PATH", "")]),
+        **extra_env,
     )
     failures = []
     try:
         for _attempt in range(3):  # a port chosen free may be taken before Ray binds it
-            candidate = _start_head(root, env, token_file)
+            candidate = _start_head(root, env, token_file, python)
             deadline = time.monotonic() + 120
             while candidate.proc.poll() is None and time.monotonic() < deadline:
                 if _answers(candidate):
@@ -569,3 +576,141 @@ def test_missing_token_mode_says_how_to_authenticate(head: Head, tmp_path: Path)
     assert data["error"] is not None and "PilotError" in data["error"], data
     assert "RAY_AUTH_MODE=token" in data["message"], data
     assert head.proc.poll() is None
+
+
+#: Reports which Ray the service is on, by every channel the user sees.
+WHICH_DRIVER = f"""
+import json
+import logging
+import sys
+
+import ray
+
+from pilot import PilotComputeService
+
+logging.basicConfig(level=logging.INFO, format="LOG %(levelname)s %(name)s %(message)s")
+with PilotComputeService(**json.loads(sys.argv[1])) as pcs:
+    out = {{
+        "gcs_address": pcs.ray_address,
+        "origin": pcs.ray_origin,
+        "repr": repr(pcs),
+        "report": pcs.report().to_dict()["ray"],
+        "cluster_cpus": ray.cluster_resources().get("CPU"),
+    }}
+print({RESULT!r} + json.dumps(out))
+"""
+
+
+def test_without_an_address_the_service_says_it_joined_the_running_cluster(
+    head: Head, tmp_path: Path
+) -> None:
+    # As a user's `ray.init()` would: the cluster `ray start` recorded (in the head's
+    # own temp dir here, so that other Ray instances on this machine are not found).
+    kwargs = {"ray_init_kwargs": {"_temp_dir": str(head.temp_dir)}}
+    out = run_driver(WHICH_DRIVER, head.client_env(), tmp_path, json.dumps(kwargs))
+    assert out.returncode == 0, out
+    data = out.result()
+    assert data["gcs_address"] == head.gcs_address and data["cluster_cpus"] == 1.0
+    said = f"joined the Ray cluster already running on this machine at {head.gcs_address}"
+    for channel in ("origin", "repr", "report"):
+        assert said in data[channel], (channel, data)
+    assert "ray_address='local'" in data["origin"] and "RAY_ADDRESS=local" in data["origin"]
+    assert f"LOG WARNING pilot.service {said}" in out.stderr, out
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_ray_address_local_starts_a_new_instance_beside_the_running_one(
+    head: Head, tmp_path: Path, how: str
+) -> None:
+    env = head.client_env()
+    kwargs: dict[str, Any] = {"ray_init_kwargs": {"_temp_dir": str(head.temp_dir)}}
+    if how == "argument":
+        kwargs["ray_address"] = "local"
+    else:
+        env["RAY_ADDRESS"] = "local"
+    out = run_driver(WHICH_DRIVER, env, tmp_path, json.dumps(kwargs))
+    assert out.returncode == 0, out
+    data = out.result()
+    assert data["gcs_address"] != head.gcs_address
+    for channel in ("origin", "repr", "report"):
+        assert f"started a new local Ray instance at {data['gcs_address']}" in data[channel]
+    assert sys.executable in data["origin"]  # the Python its workers run
+    assert head.proc.poll() is None
+
+
+HIDE_TORCH = """
+import sys
+
+
+class _HideTorch:
+    # This environment has no torch (as another virtualenv would not).
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _HideTorch())
+"""
+
+TORCH_PILOT_DRIVER = f"""
+import json
+import sys
+
+from pilot import PilotComputeService
+
+with PilotComputeService(ray_address=sys.argv[1]) as pcs:
+    try:
+        pcs.create_pilot({{"resource_type": "quantum", "quantum": {{"executor": "torch_sv"}}}})
+        out = {{"error": None}}
+    except Exception as exc:
+        out = {{"error": type(exc).__name__, "message": str(exc)}}
+print({RESULT!r} + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def other_env_head() -> Iterator[tuple[Head, str]]:
+    """A ``ray start --head`` run from another Python environment, one without torch:
+    a virtualenv of its own (its own ``bin/python`` and ``pyvenv.cfg``) sharing this
+    one's packages except torch, which a ``sitecustomize`` hides."""
+    root = Path(tempfile.mkdtemp(prefix="qdenv-", dir="/tmp"))
+    try:
+        venv = Path(sys.prefix)
+        (root / "bin").mkdir()
+        (root / "bin" / "python").symlink_to(Path(sys.executable).resolve())
+        shutil.copy(venv / "pyvenv.cfg", root / "pyvenv.cfg")
+        (root / "lib").symlink_to(venv / "lib")
+        hooks = root / "hooks"
+        hooks.mkdir()
+        (hooks / "sitecustomize.py").write_text(textwrap.dedent(HIDE_TORCH))
+        python = str(root / "bin" / "python")
+        probe = subprocess.run(
+            [python, "-c", "import sys, ray, pilot; print(sys.prefix)"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(hooks)},
+            check=False,
+            timeout=120,
+        )
+        assert probe.returncode == 0 and probe.stdout.strip() == str(root), probe
+        for started in _head(python, PYTHONPATH=str(hooks)):
+            yield started, python
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_workers_in_another_environment_are_named_in_the_error(
+    other_env_head: tuple[Head, str], tmp_path: Path
+) -> None:
+    head, python = other_env_head
+    env = {k: v for k, v in head.client_env().items() if k != "PYTHONPATH"}
+    out = run_driver(TORCH_PILOT_DRIVER, env, tmp_path, head.loopback)
+    assert out.returncode == 0, out
+    data = out.result()
+    assert data["error"] == "MissingDependencyError", data
+    message = data["message"]
+    assert "pip install torch==2.13.0" in message  # how to install it
+    assert f"the pilot's Ray workers run {python}" in message  # where
+    assert f"not this driver's Python ({sys.executable})" in message
+    assert "ray_address='local'" in message and "RAY_ADDRESS=local" in message

@@ -44,3 +44,25 @@ def test_hybrid_classifier_reaches_90_percent(
     assert re.search(r"1300 circuits on 2 pilots", out)
     assert re.search(r"training accuracy 0\.9\d|training accuracy 1\.00", out)
     assert ray.is_initialized() and ray.cluster_resources().get("CPU") == 2
+
+
+def test_without_torch_the_example_says_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    hide_torch = (
+        "import runpy, sys; sys.modules['torch'] = None; "
+        "runpy.run_path('examples/hybrid_qml.py', run_name='__main__')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", hide_torch],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert out.stderr.strip() == (
+        'hybrid_qml.py needs torch: pip install torch==2.13.0 && pip install -e ".[torch]"'
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,9 @@ def test_seed_description_is_accepted_with_defaults() -> None:
     assert d.quantum.executor == "ibm_runtime"  # ibmq_* is an alias
     assert d.quantum.token == "secret-token-123"
     assert d.quantum.channel == "ibm_quantum_platform"  # from conf/defaults.toml
-    assert d.cores_per_node == 1 and d.number_of_nodes == 1 and d.resource == "local"
+    assert d.cores_per_node is None and d.number_of_nodes == 1 and d.resource == "local"
+    # A local quantum pilot reserves nothing unless asked: it shares the node.
+    assert d.reserved() == (0.0, 0.0)
     assert "secret-token-123" not in repr(d) and "secret-token-123" not in str(d.model_dump())
 
 
@@ -155,3 +158,36 @@ def test_every_packaged_default_key_is_a_valid_description_key() -> None:
     assert set(conf["quantum"]) <= set(QuantumConfig.model_fields)
     for table in conf["executors"].values():
         assert set(table) <= set(QuantumConfig.model_fields)
+
+
+@pytest.mark.parametrize(
+    ("description", "reserved"),
+    [
+        ({}, (1.0, 0.0)),  # a classical pilot holds a CPU per node
+        ({"cores_per_node": 0.5}, (0.5, 0.0)),
+        ({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}}, (0.0, 0.0)),
+        ({"resource_type": "quantum", "quantum": {"executor": "braket_sv1"}}, (0.0, 0.0)),
+        (
+            {
+                "resource_type": "quantum",
+                "quantum": {"executor": "qiskit_local"},
+                "cores_per_node": 2,
+            },
+            (2.0, 0.0),
+        ),
+        (
+            {"resource_type": "quantum", "quantum": {"executor": "torch_sv"}, "gpus_per_node": 1},
+            (0.0, 1.0),
+        ),
+        (  # a Slurm job allocates whole cores: one by default
+            {
+                "resource_type": "quantum",
+                "quantum": {"executor": "qiskit_local"},
+                "resource": "slurm://localhost",
+            },
+            (1.0, 0.0),
+        ),
+    ],
+)
+def test_what_a_pilot_reserves(description: dict[str, Any], reserved: tuple[float, float]) -> None:
+    assert parse_description(description).reserved() == reserved

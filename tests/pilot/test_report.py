@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from pilot import PilotComputeService, QuantumTask
 from pilot.errors import TaskFailedError
-from pilot.report import TASK_COLUMNS
+from pilot.report import TASK_COLUMNS, Report
 from tests.helpers import basis
 
 
@@ -31,7 +33,10 @@ def _service(workdir: Path) -> PilotComputeService:
     return pcs
 
 
-def test_report_and_metrics_file_count_every_attempt(ray_session: None, tmp_path: Path) -> None:
+def test_report_and_metrics_file_count_every_attempt(
+    ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")  # str(report) fits the terminal: not pytest's
     with _service(tmp_path / "work") as pcs:
         refs = [
             pcs.submit_quantum_task(QuantumTask(basis(i, 3), shots=7, pilot="a")) for i in range(5)
@@ -87,3 +92,62 @@ def test_progress_bar_when_asked_and_silent_otherwise(
     err = capsys.readouterr().err
     assert "waiting" in err and "results" in err
     assert "5/5" in err and "done 4 · failed 1 · running 0" in err
+
+
+def _row(pilot: str, resource: str, executor: str, **numbers: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"pilot": pilot, "resource": resource, "executor": executor, "shots": 1}
+    return row | {
+        "tasks": 5,
+        "failed": 0,
+        "mean_queue_seconds": 0.042,
+        "mean_run_seconds": 0.007,
+        "estimated_cost": None,
+        **numbers,
+    }
+
+
+def _column(text: str, index: int) -> str:
+    """Column ``index`` of the rendered table's body, lines joined without spaces."""
+    rows = [line.split("│")[1:-1] for line in text.splitlines() if line.startswith("│")]
+    return "".join(cells[index].replace(" ", "") for cells in rows)
+
+
+LONG_PILOT = "quantum-pilot-for-the-fake-kolkata-device-number-0"
+LONG_RESOURCE = "aer_simulator_noisy_fake_kolkata"
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_report_table_fits_the_terminal_without_cutting_anything(
+    width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = Report(
+        [
+            _row(LONG_PILOT, LONG_RESOURCE, "qiskit_fake", tasks=12345, failed=17,
+                 mean_queue_seconds=1234.5678, mean_run_seconds=0.0071, estimated_cost=12345.678),
+            _row("b", "aer_simulator", "qiskit_local", mean_queue_seconds=None),
+        ]
+    )  # fmt: skip
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(report)  # rich: the console's width
+    monkeypatch.setenv("COLUMNS", str(width))
+    for text in (out.getvalue(), str(report)):  # print(report): the terminal's width
+        lines = text.splitlines()
+        assert max(len(line) for line in lines) <= width and "…" not in text
+        assert _column(text, 0) == LONG_PILOT + "b"
+        assert _column(text, 1) == LONG_RESOURCE + "aer_simulator"
+        for number in ("12,345", "17", "1234.568", "0.007", "$12,345.68"):
+            assert number in text, (number, text)
+
+
+def test_report_table_keeps_every_column_when_there_is_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = Report([_row("a", "aer_simulator", "qiskit_local")])
+    monkeypatch.setenv("COLUMNS", "120")
+    text = str(report)
+    for heading in ("executor", "mean queue s", "mean run s", "est. cost"):
+        assert heading in text
+    assert "qiskit_local" in text
+    monkeypatch.setenv("COLUMNS", "80")
+    text = str(report)
+    assert "qiskit_local" not in text and "queue s" in text  # the executor column goes first

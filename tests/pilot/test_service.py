@@ -13,6 +13,7 @@ from pilot import (
     PilotComputeService,
     PilotStartError,
     PilotState,
+    PilotWaitWarning,
     QuantumTask,
     SchedulingError,
     ServiceClosedError,
@@ -206,10 +207,46 @@ def test_requests_that_could_never_be_placed_fail_at_once(pcs: Any) -> None:
 
 def test_pilot_that_cannot_get_capacity_in_time_says_so(pcs: Any) -> None:
     free_before = ray.available_resources().get("CPU", 0)
-    with pytest.raises(PilotStartError, match=r"could not reserve .* within 1 s"):
+    # Blocked by what the module's pilots hold: said at once (a warning naming them),
+    # and again in the error when the wait times out.
+    with (
+        pytest.warns(PilotWaitWarning) as warned,
+        pytest.raises(PilotStartError, match=r"could not reserve 2 CPU within 1 s") as info,
+    ):
         pcs.create_pilot({"name": "greedy", "cores_per_node": 2, "start_timeout_seconds": 1})
+    [warning] = [w for w in warned if issubclass(w.category, PilotWaitWarning)]
+    for text in (str(warning.message), str(info.value)):
+        assert "it asks for 2 CPU; the Ray cluster has 2 CPU with 0.5 CPU free" in text
+        assert "pilot 'aer' holds 0.5 CPU; pilot 'cpu' holds 1 CPU" in text
+        assert "'greedy'" not in text.split(":", 1)[1]  # its own reservation is no holder
+        assert "nothing are free" not in text
+    assert "waits up to 1 s (start_timeout_seconds)" in str(warning.message)
+    assert warning.filename == __file__  # attributed to the create_pilot call
     time.sleep(0.5)
     assert ray.available_resources().get("CPU", 0) == pytest.approx(free_before)
+
+
+def test_a_pilot_bigger_than_any_node_is_refused_at_once(pcs: Any) -> None:
+    started = time.monotonic()
+    with pytest.raises(PilotStartError) as info:
+        pcs.create_pilot({"name": "huge", "cores_per_node": 3})
+    assert time.monotonic() - started < 5
+    assert "no node of the Ray cluster has that much (largest node: 2 CPU" in str(info.value)
+
+
+def test_a_default_quantum_pilot_holds_nothing(pcs: Any, tmp_path: Any) -> None:
+    pilot = pcs.create_pilot(
+        {"name": "light", "resource_type": "quantum", "quantum": {"executor": "qiskit_local"}}
+    )
+    try:
+        assert pilot.holds == {"CPU": 0.0, "GPU": 0.0} and pilot.shares_node
+        assert pilot._allocation.handle is None  # no placement group
+        info = ray.get(ray.get_actor("pilot-light").describe.remote())
+        assert info["threads"] == "1"  # one native thread beside everything else
+        result = pcs.get_results(pcs.submit_quantum_task(QuantumTask(bell_qiskit(), pilot="light")))
+        assert set(result.counts) == {"00", "11"}
+    finally:
+        pilot.cancel()
 
 
 def test_cancel_releases_only_what_the_service_made(ray_session: None, tmp_path: Any) -> None:

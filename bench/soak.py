@@ -1,0 +1,131 @@
+"""Long runs: driver memory and journal size per task over many rounds.
+
+One driver, one default ``qiskit_local`` pilot, ``--rounds`` rounds of
+``--n`` two-qubit Bell tasks (100 shots).  Each round submits, fetches every
+result and drops them (``--single``: one ``submit_quantum_task`` per task,
+else ``submit_quantum_tasks``); after it, the driver's resident memory (RSS,
+after ``gc.collect()``) and the journal's size on disk (``journal.sqlite3``
+plus its ``-wal``, after a flush) are read.  The first round warms up (imports,
+caches, Ray's worker), so growth is measured from the end of round 1 to the end
+of the last round, per 10,000 tasks:
+
+* memory growth per 10,000 tasks (target <= 2 MiB),
+* journal bytes per task (target <= 500 for results with few outcomes).
+
+    python bench/soak.py [--n 10000] [--rounds 6] [--single] [--no-journal] [--trace]
+
+``--trace`` prints the top tracemalloc growth sites between round 1 and the
+last round (slower; for finding what grows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import ray
+from qiskit import QuantumCircuit
+
+from pilot import PilotComputeService, QuantumTask
+
+SHOTS = 100
+MIB = 1 << 20
+
+
+def bell() -> QuantumCircuit:
+    qc = QuantumCircuit(2, 2, name="bell")
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure([0, 1], [0, 1])
+    return qc
+
+
+def journal_bytes(directory: Path) -> int:
+    return sum(
+        p.stat().st_size
+        for p in directory.glob("journal.sqlite3*")
+        if p.name.endswith(("sqlite3", "-wal"))
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=10_000, help="tasks per round")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--single", action="store_true", help="submit_quantum_task per task")
+    parser.add_argument("--no-journal", action="store_true")
+    parser.add_argument("--trace", action="store_true", help="tracemalloc growth sites")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="qdreamer-soak-"))
+    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    proc = psutil.Process()
+    if args.trace:
+        import tracemalloc
+
+        tracemalloc.start(12)
+    rss: list[int] = []
+    sizes: list[int] = []
+    snapshots = []
+    qc = bell()
+    try:
+        with PilotComputeService(working_directory=workdir, journal=not args.no_journal) as pcs:
+            pcs.create_pilot({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}})
+            for r in range(args.rounds):
+                t = time.perf_counter()
+                tasks = [QuantumTask(qc, shots=SHOTS) for _ in range(args.n)]
+                if args.single:
+                    refs = [pcs.submit_quantum_task(task) for task in tasks]
+                else:
+                    refs = pcs.submit_quantum_tasks(tasks)
+                results = pcs.get_results(refs)
+                assert all(sum(x.counts.values()) == SHOTS for x in results)
+                dt = time.perf_counter() - t
+                del tasks, refs, results
+                time.sleep(1.5)  # let the supervisor and the journal writer catch up
+                if pcs.journal is not None:
+                    pcs.journal.flush()
+                gc.collect()
+                rss.append(proc.memory_info().rss)
+                sizes.append(journal_bytes(workdir))
+                if args.trace and r in (0, args.rounds - 1):
+                    import tracemalloc
+
+                    snapshots.append(tracemalloc.take_snapshot())
+                print(
+                    f"round {r + 1}: {args.n / dt:7.0f} tasks/s  rss {rss[-1] / MIB:8.1f} MiB  "
+                    f"journal {sizes[-1] / MIB:7.2f} MiB",
+                    flush=True,
+                )
+    finally:
+        ray.shutdown()
+        shutil.rmtree(workdir, ignore_errors=True)
+    tasks_after_warmup = args.n * (args.rounds - 1)
+    growth = (rss[-1] - rss[0]) / MIB * 10_000 / tasks_after_warmup
+    per_task = (sizes[-1] - sizes[0]) / tasks_after_warmup
+    print(
+        f"\nmemory growth: {growth:.2f} MiB per 10,000 tasks (target <= 2) "
+        f"over {tasks_after_warmup:,} tasks after round 1"
+    )
+    if not args.no_journal:
+        print(f"journal: {per_task:.0f} bytes per task (target <= 500)")
+    if args.trace and len(snapshots) == 2:
+        print("\ntop growth sites (tracemalloc, round 1 -> last):")
+        for stat in snapshots[1].compare_to(snapshots[0], "traceback")[:12]:
+            print(f"{stat.size_diff / 1024:9.1f} KiB  {stat.count_diff:+7d} blocks")
+            for line in stat.traceback.format()[-6:]:
+                print("    " + line)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
