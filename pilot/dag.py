@@ -50,6 +50,8 @@ QUANTUM_OPTIONS = (
     "name",
     "parameter_values",
     "observables",
+    "timeout_seconds",
+    "keep_native",
 )
 #: ``submit_task`` arguments a classical function accepts as options.
 CLASSICAL_OPTIONS = ("pilot", "num_cpus", "num_gpus", "memory")
@@ -233,6 +235,20 @@ class Dependencies:
             for u in ups:
                 self._consumers.setdefault(u, set()).add(me)
 
+    def prune(self, alive: set[bytes]) -> int:
+        """Forget tasks whose objects nothing references any more (``alive``: what Ray
+        says is referenced); returns how many entries went."""
+        with self._lock:
+            gone = [me for me in self._upstream if me not in alive]
+            for me in gone:
+                del self._upstream[me]
+            dead = [u for u in self._consumers if u not in alive]
+            for u in dead:
+                del self._consumers[u]
+            for users in self._consumers.values():
+                users.intersection_update(alive)
+        return len(gone) + len(dead)
+
     def upstream(self, binary: bytes) -> tuple[bytes, ...]:
         """The ObjectRefs (binary ids) the task of ``binary`` consumed."""
         with self._lock:
@@ -323,6 +339,24 @@ def _cancel(ref: Any, force: bool) -> None:
         if not force:
             raise
         ray.cancel(ref, force=False)
+
+
+def referenced() -> set[bytes] | None:
+    """Objects this process still references (a Python variable, a pending task's
+    argument), by binary id, from Ray's own counts; ``None`` if Ray does not say."""
+    try:
+        import ray
+
+        worker: Any = ray._private.worker.global_worker
+        counts = worker.core_worker.get_all_reference_counts()
+    except Exception:  # a private API: callers then keep what they hold
+        logger.debug("Ray reference counts unavailable", exc_info=True)
+        return None
+    return {
+        oid if isinstance(oid, bytes) else oid.binary()
+        for oid, c in counts.items()
+        if c.get("local", 0) or c.get("submitted", 0)
+    }
 
 
 def _reference_counts() -> dict[bytes, int] | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
@@ -56,7 +58,9 @@ class QuantumResult:
     @property
     def native(self) -> Any:
         """The SDK's own result for this circuit (Aer ``ExperimentResult``, a Runtime
-        ``SamplerPubResult``, a Braket task result...), or ``None`` when it does not pickle.
+        ``SamplerPubResult``, a Braket task result...) when the task asked for it
+        (``QuantumTask(..., keep_native=True)``), else ``None`` (also when it does not
+        pickle).
 
         It travels as bytes and is unpickled on first access: most callers never
         read it, and unpickling thousands of SDK objects would slow every result.
@@ -201,3 +205,105 @@ def _jsonable(value: Any) -> Any:
     if callable(tolist):
         return _jsonable(tolist())
     return str(value)
+
+
+# ---------------------------------------------------------------- compact records
+#: Tag of a compact result record (:func:`encode_outcome`); anything else is a pickle.
+#: A new record layout or dictionary gets a new tag, and the old ones stay readable.
+RECORD_TAG = b"Q1"
+_RECORD_FIELDS = tuple(f.name for f in fields(QuantumResult))
+
+
+def _record_dictionary() -> bytes:
+    """The preset DEFLATE dictionary of ``Q1`` records: a typical record, pickled.
+
+    Records share most of their bytes with it (field values such as the
+    executor and backend names, the keys of QDREAMER's breakdown), so each
+    stores only what differs.  Frozen with the tag: never edit, add a ``Q2``.
+    """
+    breakdown = {
+        "estimated_fidelity": 1.0,
+        "expected_wait_seconds": 0.0,
+        "estimated_run_seconds": 0.001,
+        "expected_completion_seconds": 0.001,
+        "estimated_cost": 0.0,
+        "currency": "USD",
+        "queue_depth": 0,
+        "queue_is_lower_bound": False,
+        "status_stale": False,
+        "layout": (0, 1),
+        "swaps": 0,
+        "fidelity_model": "ideal",
+    }
+    selection = {
+        "resource": "aer_simulator",
+        "pilot": "qiskit_local-0",
+        "score": 0.0,
+        "objective": "fidelity",
+        "breakdown": breakdown,
+        "estimated_cost": 0.0,
+        "failover": [],
+    }
+    typical = (
+        "0123456789abcdef",
+        "circuit",
+        {"00": 512, "11": 512},
+        1024,
+        None,
+        None,
+        "aer_simulator",
+        "qiskit_local",
+        "qiskit_local-0",
+        "qiskit",
+        "native",
+        1.7e9,
+        1.7e9,
+        1.7e9,
+        None,
+        {"batch_size": 16, "transpiled": False, "parameter_values": [0.0]},
+        selection,
+    )
+    words = (
+        b"pennylane_default pennylane_lightning default.qubit lightning.qubit braket_local "
+        b"braket_sv braket_dm qiskit_fake fake_ ibm_runtime torch_statevector portable "
+        b"braket pennylane qasm gatedict first-feasible speed cost balanced estimator "
+    )
+    return words + pickle.dumps(typical, protocol=5)
+
+
+_DICTIONARY = _record_dictionary()
+
+
+def encode_outcome(value: Any) -> bytes:
+    """What the task journal keeps of a task's outcome, as bytes.
+
+    A :class:`QuantumResult` becomes a compact record: its fields pickled as
+    one tuple, then DEFLATE-compressed against a preset dictionary of a
+    typical record -- about 100-150 bytes for a result with a few outcomes
+    (the SDK's own result, ``native_bytes``, is kept only when the task asked
+    for it).  Anything else (a classical task's value) is cloudpickled.
+    :func:`decode_outcome` reads both.
+    """
+    if type(value) is QuantumResult:
+        try:
+            body = pickle.dumps(tuple(getattr(value, n) for n in _RECORD_FIELDS), protocol=5)
+        except Exception:  # metadata only cloudpickle can carry
+            pass
+        else:
+            deflate = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=_DICTIONARY)
+            return RECORD_TAG + deflate.compress(body) + deflate.flush()
+    import cloudpickle
+
+    return bytes(cloudpickle.dumps(value))
+
+
+def decode_outcome(data: bytes) -> Any:
+    """The value :func:`encode_outcome` encoded (also a plain pickle, as older
+    journals hold)."""
+    if data[:2] == RECORD_TAG:
+        inflate = zlib.decompressobj(-15, zdict=_DICTIONARY)
+        values = pickle.loads(inflate.decompress(data[2:]) + inflate.flush())
+        return QuantumResult(**dict(zip(_RECORD_FIELDS, values, strict=True)))
+    import cloudpickle
+
+    return cloudpickle.loads(data)

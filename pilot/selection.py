@@ -184,6 +184,22 @@ class QDreamer:
             with self._lock:
                 self._inflight.setdefault(pilot, deque()).append(ref)
 
+    def prune(self) -> None:
+        """Drop finished tasks from every pilot's in-flight list (they hold their refs)."""
+        import ray
+
+        with self._lock:
+            lists = {pilot: list(refs) for pilot, refs in self._inflight.items() if refs}
+        for pilot, refs in lists.items():
+            _, pending = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
+            left = {r.binary() for r in pending}
+            seen = {r.binary() for r in refs}
+            with self._lock:
+                current = self._inflight.get(pilot, deque())
+                self._inflight[pilot] = deque(
+                    r for r in current if r.binary() in left or r.binary() not in seen
+                )
+
     def holds(self, binary: bytes) -> int:
         """How many references to the object ``binary`` the load tracking holds."""
         with self._lock:

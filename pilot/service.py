@@ -37,7 +37,7 @@ from pilot.launchers import launcher_for
 from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
 from pilot.progress import Bar, progress_bar
 from pilot.report import METRICS_FILE, Report, TaskLog
-from pilot.results import QuantumResult
+from pilot.results import QuantumResult, decode_outcome
 from pilot.secrets import tighten_ray_token
 from pilot.selection import QDreamer, candidate_summary
 from pilot.states import PilotState
@@ -431,6 +431,7 @@ class PilotComputeService:
             selection=candidate_summary(chosen, objective) if self._selector.enabled else None,
             fallbacks=fallbacks,
             observables=qt.observables or (),
+            keep_native=qt.keep_native,
         )
         if qt.timeout_seconds is not None:
             spec.timeout = qt.timeout_seconds
@@ -584,9 +585,7 @@ class PilotComputeService:
             key = journal.key(h)
             entry = journal.lookup(key) if self._resume else None
             if entry is not None and entry.finished and entry.result is not None:
-                import cloudpickle
-
-                result = cloudpickle.loads(entry.result)
+                result = decode_outcome(entry.result)
                 result.metadata["resumed"] = True
                 out[i] = ray.put(result)
                 self._supervisor.watch(
@@ -964,10 +963,9 @@ class PilotComputeService:
         key = journal.key(h)
         entry = journal.lookup(key) if self._resume else None
         if entry is not None and entry.finished and entry.result is not None:
-            import cloudpickle
             import ray
 
-            ref = ray.put(cloudpickle.loads(entry.result))
+            ref = ray.put(decode_outcome(entry.result))
             self._supervisor.watch(
                 ref, Record(entry.task_id, name, entry.pilot, "resumed", done=True)
             )

@@ -59,6 +59,12 @@ HEALTH_SECONDS = 2.0
 ROWS_SECONDS = 1.0
 #: Resubmissions of one task after pilot losses before it fails.
 MAX_RESUBMITS = 3
+#: Seconds between prunes of the records of finished tasks the program let go of.
+PRUNE_SECONDS = 2.0
+#: Records kept before a prune is worth its cost (Ray's reference table is read whole).
+PRUNE_ABOVE = 2000
+#: Finished tasks' records kept at most when Ray cannot say which are referenced.
+KEEP_FINISHED = 100_000
 #: Bytes up to which a classical task's result is journaled (fetched to the driver);
 #: a bigger one (a dataset, a model) is computed again by a resumed driver.
 CLASSICAL_RESULT_LIMIT = 1 << 20
@@ -108,6 +114,7 @@ class Supervisor:
         self._dead_actors: set[Any] = set()
         self._checked_at = 0.0
         self._drained_at = 0.0
+        self._pruned_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.resubmitted = 0
@@ -138,6 +145,8 @@ class Supervisor:
                 self.sync()
                 if time.monotonic() - self._checked_at >= HEALTH_SECONDS:
                     self.check_pilots()
+                if time.monotonic() - self._pruned_at >= PRUNE_SECONDS:
+                    self.prune()
             except Exception:  # never let the supervisor die
                 logger.exception("supervisor round failed")
 
@@ -156,6 +165,37 @@ class Supervisor:
                 or (record.kind == "classical" and self.journal is not None and record.task_id)
             ):
                 self._pending.setdefault(group, {})[key] = ref
+
+    def prune(self, force: bool = False) -> int:
+        """Forget finished tasks whose ObjectRefs the program no longer holds, so that a
+        long run's memory stays flat once its results are released.
+
+        A record is only needed while its ref can still reach the service (results,
+        errors, cancel, an argument of a later task): Ray's own reference counts say
+        when that has ended.  Returns how many records went.
+        """
+        from pilot.dag import referenced
+
+        self._pruned_at = time.monotonic()
+        if not force and len(self._records) <= PRUNE_ABOVE:
+            return 0
+        self._service._selector.prune()  # its in-flight lists hold refs too
+        alive = referenced()
+        with self._lock:
+            finished = [(key, rec) for key, rec in list(self._records.items()) if rec.done]
+            if alive is None:  # keep the newest KEEP_FINISHED
+                gone = finished[: max(0, len(finished) - KEEP_FINISHED)]
+            else:
+                gone = [(key, rec) for key, rec in finished if key not in alive]
+            for key, rec in gone:
+                self._records.pop(key, None)
+                if rec.task_id and self._by_task.get(rec.task_id) is rec:
+                    del self._by_task[rec.task_id]
+        if alive is not None:
+            self._service._deps.prune(alive)
+        if gone:
+            logger.debug("supervisor: forgot %d finished tasks", len(gone))
+        return len(gone)
 
     def record(self, ref: Any) -> Record | None:
         return self._records.get(ref.binary())
@@ -341,9 +381,9 @@ class Supervisor:
             if isinstance(value, BaseException):
                 self.journal.failed(task_id, f"{type(value).__name__}: {value}"[:2000])
             else:
-                import cloudpickle
+                from pilot.results import encode_outcome
 
-                self.journal.finished(task_id, cloudpickle.dumps(value))
+                self.journal.finished(task_id, encode_outcome(value))
         except JournalError as exc:  # a task the journal does not follow
             logger.debug("journal: %s", exc)
 

@@ -80,6 +80,11 @@ class QuantumTask:
             provider) and its result raises ``TaskTimeoutError``.  A local
             simulator cannot be interrupted: it finishes in the background
             and its result is dropped.
+        keep_native: also return the SDK's own result object
+            (``QuantumResult.native``: an Aer ``ExperimentResult``, a Braket
+            task result...).  Off by default: pickling it costs the pilot about
+            as much as simulating a small circuit, and it triples what a
+            result weighs (and what the journal keeps).
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class QuantumTask:
         parameter_values: Any = None,
         observables: Any = None,
         timeout_seconds: float | None = None,
+        keep_native: bool = False,
     ) -> None:
         if circuit is None:
             raise ConfigError("QuantumTask needs a circuit", key="circuit")
@@ -142,6 +148,10 @@ class QuantumTask:
                 f"{MAX_TIMEOUT_SECONDS} (a year), or None for no limit; got {timeout_seconds!r}",
                 key="timeout_seconds",
             )
+        if not isinstance(keep_native, bool):
+            raise ConfigError(
+                f"keep_native must be True or False, got {keep_native!r}", key="keep_native"
+            )
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise ConfigError(f"kwargs must be a dict, got {type(kwargs).__name__}", key="kwargs")
         if kwargs is not None and not all(isinstance(k, str) for k in kwargs):
@@ -164,6 +174,7 @@ class QuantumTask:
         self.resource = resource
         self.name = name or _circuit_name(circuit)
         self.timeout_seconds = float(timeout_seconds) if timeout_seconds is not None else None
+        self.keep_native = keep_native
         self.observables = check_observables(observables) if observables is not None else None
         self.parameter_values = (
             self._parameter_values(parameter_values) if parameter_values is not None else None
@@ -339,6 +350,8 @@ class TaskSpec:
     deadline: float | None = None
     #: Remote job ids a resumed driver re-attaches to instead of submitting again.
     attach_jobs: tuple[str, ...] = ()
+    #: ``QuantumTask.keep_native``: return the SDK's own result object too.
+    keep_native: bool = False
 
     @property
     def stage(self) -> str:

@@ -260,7 +260,7 @@ class QuantumWorker:
         metadata = dict(outcome.metadata)
         if spec.parameters is not None:
             metadata["parameter_values"] = spec.parameters
-        native = _native_bytes(outcome.native)
+        native = _native_bytes(outcome.native) if spec.keep_native else None
         return QuantumResult(
             task_id=spec.task_id,
             name=spec.name,

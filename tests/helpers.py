@@ -30,6 +30,11 @@ def basis(i: int, width: int = 10) -> Any:
     return qc
 
 
+def key(i: int, width: int = 10) -> str:
+    """The counts key of :func:`basis` ``(i)`` (Qiskit's order: clbit 0 rightmost)."""
+    return format(i, f"0{width}b")
+
+
 def within_binomial(count: int, shots: int, p: float, sigmas: float = 5.0) -> bool:
     """``count`` is within ``sigmas`` standard deviations of ``shots * p``."""
     sd = (shots * p * (1 - p)) ** 0.5

@@ -68,7 +68,11 @@ def workers(fake_braket: Any) -> dict[str, QuantumWorker]:
 
 
 def run(
-    worker: QuantumWorker, circuit: Any, shots: int | None = 1000, resource: str | None = None
+    worker: QuantumWorker,
+    circuit: Any,
+    shots: int | None = 1000,
+    resource: str | None = None,
+    keep_native: bool = False,
 ) -> Any:
     resource = resource or worker.resources()[0].name
     spec = TaskSpec(
@@ -81,6 +85,7 @@ def run(
         num_qubits=None,
         gate_set=None,
         submitted_at=time.time(),
+        keep_native=keep_native,
     )
     return worker.run(spec)
 
@@ -207,7 +212,10 @@ def test_qiskit_fake_runs_each_device_with_its_own_noise(workers: dict) -> None:
     b = run(worker, bell_qiskit(), shots=2000, resource="fake_lagos")
     assert a.backend == "fake_manila" and b.backend == "fake_lagos"
     assert a.counts != b.counts
-    assert a.native is not None  # the native per-experiment result travels with the result
+    # The SDK's own per-experiment result travels only when asked for.
+    assert a.native is None and a.native_bytes is None
+    c = run(worker, bell_qiskit(), shots=100, resource="fake_manila", keep_native=True)
+    assert type(c.native).__name__ == "ExperimentResult" and c.native.shots == 100
 
 
 def test_worker_refuses_circuits_wider_than_the_resource(workers: dict) -> None:
