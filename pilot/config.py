@@ -366,6 +366,8 @@ class ServiceTable(_Strict):
     num_cpus: int | None = Field(default=None, ge=0, strict=True)
     #: "s3://bucket/prefix": finished results are also written there (pilot.store).
     results_store: str | None = Field(default=None, strict=True)
+    #: Runs the task journal keeps when a new run starts (0: every run; pilot.journal).
+    journal_keep_runs: int | None = Field(default=None, ge=0, strict=True)
 
 
 class DreamerTable(_Strict):

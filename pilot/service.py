@@ -97,8 +97,8 @@ class PilotComputeService:
             journal: a task submitted again (the same description, in the
             same order) whose result is journaled returns it without running;
             a quantum task whose remote jobs were submitted re-attaches to
-            them; the others run.  ``False`` starts a new run (older ones are
-            kept).
+            them; the others run.  ``False`` starts a new run (the file keeps
+            the latest ``[service] journal_keep_runs`` runs).
         journal: record every task (description hash, states, chosen
             resource, remote job ids, result; classical results up to 1 MiB)
             in ``<working_directory>/journal.sqlite3`` (see :mod:`pilot.journal`).
@@ -192,7 +192,8 @@ class PilotComputeService:
         from pilot.errors import JournalCorruptError
 
         try:
-            return TaskJournal(self.working_directory, resume=resume)
+            keep = service_defaults().get("journal_keep_runs")
+            return TaskJournal(self.working_directory, resume=resume, keep_runs=keep)
         except JournalCorruptError:
             raise
         except JournalError as exc:
@@ -306,7 +307,7 @@ class PilotComputeService:
         launcher = launcher_for(config.resource)
         pilot: Pilot
         if config.resource_type == "quantum":
-            pilot = QuantumPilot(name, config, launcher)
+            pilot = QuantumPilot(name, config, launcher, journal=self.journal is not None)
         else:
             pilot = ClassicalPilot(name, config, launcher)
         self._pilots[name] = pilot

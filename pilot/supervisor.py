@@ -59,6 +59,9 @@ HEALTH_SECONDS = 2.0
 ROWS_SECONDS = 1.0
 #: Resubmissions of one task after pilot losses before it fails.
 MAX_RESUBMITS = 3
+#: Seconds a finished task's result record may take to come with its pilot's events
+#: (drained every ROWS_SECONDS) before the result is fetched to journal it.
+JOURNAL_WAIT = 3 * ROWS_SECONDS
 #: Seconds between prunes of the records of finished tasks the program let go of.
 PRUNE_SECONDS = 2.0
 #: Records kept before a prune is worth its cost (Ray's reference table is read whole).
@@ -92,6 +95,8 @@ class Record:
     failover: BaseException | None = None
     #: Quantum: one of several tasks of one actor call (``run_batch``).
     batched: bool = False
+    #: Its outcome is in the journal (a result's record came from its pilot).
+    journaled: bool = False
 
 
 class Supervisor:
@@ -136,6 +141,13 @@ class Supervisor:
         try:
             self.sync()
             self._drain_events(everyone=True)
+            if self.journal is not None:  # what finished but has no record yet
+                with self._lock:
+                    late: list[Any] = []
+                    for entries in self._unconfirmed.values():
+                        for _, key, ref in entries:
+                            self._confirmed(key, ref, late)
+                self._settle_late(late)
         except Exception:  # Ray may be gone already
             logger.debug("final supervisor round failed", exc_info=True)
 
@@ -245,11 +257,15 @@ class Supervisor:
                     rec.done, rec.call = True, None
                     if self.journal is not None and rec.task_id:
                         classical.append(ref)
-                elif self.journal is not None or self.store is not None or self._remote(rec.pilot):
-                    # Fetched: to journal or store it, or (a cloud task, slow and small)
-                    # to see whether it failed in a way that moves it to another resource.
+                elif self.store is not None or self._remote(rec.pilot):
+                    # Fetched: to store it, or (a cloud task, slow and small) to see
+                    # whether it failed in a way that moves it to another resource.
                     fetch.append(ref)
+                elif rec.journaled:  # its result's record came from its pilot: done
+                    rec.done, rec.spec = True, None
                 else:
+                    # Done unless its actor died first: a later ping tells (and, with a
+                    # journal, a failure or a result whose record did not come is fetched).
                     self._unconfirmed.setdefault(group, []).append((now, ref.binary(), ref))
             values = _values(fetch)
             # Claimed (_complete) and moved under one lock hold: settle() sees both.
@@ -363,8 +379,9 @@ class Supervisor:
             rec.failover = cause
             self._service._resource_failed(rec.pilot, rec.spec.resource)
             return rec
-        if self.journal is not None and rec.task_id:
+        if self.journal is not None and rec.task_id and not rec.journaled:
             self._journal_outcome(rec.task_id, value)
+            rec.journaled = True
         if self.store is not None and not isinstance(value, BaseException):
             try:
                 self.store.put(value)
@@ -430,6 +447,25 @@ class Supervisor:
             for pilot, resource in set(events["failing"]):
                 self._service._resource_failed(pilot, resource)
             self._service._tasks.add(events.get("rows", ()))
+            self._journal_records(events.get("journal", ()))
+
+    def _journal_records(self, records: Sequence[tuple[str, bytes]]) -> None:
+        """Journal results from the records their pilots made (nothing fetched here)."""
+        if self.journal is None or not records:
+            return
+        from pilot.journal import JournalError
+
+        for task_id, record in records:
+            rec = self._by_task.get(task_id)
+            if rec is not None and rec.journaled:
+                continue
+            try:
+                self.journal.finished(task_id, record)
+            except JournalError as exc:  # a task the journal does not follow
+                logger.debug("journal: %s", exc)
+                continue
+            if rec is not None:
+                rec.journaled = True
 
     # ------------------------------------------------------------ pilot loss
     def check_pilots(self) -> None:
@@ -464,23 +500,25 @@ class Supervisor:
         # Tasks that finished before a ping their actor answered did not die with it;
         # those of actors released with their pilot (cancelled) are done too.
         pinged = pings_of(pings)
+        late: list[Any] = []
         with self._lock:
             for actor in [a for a in self._unconfirmed if a not in pinged]:
                 if actor not in self._dead_actors:
-                    for _, key, _ref in self._unconfirmed.pop(actor):
-                        rec = self._records.get(key)
-                        if rec is not None:
-                            rec.done, rec.spec = True, None
+                    for _, key, ref in self._unconfirmed.pop(actor):
+                        self._confirmed(key, ref, late)
             for actor in alive:
                 keep = []
                 for seen, key, ref in self._unconfirmed.get(actor, ()):
-                    if seen < issued:
-                        rec = self._records.get(key)
-                        if rec is not None:
-                            rec.done, rec.spec = True, None
+                    rec = self._records.get(key)
+                    # A result's record reaches the journal with the pilot's events,
+                    # about once a second: give it that long before fetching instead.
+                    waiting = self.journal is not None and rec is not None and not rec.journaled
+                    if seen < issued - (JOURNAL_WAIT if waiting else 0.0):
+                        self._confirmed(key, ref, late)
                     else:
                         keep.append((seen, key, ref))
                 self._unconfirmed[actor] = keep
+        self._settle_late(late)
         for any_pilot in list(self._service._pilots.values()):
             if any_pilot.state is PilotState.RUNNING and any_pilot.config.is_slurm:
                 try:
@@ -490,6 +528,32 @@ class Supervisor:
                     continue
                 if state in TERMINAL_STATES:
                     self._pilot_lost(any_pilot, state)
+
+    def _confirmed(self, key: bytes, ref: Any, late: list[Any]) -> None:
+        """A finished task did not die with its actor (caller holds the lock): done, or,
+        when the journal has no record of it yet (a failure; a result whose record
+        was lost), one to fetch (``late``)."""
+        rec = self._records.get(key)
+        if rec is None or rec.done:
+            return
+        if self.journal is not None and rec.task_id and not rec.journaled:
+            late.append(ref)
+        else:
+            rec.done, rec.spec = True, None
+
+    def _settle_late(self, refs: list[Any]) -> None:
+        """Fetch finished tasks the journal has no record of, and complete them."""
+        if not refs:
+            return
+        values = _values(refs)
+        with self._lock:  # claimed and moved together (see sync)
+            lost = [
+                rec
+                for ref, value in zip(refs, values, strict=True)
+                if (rec := self._complete(ref, value)) is not None
+            ]
+            if lost:
+                self._resubmit_quantum(lost)
 
     def _actor_died(self, actor: Any, pilot_name: str, err: BaseException) -> None:
         """An actor died for good: it leaves its pilot, and its lost tasks move."""

@@ -32,8 +32,8 @@ from pilot.errors import (
     TaskTimeoutError,
 )
 from pilot.execution import Outcome, execute
-from pilot.results import QuantumResult
-from pilot.tasks import TaskSpec, check_declared, circuit_of
+from pilot.results import QuantumResult, encode_outcome
+from pilot.tasks import CircuitBlob, TaskSpec, check_declared, circuit_of
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +142,26 @@ class QuantumWorker:
         out: list[Any] = [None] * len(specs)
         done = self._estimate_sweeps(specs, out, started)
         loaded: dict[int, LoadedCircuit] = {}
+        # Tasks sharing a circuit blob (a loop over one circuit) share its loading.
+        shared: dict[tuple[int, int | None, tuple[str, ...] | None, str], LoadedCircuit] = {}
         for i, spec in enumerate(specs):
             if i in done:
                 continue
+            plain = (
+                isinstance(spec.circuit, CircuitBlob)
+                and not spec.args
+                and not spec.kwargs
+                and spec.parameters is None
+                and not spec.observables
+            )
+            memo = (id(spec.circuit), spec.num_qubits, spec.gate_set, spec.resource)
             try:
+                if plain and memo in shared:
+                    loaded[i] = shared[memo]
+                    continue
                 loaded[i] = self._load(spec, *_resolve_refs(spec.args, spec.kwargs))
+                if plain:
+                    shared[memo] = loaded[i]
             except Exception as exc:
                 out[i] = RayTaskError(spec.stage, traceback.format_exc(), exc)
         groups: dict[tuple[str, int | None, tuple[int, ...] | None], list[int]] = {}
@@ -413,9 +428,17 @@ class PilotActor(QuantumWorker):
     WINDOW_WAIT_SECONDS = 600.0
 
     def __init__(
-        self, config: QuantumConfig, pilot: str, num_cpus: float = 1, concurrency: int = 1
+        self,
+        config: QuantumConfig,
+        pilot: str,
+        num_cpus: float = 1,
+        concurrency: int = 1,
+        journal: bool = False,
     ) -> None:
         super().__init__(config, pilot, num_cpus)
+        #: The driver journals results: encode each here (see :meth:`drain_events`).
+        self._journaling = journal
+        self._journal: list[tuple[str, bytes]] = []
         self._compute = threading.BoundedSemaphore(max(1, concurrency))
         self._forwards = threading.BoundedSemaphore(self.FORWARD_SLOTS)
         self._concurrency = max(1, concurrency)
@@ -652,14 +675,17 @@ class PilotActor(QuantumWorker):
     def drain_events(self) -> dict[str, list[Any]]:
         """Since the last call: ``jobs``, the ``(task_id, job_id)`` of remote jobs
         created; ``failing``, the ``(pilot, resource)`` marked failing here;
-        ``rows``, a :func:`task_row` per attempt finished here."""
+        ``rows``, a :func:`task_row` per attempt finished here; ``journal``, the
+        ``(task_id, record)`` of each result made here (:func:`encode_outcome`), when
+        the driver journals."""
         with self._lock:
             out: dict[str, list[Any]] = {
                 "jobs": self._jobs,
                 "failing": self._failed,
                 "rows": self._rows,
+                "journal": self._journal,
             }
-            self._jobs, self._failed, self._rows = [], [], []
+            self._jobs, self._failed, self._rows, self._journal = [], [], [], []
         # Ray's metrics recorded here, in bulk, off the task path.
         metrics.attempts_finished(out["rows"])
         metrics.publish_running()
@@ -672,8 +698,16 @@ class PilotActor(QuantumWorker):
             for spec, value in zip(specs, values, strict=True)
             if not (isinstance(value, QuantumResult) and value.pilot != self.pilot)
         ]
+        # The journal's copy of each result made here, on the pilot: the driver then
+        # journals it without fetching and decoding the result itself.
+        records = [
+            (spec.task_id, encode_outcome(value))
+            for spec, value in zip(specs, values, strict=True)
+            if self._journaling and isinstance(value, QuantumResult) and value.pilot == self.pilot
+        ]
         with self._lock:
             self._rows.extend(rows)
+            self._journal.extend(records)
         metrics.tasks_ended(self.pilot, self.executor, [spec.resource for spec in specs])
 
     def _report_job(self, task_id: str, job_id: str) -> None:

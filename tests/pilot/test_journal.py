@@ -1,12 +1,15 @@
 """The task journal's storage layer (``pilot.journal``): no Ray, a real SQLite file.
 
-Resuming, corruption, crash safety (a subprocess killed with SIGKILL), write
-cost on the caller's thread, atomic writes, and the description hash's
-stability across fresh processes for every circuit format.
+Resuming, bytes per task and memory over a long run, deleting old runs,
+migrating a version-1 file, corruption, crash safety (a subprocess killed
+with SIGKILL), write cost on the caller's thread, atomic writes, and the
+description hash's stability across fresh processes for every circuit format.
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import logging
 import os
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +29,12 @@ import pytest
 
 from pilot.errors import JournalCorruptError, JournalError, PilotError
 from pilot.journal import (
+    APPLICATION_ID,
     SCHEMA_VERSION,
     TaskJournal,
     TaskKey,
     TaskState,
+    _Occurrences,
     atomic_write,
     description_hash,
 )
@@ -337,7 +343,7 @@ def _truncated(path: Path) -> None:
 def _damaged_page(path: Path) -> None:
     _good_journal(path.parent, results=50)
     with sqlite3.connect(path) as conn:
-        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'tasks'").fetchone()
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'task'").fetchone()
         (page_size,) = conn.execute("PRAGMA page_size").fetchone()
     with open(path, "r+b") as fh:  # scribble over the tasks table's b-tree root
         fh.seek((root - 1) * page_size)
@@ -396,7 +402,7 @@ def test_a_corrupt_journal_is_refused_with_a_clear_error(tmp_path: Path, case: s
 
 
 def test_a_damaged_result_is_detected(tmp_path: Path) -> None:
-    """SQLite has no page checksums: each result carries its SHA-256."""
+    """SQLite has no page checksums: each result carries its CRC-32."""
     result = b"counts:" + os.urandom(2000)
     with _journal(tmp_path) as j:
         key = _submit(j, "c", "t1")
@@ -461,6 +467,377 @@ def test_an_empty_file_is_a_fresh_journal(tmp_path: Path, caplog: pytest.LogCapt
         assert j.summary()["SUBMITTED"] == 1
 
 
+# --------------------------------------------------------------------------- what a task costs
+
+
+def _on_disk(path: Path, sql: str, *args: Any) -> list[Any]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def test_a_finished_task_is_one_row_and_its_states_are_implied(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        key = _submit(j, "bell", "0123456789abcdef")
+        j.finished("0123456789abcdef", b"counts")
+        changes = j.state_changes("0123456789abcdef")
+        assert [c.state for c in changes] == [TaskState.SUBMITTED, TaskState.DONE]
+        assert changes[0].at <= changes[1].at <= time.time()
+        entry = j.lookup(key)
+        assert entry is not None and entry.updated_at == changes[1].at
+    path = tmp_path / FILE
+    for table in ("transitions", "remote_jobs", "aliases"):
+        assert _on_disk(path, f"SELECT count(*) FROM {table}") == [(0,)], table
+    # The view spells the row out for people and tools reading the file.
+    assert _on_disk(
+        path, "SELECT task_id, kind, name, pilot, resource, state, result_bytes FROM tasks"
+    ) == [("0123456789abcdef", "quantum", "task-0123456789abcdef", "qpilot", "aer_simulator",
+           "DONE", 6)]  # fmt: skip
+
+
+def test_bytes_per_task(tmp_path: Path) -> None:
+    """The issue's budget: 500 bytes per task for results with few outcomes."""
+    n = 5000
+    result = os.urandom(150)  # a pickled result of a few outcomes
+    with _journal(tmp_path) as j:
+        for i in range(n):
+            key = j.key(description_hash("bell", i))
+            j.submitted(key, f"{i:016x}", "quantum", "bell", "qpilot", "aer_simulator")
+            j.finished(f"{i:016x}", result)
+    size = sum(p.stat().st_size for p in tmp_path.glob(f"{FILE}*") if p.suffix != ".lock")
+    print(f"\njournal: {size / n:.0f} bytes per task")
+    assert size / n <= 500
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_a_long_run(tmp_path: Path) -> None:
+    """60,000 tasks, each submitted and finished: what the journal keeps in memory between
+    the 10,000th and the 60,000th (it remembers each description hash's occurrence count,
+    20 bytes, and nothing else of a finished task)."""
+    result = os.urandom(150)
+    with _journal(tmp_path) as j:
+
+        def record(start: int, stop: int) -> None:
+            for i in range(start, stop):
+                key = j.key(hashlib.sha256(b"%d" % i).hexdigest())
+                j.submitted(key, f"{i:016x}", "quantum", "bell", "qpilot", "aer_simulator")
+                j.finished(f"{i:016x}", result)
+            j.flush()
+            gc.collect()
+
+        record(0, 10_000)
+        tracemalloc.start()
+        try:
+            record(10_000, 60_000)
+            grown, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        print(f"\njournal: {grown / 2**20:.2f} MiB more after 50,000 more tasks")
+        assert grown < 3 * 2**20
+        assert j.summary()["DONE"] == 60_000
+
+
+def test_finished_tasks_are_read_back_from_the_file(tmp_path: Path) -> None:
+    """Once finished (and forgotten in memory), later calls about a task still work."""
+    n = 5000  # more than the caller side keeps before it prunes
+    with _journal(tmp_path) as j:
+        for i in range(n):
+            _submit(j, i, f"t{i}")
+            j.finished(f"t{i}", b"first")
+        j.flush()
+        j.finished("t0", b"second")
+        j.failed("t1", "RuntimeError: late")
+        j.running("t2")
+        entry = j.lookup(TaskKey(description_hash(0), 0))
+        assert entry is not None and entry.result == b"second"
+        assert [c.state for c in j.state_changes("t0")] == [
+            TaskState.SUBMITTED,
+            TaskState.DONE,
+            TaskState.DONE,
+        ]
+        assert [c.state for c in j.state_changes("t1")][1:] == [TaskState.DONE, TaskState.FAILED]
+        assert [c.state for c in j.state_changes("t2")][1:] == [TaskState.DONE, TaskState.RUNNING]
+        with pytest.raises(JournalError, match="task 'nope' is not in task journal"):
+            j.finished("nope", b"")
+        assert j.summary()["DONE"] == n - 2
+    with _journal(tmp_path, resume=True) as j:  # tasks an earlier driver recorded
+        j.failed("t3", "ValueError: checked again")
+        entry = j.lookup(TaskKey(description_hash(3), 0))
+        assert entry is not None and (entry.state, entry.result) == (TaskState.FAILED, None)
+
+
+def test_task_ids_of_every_form_come_back_as_given(tmp_path: Path) -> None:
+    ids = ["0123456789abcdef", "ffffffffffffffff", "FEDCBA9876543210", "t-1", "0123456789abcde"]
+    with _journal(tmp_path) as j:
+        keys = [_submit(j, task_id, task_id) for task_id in ids]
+        assert [e.task_id for e in map(j.lookup, keys) if e] == ids
+    assert sorted(_on_disk(tmp_path / FILE, "SELECT task_id FROM tasks")) == [
+        (i,) for i in sorted(ids)
+    ]
+
+
+def test_a_task_id_of_a_finished_task_is_not_given_to_another(tmp_path: Path) -> None:
+    j = _journal(tmp_path)
+    _submit(j, "a", "t1")
+    j.finished("t1", b"r")
+    j.flush()
+    _submit(j, "b", "t1")  # the caller side only knows unfinished tasks: the writer refuses
+    with pytest.raises(JournalError, match="task id 't1' is already recorded for another task"):
+        j.flush()
+    with pytest.raises(JournalError, match="stopped recording"):
+        j.close()
+
+
+def test_occurrences_are_counted_per_digest() -> None:
+    counts = _Occurrences()
+    first = b"\x12\x34\x12\x34" + b"x" * 12
+    inside = b"\x12\x34" + b"x" * 12 + b"\x00\x00"  # bytes 2-17 of first's record
+    assert [counts.next(first), counts.next(inside), counts.next(inside)] == [0, 0, 1]
+    assert [counts.next(first) for _ in range(3)] == [1, 2, 3]
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def test_keep_runs_deletes_old_runs_and_the_file_stops_growing(tmp_path: Path) -> None:
+    keep, path, sizes = 3, tmp_path / FILE, []
+    for run in range(keep + 3):
+        with _journal(tmp_path, run_id=f"night{run}", keep_runs=keep) as j:
+            for i in range(400):
+                _submit(j, i, f"t{i}")
+                j.finished(f"t{i}", os.urandom(300))
+            _submit(j, "remote", "r")
+            j.running("r")
+            j.remote_jobs("r", ["job-1"])
+        sizes.append(path.stat().st_size)
+    assert _on_disk(path, "SELECT run_id FROM runs ORDER BY seq") == [
+        ("night3",),
+        ("night4",),
+        ("night5",),
+    ]
+    assert _on_disk(path, "SELECT count(*) FROM task") == [(3 * 401,)]
+    assert _on_disk(path, "SELECT count(*) FROM transitions") == [(3 * 2,)]  # RUNNING, REMOTE_
+    assert _on_disk(path, "SELECT count(*) FROM remote_jobs") == [(3,)]
+    assert _on_disk(path, "SELECT count(DISTINCT run) FROM strings") == [(3,)]
+    assert _on_disk(path, "PRAGMA freelist_count") == [(0,)]
+    # Without deleting, each run would add what one run takes; pages shift a little.
+    per_run = sizes[keep - 1] - sizes[keep - 2]
+    assert max(sizes[keep:]) < sizes[keep - 1] + per_run / 4, sizes
+    # Resuming starts no run, so it deletes none.
+    with _journal(tmp_path, resume=True, run_id="night3", keep_runs=1) as j:
+        assert j.resumed and j.summary()["DONE"] == 400
+    assert len(_on_disk(path, "SELECT * FROM runs")) == 3
+
+
+def test_keep_runs_zero_keeps_every_run(tmp_path: Path) -> None:
+    for _ in range(4):
+        _journal(tmp_path, keep_runs=0).close()
+    assert len(_on_disk(tmp_path / FILE, "SELECT * FROM runs")) == 4
+    with pytest.raises(JournalError, match=r"keep_runs must be an integer >= 0 .*not -1"):
+        _journal(tmp_path, keep_runs=-1)
+
+
+# --------------------------------------------------------------------------- migration
+
+# Schema version 1, as pilot/journal.py wrote it before version 2.
+_V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL UNIQUE,
+    started_at REAL NOT NULL, opened_at REAL NOT NULL, pid INTEGER NOT NULL
+);
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY, run_seq INTEGER NOT NULL REFERENCES runs(seq),
+    hash TEXT NOT NULL, occurrence INTEGER NOT NULL, task_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('quantum', 'classical')), name TEXT NOT NULL,
+    pilot TEXT NOT NULL, resource TEXT, state TEXT NOT NULL, attempt INTEGER NOT NULL,
+    error TEXT, updated_at REAL NOT NULL, UNIQUE (run_seq, hash, occurrence)
+);
+CREATE TABLE task_ids (
+    run_seq INTEGER NOT NULL REFERENCES runs(seq), task_id TEXT NOT NULL,
+    task INTEGER NOT NULL REFERENCES tasks(id), PRIMARY KEY (run_seq, task_id)
+) WITHOUT ROWID;
+CREATE TABLE transitions (
+    id INTEGER PRIMARY KEY, task INTEGER NOT NULL REFERENCES tasks(id),
+    state TEXT NOT NULL, at REAL NOT NULL, task_id TEXT NOT NULL
+);
+CREATE INDEX transitions_by_task ON transitions (task, id);
+CREATE TABLE remote_jobs (
+    id INTEGER PRIMARY KEY, task INTEGER NOT NULL REFERENCES tasks(id),
+    attempt INTEGER NOT NULL, job_id TEXT NOT NULL
+);
+CREATE INDEX remote_jobs_by_task ON remote_jobs (task, attempt, id);
+CREATE TABLE results (
+    task INTEGER PRIMARY KEY REFERENCES tasks(id), result BLOB NOT NULL, sha256 BLOB NOT NULL
+);
+"""
+
+# (run, what was submitted, task ids (the last is the current one), state, attempt,
+#  error, result, transitions (state, at), remote job ids)
+_V1_TASKS: list[tuple[Any, ...]] = [
+    (1, "old", ["00000000000000a1"], "DONE", 1, None, b"old counts",
+     [("SUBMITTED", 1001.0), ("DONE", 1002.0)], []),
+    (2, "done", ["c0ffee00c0ffee00"], "DONE", 1, None, b"counts",
+     [("SUBMITTED", 2001.0), ("RUNNING", 2001.5), ("DONE", 2002.0)], []),
+    (2, "failed", ["t-failed"], "FAILED", 1, "CircuitError: no", None,
+     [("SUBMITTED", 2001.0), ("FAILED", 2003.0)], []),
+    (2, "remote", ["abcdef0123456789"], "REMOTE_SUBMITTED", 1, None, None,
+     [("SUBMITTED", 2001.0), ("RUNNING", 2002.0), ("REMOTE_SUBMITTED", 2002.5)],
+     ["arn:job/1", "arn:job/2"]),
+    (2, "again", ["0123456789abcdef", "fedcba9876543210"], "DONE", 2, None, b"second try",
+     [("SUBMITTED", 2001.0), ("RESUBMITTED", 2005.0), ("DONE", 2006.0)], []),
+    (2, "damaged", ["t-damaged"], "DONE", 1, None, b"bit flipped",
+     [("SUBMITTED", 2001.0), ("DONE", 2004.0)], []),
+    (2, "pending", ["t-pending"], "SUBMITTED", 1, None, None, [("SUBMITTED", 2007.0)], []),
+]  # fmt: skip
+
+
+def _v1_journal(directory: Path, tasks: list[tuple[Any, ...]] = _V1_TASKS) -> Path:
+    """A journal with the tables and rows schema version 1 wrote."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / FILE
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("BEGIN")
+    for statement in _V1_SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    conn.executemany(
+        "INSERT INTO meta VALUES (?, ?)",
+        [("schema_version", "1"), ("created_at", "1000.0"), ("created_by", "qdreamer")],
+    )
+    conn.executemany(
+        "INSERT INTO runs (seq, run_id, started_at, opened_at, pid) VALUES (?, ?, ?, ?, ?)",
+        [(1, "nightly-1", 1000.0, 1000.0, 4242), (2, "nightly-2", 2000.0, 2000.0, 4243)],
+    )
+    for task, (run, what, ids, state, attempt, error, result, changes, jobs) in enumerate(
+        tasks, start=1
+    ):
+        conn.execute(
+            "INSERT INTO tasks VALUES (?, ?, ?, 0, ?, 'quantum', ?, 'qpilot', 'aer', ?, ?, ?, ?)",
+            (task, run, description_hash(what), ids[-1], f"task-{what}", state, attempt, error,
+             changes[-1][1]),
+        )  # fmt: skip
+        for task_id in ids:
+            conn.execute("INSERT INTO task_ids VALUES (?, ?, ?)", (run, task_id, task))
+        for s, at in changes:
+            conn.execute(
+                "INSERT INTO transitions (task, state, at, task_id) VALUES (?, ?, ?, ?)",
+                (task, s, at, ids[-1]),
+            )
+        for job in jobs:
+            conn.execute(
+                "INSERT INTO remote_jobs (task, attempt, job_id) VALUES (?, ?, ?)",
+                (task, attempt, job),
+            )
+        if result is not None:
+            checked = b"bit flopped" if what == "damaged" else result
+            conn.execute(
+                "INSERT INTO results VALUES (?, ?, ?)",
+                (task, result, hashlib.sha256(checked).digest()),
+            )
+    conn.execute("COMMIT")
+    conn.close()
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_a_version_1_journal_is_migrated_and_resumed(tmp_path: Path) -> None:
+    path = _v1_journal(tmp_path)
+    with _journal(tmp_path, resume=True) as j:
+        assert (j.run_id, j.resumed) == ("nightly-2", True)
+        assert j.summary() == {
+            **dict.fromkeys(TaskState.__members__, 0),
+            "DONE": 3,
+            "FAILED": 1,
+            "REMOTE_SUBMITTED": 1,
+            "SUBMITTED": 1,
+        }
+        keys = {what: j.key(description_hash(what)) for what in
+                ("done", "failed", "remote", "again", "damaged", "pending")}  # fmt: skip
+        entry = j.lookup(keys["done"])
+        assert entry is not None and entry.finished
+        assert (entry.result, entry.task_id, entry.name, entry.pilot, entry.resource) == (
+            b"counts",
+            "c0ffee00c0ffee00",
+            "task-done",
+            "qpilot",
+            "aer",
+        )
+        assert entry.updated_at == pytest.approx(2002.0)
+        assert [(c.state, c.at) for c in j.state_changes("c0ffee00c0ffee00")] == [
+            (TaskState.SUBMITTED, pytest.approx(2001.0)),
+            (TaskState.RUNNING, pytest.approx(2001.5)),
+            (TaskState.DONE, pytest.approx(2002.0)),
+        ]
+        entry = j.lookup(keys["failed"])
+        assert entry is not None and (entry.state, entry.error) == (
+            TaskState.FAILED,
+            "CircuitError: no",
+        )
+        entry = j.lookup(keys["remote"])
+        assert entry is not None and entry.state is TaskState.REMOTE_SUBMITTED
+        assert entry.remote_job_ids == ("arn:job/1", "arn:job/2")
+        entry = j.lookup(keys["again"])
+        assert entry is not None and (entry.attempt, entry.task_id, entry.result) == (
+            2,
+            "fedcba9876543210",
+            b"second try",
+        )
+        assert j.state_changes("0123456789abcdef") == j.state_changes("fedcba9876543210")
+        assert [c.state for c in j.state_changes("0123456789abcdef")] == [
+            TaskState.SUBMITTED,
+            TaskState.RESUBMITTED,
+            TaskState.DONE,
+        ]
+        with pytest.raises(JournalCorruptError, match=r"task 't-damaged' .* does not match"):
+            j.lookup(keys["damaged"])
+        entry = j.lookup(keys["pending"])
+        assert entry is not None and entry.state is TaskState.SUBMITTED
+        # The migrated journal goes on as a version-2 one.
+        j.attached(keys["remote"], "t-reattached")
+        j.finished("t-reattached", b"remote counts")
+        j.submitted(keys["pending"], "t-pending", "quantum", "task-pending", "qpilot", "aer")
+        j.finished("t-pending", b"late")
+        assert j.summary()["DONE"] == 5
+    assert _on_disk(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    assert _on_disk(path, "PRAGMA auto_vacuum") == [(2,)]  # incremental
+    tables = _on_disk(path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    assert {name for (name,) in tables} == {
+        "meta", "runs", "sqlite_sequence", "strings", "task", "aliases", "transitions",
+        "remote_jobs",
+    }  # fmt: skip
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with _journal(tmp_path, resume=True, run_id="nightly-1") as j:
+        entry = j.lookup(TaskKey(description_hash("old"), 0))
+        assert entry is not None and entry.result == b"old counts"
+
+
+def test_a_version_1_journal_that_cannot_be_migrated_is_left_as_it_was(tmp_path: Path) -> None:
+    bogus: tuple[Any, ...] = (
+        2,
+        "bogus",
+        ["t-bogus"],
+        "EXPLODED",
+        1,
+        None,
+        None,
+        [("SUBMITTED", 2001.0)],
+        [],
+    )
+    path = _v1_journal(tmp_path, [*_V1_TASKS, bogus])
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = path.read_bytes()
+    with pytest.raises(JournalCorruptError) as err:
+        _journal(tmp_path, resume=True)
+    assert "cannot migrate it from schema version 1: 'EXPLODED' is not a valid TaskState" in str(
+        err.value
+    )
+    assert path.read_bytes() == before
+    assert _on_disk(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+
+
 # --------------------------------------------------------------------------- crash safety
 
 _KILLED_WRITER = """
@@ -514,8 +891,7 @@ def test_sigkill_loses_at_most_the_last_batch_and_never_corrupts(tmp_path: Path)
     with sqlite3.connect(tmp_path / FILE) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         orphans = conn.execute(
-            "SELECT count(*) FROM tasks t LEFT JOIN results r ON r.task = t.id"
-            " WHERE (t.state = 'DONE') != (r.task IS NOT NULL)"
+            "SELECT count(*) FROM tasks WHERE (state = 'DONE') != (result_bytes IS NOT NULL)"
         ).fetchone()
         assert orphans == (0,)
 
