@@ -464,8 +464,7 @@ def pilots_table(found: Sequence[Any], title: str) -> Table:
     table.add_column("pilot", overflow="fold")
     table.add_column("kind", no_wrap=True)
     table.add_column("state", no_wrap=True)
-    table.add_column("CPUs", justify="right", no_wrap=True)
-    table.add_column("GPUs", justify="right", no_wrap=True)
+    table.add_column("holds", no_wrap=True)
     table.add_column("executor", overflow="fold")
     table.add_column("devices", overflow="fold")
     for p in found:
@@ -473,8 +472,7 @@ def pilots_table(found: Sequence[Any], title: str) -> Table:
             escape(p.name),
             escape(p.kind),
             escape(p.state),
-            f"{p.cpus:g}",
-            f"{p.gpus:g}",
+            escape(p.holds),
             escape(p.executor or "-"),
             escape(", ".join(p.devices)) or "-",
         )

@@ -127,11 +127,20 @@ class ClusterPilot:
     placement_group: str | None = None
     ray_state: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def holds(self) -> str:
+        """What the pilot holds of the cluster, in words (as ``Pilot.holding``)."""
+        if self.kind == "quantum" and not self.bundles:
+            return "shares the node"
+        held = ", ".join(f"{v:g} {k}" for k, v in (("CPU", self.cpus), ("GPU", self.gpus)) if v)
+        return held or "-"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "kind": self.kind,
             "state": self.state,
+            "holds": self.holds,
             "resources": {"CPU": self.cpus, "GPU": self.gpus, "bundles": self.bundles},
             "executor": self.executor,
             "devices": list(self.devices),
@@ -270,18 +279,22 @@ def cluster_pilots(
     held: dict[str, int] = {}
     for actor in sorted(actors, key=lambda a: (a.namespace, a.name)):
         pg_id = _owner(actor, groups, held)
-        if pg_id is None:  # a pilot reserved some other way: the actor is all we know
-            pg_id = f"actor:{actor.namespace}/{actor.name}"
-            pilots[pg_id] = ClusterPilot(
-                name=actor.name[len(PILOT_PREFIX) :], kind="quantum", state=""
-            )
+        info = described.get((actor.namespace, actor.name))
+        if pg_id is None:
+            # A pilot that reserves nothing (it shares its node): its actors say which
+            # pilot they belong to; one that does not answer is all we know of its pilot.
+            name = str(info["pilot"]) if info and info.get("pilot") else None
+            pg_id = f"shared:{actor.namespace}/{name or actor.name}"
+            if pg_id not in pilots:
+                pilots[pg_id] = ClusterPilot(
+                    name=name or actor.name[len(PILOT_PREFIX) :], kind="quantum", state=""
+                )
         held[pg_id] = held.get(pg_id, 0) + 1
         p = pilots[pg_id]
         p.kind = "quantum"
         p.actors.append(actor.name)
         p.namespace = actor.namespace
         p.ray_state.setdefault("actors", {})[actor.name] = actor.state
-        info = described.get((actor.namespace, actor.name))
         if info is not None:
             caps = info.get("resources") or []
             if caps:

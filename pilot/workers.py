@@ -102,6 +102,7 @@ class QuantumWorker:
             raise self._init_error
         return {
             "resources": list(self._caps.values()),
+            "pilot": self.pilot,
             "pid": os.getpid(),
             "threads": os.environ.get("OMP_NUM_THREADS"),
         }

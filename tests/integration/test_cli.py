@@ -340,8 +340,18 @@ def test_pilots_lists_the_pilots_a_service_holds(
             }
         )
         pcs.create_pilot({"name": "cli-cpu", "cores_per_node": 0.5})
+        pcs.create_pilot(  # the defaults: it holds nothing; its two actors are one pilot
+            {
+                "name": "cli-shared",
+                "resource_type": "quantum",
+                "quantum": {"actors": 2, "executor": "qiskit_local"},
+            }
+        )
         listed = {p["name"]: p for p in json_out(cli(["pilots", "--json"], driver_env, tmp_path))}
-        probe, cpu = listed["cli-probe"], listed["cli-cpu"]
+        probe, cpu, shared = listed["cli-probe"], listed["cli-cpu"], listed["cli-shared"]
+        assert shared["holds"] == "shares the node" and shared["executor"] == "qiskit_local"
+        assert shared["actors"] == ["pilot-cli-shared-0", "pilot-cli-shared-1"]
+        assert (probe["holds"], cpu["holds"]) == ("0.25 CPU", "0.5 CPU")
         assert (probe["kind"], probe["state"], probe["executor"]) == (
             "quantum",
             "RUNNING",
@@ -354,11 +364,14 @@ def test_pilots_lists_the_pilots_a_service_holds(
         table = cli(["pilots"], driver_env, tmp_path).stdout
         row = next(line for line in table.splitlines() if "cli-probe" in line)
         assert "quantum" in row and "RUNNING" in row and "fake_manila" in row
+        assert "0.25 CPU" in row
+        row = next(line for line in table.splitlines() if "cli-shared" in line)
+        assert "shares the node" in row and "aer_simulator" in row
         # 'auto' (here: RAY_ADDRESS) resolves; the title names the cluster joined.
         table = cli(["pilots", "--address", "auto"], driver_env, tmp_path).stdout
         assert f"Pilots on {driver_env['RAY_ADDRESS']}" in table and "on auto" not in table
     after = json_out(cli(["pilots", "--json"], driver_env, tmp_path))
-    assert not {"cli-probe", "cli-cpu"} & {p["name"] for p in after}
+    assert not {"cli-probe", "cli-cpu", "cli-shared"} & {p["name"] for p in after}
     cluster_left_as_it_was()
 
 
@@ -527,7 +540,7 @@ def test_ranking_table_keeps_every_number_whole(width: int) -> None:
 def test_pilots_table_escapes_and_keeps_numbers() -> None:
     found = [
         ClusterPilot("gpu[0]-pilot-with-a-long-name", "classical", "RUNNING", 12.5, 1.0),
-        ClusterPilot("q", "quantum", "RUNNING", 0.25, 0.0, executor="qiskit_fake",
+        ClusterPilot("q", "quantum", "RUNNING", 0.25, 0.0, 1, executor="qiskit_fake",
                      devices=["fake_manila", "fake_lagos", "fake_perth", "fake_kolkata"]),
     ]  # fmt: skip
     for width in (80, 120):
