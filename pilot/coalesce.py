@@ -43,6 +43,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import LRUCache
+
 logger = logging.getLogger(__name__)
 
 #: A submission this soon after the previous one to the same pilot is part of a burst.
@@ -85,7 +87,7 @@ class Coalescer:
         self._open: dict[bytes, Window] = {}
         self._last: dict[str, float] = {}
         self._size: dict[bytes, int] = {}
-        self._methods: dict[tuple[bytes, int], Any] = {}
+        self._methods: LRUCache[tuple[bytes, int, str], Any] = LRUCache(maxsize=1024)
         self._fills: dict[bytes, Any] = {}
         self._on_error = on_error
         self._closed = False
@@ -125,12 +127,13 @@ class Coalescer:
         from pilot.workers import PilotActor
 
         size = self._size.get(key, MIN_SIZE)
-        method = self._methods.get((key, size))
+        # Named after its first task (a burst is usually one circuit submitted many
+        # times): the Ray dashboard lists it as that task, as a direct call would be.
+        memo = (key, size, spec.stage)
+        method = self._methods.get(memo)
         if method is None:
-            method = self._methods[(key, size)] = actor.run_window.options(
-                num_returns=size,
-                concurrency_group=PilotActor.WINDOWS,
-                name=f"quantum:window@{spec.resource}",
+            method = self._methods[memo] = actor.run_window.options(
+                num_returns=size, concurrency_group=PilotActor.WINDOWS, name=spec.stage
             )
         window_id = new_task_id()
         refs = list(method.remote(window_id, size))
@@ -198,7 +201,8 @@ class Coalescer:
         """Drop what is cached for an actor that is gone."""
         key = actor._actor_id.binary()
         with self._lock:
-            self._methods = {k: v for k, v in self._methods.items() if k[0] != key}
+            for memo in [k for k in self._methods if k[0] == key]:
+                del self._methods[memo]
             self._fills.pop(key, None)
             self._size.pop(key, None)
 

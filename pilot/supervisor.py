@@ -60,8 +60,8 @@ ROWS_SECONDS = 1.0
 #: Resubmissions of one task after pilot losses before it fails.
 MAX_RESUBMITS = 3
 #: Seconds a finished task's result record may take to come with its pilot's events
-#: (drained every ROWS_SECONDS) before the result is fetched to journal it.
-JOURNAL_WAIT = 3 * ROWS_SECONDS
+#: (drained every TICK with a journal) before the result is fetched to journal it.
+JOURNAL_WAIT = 1.0
 #: Seconds between prunes of the records of finished tasks the program let go of.
 PRUNE_SECONDS = 2.0
 #: Records kept before a prune is worth its cost (Ray's reference table is read whole).
@@ -278,7 +278,11 @@ class Supervisor:
                 if lost:
                     self._resubmit_quantum(lost)
             self._journal_classical(classical)
-        self._drain_events(everyone=time.monotonic() - self._drained_at >= ROWS_SECONDS)
+        # With a journal, every pilot each round: results reach it from their records
+        # within a round of finishing (a killed driver then loses little to re-run).
+        self._drain_events(
+            everyone=self.journal is not None or time.monotonic() - self._drained_at >= ROWS_SECONDS
+        )
 
     def _journal_classical(self, refs: list[Any]) -> None:
         """Journal the results of finished classical tasks that are small enough to keep

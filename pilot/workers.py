@@ -750,6 +750,8 @@ class PilotActor(QuantumWorker):
 
         if not self._forwards.acquire(blocking=False):
             raise exc  # every forward slot is waiting: fail now rather than risk a wait cycle
+        if not args and not kwargs:  # a task of a batch: its arguments travel in its spec
+            args, kwargs = spec.args, spec.kwargs
         try:
             moved = failed_over(spec, exc)
             nxt = spec.fallbacks[0]

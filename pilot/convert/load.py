@@ -9,6 +9,7 @@ queues PennyLane operations; otherwise it must return a circuit.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -177,6 +178,19 @@ def _load_bound(obj: Any, args: tuple, kwargs: dict, values: Any) -> LoadedCircu
 
 def _load_callable(fn: Callable[..., Any], args: tuple, kwargs: dict, depth: int) -> LoadedCircuit:
     name = getattr(fn, "__name__", type(fn).__name__)
+    if "pennylane" not in sys.modules:
+        # Without PennyLane loaded, the function cannot be a PennyLane quantum function
+        # (its operations would need it): call it as it is, and do not import PennyLane
+        # (seconds) to record what it queues -- unless it imported PennyLane itself
+        # and returned no circuit, which is then recorded by calling it again.
+        out = fn(*args, **kwargs)
+        if out is not None and (is_circuit_object(out) or callable(out)):
+            return load_circuit(out, _depth=depth + 1)
+        if "pennylane" not in sys.modules:
+            raise CircuitError(
+                f"circuit callable {name!r} returned "
+                f"{type(out).__name__ if out is not None else 'None'}; it must return {ACCEPTED}"
+            )
     out, queue = call_quantum_function(fn, args, kwargs)
     if out is not None and (is_circuit_object(out) or callable(out)):
         return load_circuit(out, _depth=depth + 1)

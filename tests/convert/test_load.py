@@ -287,3 +287,49 @@ def test_callable_errors() -> None:
         load_circuit(nothing)
     with pytest.raises(CircuitError, match="returned int"):
         load_circuit(lambda: 3)
+
+
+LOAD_IN_A_FRESH_PROCESS = """
+import json, sys
+from pilot.convert import load_circuit
+
+def qiskit_bell():
+    from qiskit import QuantumCircuit
+    qc = QuantumCircuit(2, 2)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure([0, 1], [0, 1])
+    return qc
+
+def pennylane_quantum_function():
+    import pennylane as qml  # imported by the function itself, which returns no circuit
+    qml.Hadamard(wires=0)
+    qml.CNOT(wires=[0, 1])
+    return qml.probs(wires=[0, 1])
+
+qiskit = load_circuit(qiskit_bell)
+after_qiskit = "pennylane" in sys.modules
+quantum_function = load_circuit(pennylane_quantum_function)
+print(json.dumps([qiskit.source_format, after_qiskit, quantum_function.source_format,
+                  sorted(quantum_function.gates)]))
+"""
+
+
+def test_a_circuit_function_does_not_import_pennylane_unless_it_is_one() -> None:
+    """Loading a Qiskit circuit function in a fresh process (a pilot's) leaves PennyLane
+    unimported (seconds saved on the first task); a PennyLane quantum function that
+    imports PennyLane itself and returns no circuit is still recorded."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_IN_A_FRESH_PROCESS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    fmt, after_qiskit, pl_fmt, gates = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (fmt, after_qiskit) == ("qiskit", False)
+    assert pl_fmt == "pennylane" and {"h", "cx"} <= set(gates)

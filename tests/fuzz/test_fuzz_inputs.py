@@ -223,7 +223,13 @@ QUANTUM_BASE = {
     "start_timeout_seconds": 60,
     "quantum": {"executor": "qiskit_local"},
 }
-CLASSICAL_BASE = {"resource_type": "classical", "cores_per_node": 0.1, "number_of_nodes": 1}
+#: (A short start timeout: a mutated reservation that others' capacity blocks fails soon.)
+CLASSICAL_BASE = {
+    "resource_type": "classical",
+    "cores_per_node": 0.1,
+    "number_of_nodes": 1,
+    "start_timeout_seconds": 10,
+}
 TOP_FIELDS = sorted(PilotDescription.model_fields)
 QUANTUM_FIELDS = sorted(QuantumConfig.model_fields)
 #: Values never set by the fuzzer: a valid Slurm resource would submit real jobs,

@@ -272,7 +272,7 @@ def test_walltime_over_the_partition_limit_is_refused_before_sbatch(
 @pytest.mark.parametrize(
     ("text", "line", "fragment"),
     [
-        (MALFORMED_QASM2, 4, "missing ';'"),
+        (MALFORMED_QASM2, 4, "needed ';'"),
         (MALFORMED_QASM3, 5, "foo"),
         ("OPENQASM 3.0;\nqubit[2] q;\nh q[0]\ncnot q[0], q[1];\n", 3, "missing ';'"),
     ],

@@ -98,16 +98,20 @@ def test_pilots_and_tasks_are_listed_under_their_names(ray_dashboard: str, workd
             {
                 "resource_type": "quantum",
                 "name": qname,
-                "cores_per_node": 0.25,
                 "quantum": {"executor": "qiskit_local"},
             }
         )
         pcs.create_pilot({"resource_type": "classical", "name": cname, "cores_per_node": 0.25})
-        refs = [
-            pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=50, pilot=qname))
-            for _ in range(3)
-        ]
-        assert all(sum(r.counts.values()) == 50 for r in pcs.get_results(refs))
+        tasks = [QuantumTask(bell_qiskit(), shots=50, pilot=qname) for _ in range(3)]
+        refs = [pcs.submit_quantum_task(task) for task in tasks]
+        results = pcs.get_results(refs)
+        assert all(sum(r.counts.values()) == 50 for r in results)
+        # The first goes straight to the actor (PilotActor.run); those that follow at
+        # once share one call (a coalesced window, named after its first task; see
+        # pilot/coalesce.py); a slow machine may send them one by one.
+        coalesced = sum(r.metadata.get("batch_size", 1) > 1 for r in results)
+        expected = sorted(["PilotActor.run"] * (3 - coalesced))
+        expected = sorted(expected + (["PilotActor.run_window"] if coalesced else []))
         assert pcs.get_results(pcs.submit_task(double, 21, pilot=cname)) == 42
 
         actors = state(ray_dashboard, "actors", name=f"pilot-{qname}")
@@ -122,12 +126,12 @@ def test_pilots_and_tasks_are_listed_under_their_names(ray_dashboard: str, workd
             names = {t["name"] for t in tasks}
             quantum = [t for t in tasks if t["name"] == "quantum:bell@aer_simulator"]
             mine = [t for t in quantum if t.get("actor_id") == actors[0]["actor_id"]]
-            if want <= names and len(mine) == 3:
+            kinds = sorted(t["func_or_class_name"] for t in mine)
+            if want <= names and kinds == expected:
                 break
             if time.monotonic() > deadline:
-                pytest.fail(f"not listed within {DEADLINE:g} s: {want - names}, {len(mine)}/3")
+                pytest.fail(f"not listed within {DEADLINE:g} s: {want - names}, {kinds}")
             time.sleep(1.0)
-        assert all(t["func_or_class_name"] == "PilotActor.run" for t in mine)
 
 
 def test_the_api_refuses_requests_without_the_token(ray_dashboard: str) -> None:

@@ -257,6 +257,43 @@ def test_permanently_failing_provider_fails_over_and_is_held_offline(
         assert again.pilot == "sv1" and "failover" not in (again.selection or {})
 
 
+def labelled_bell(label: int, shots_hint: int) -> Any:
+    assert (label, shots_hint) == (7, 100), (label, shots_hint)  # its arguments arrived
+    return bell_qiskit()
+
+
+def test_batch_tasks_failing_over_inside_their_pilot_keep_their_arguments(
+    ray_session: None, workdir: Any, clean_fake: Any
+) -> None:
+    """Tasks of one submit_quantum_tasks call whose circuit is a function of its
+    ``args`` move from a failing provider to the next resource with those args."""
+    with PilotComputeService(working_directory=workdir / "failover-args") as pcs:
+        pcs.create_pilot(
+            name="sv1",
+            resource_type="quantum",
+            quantum={**SV1, "retries": {"max_attempts": 2, "backoff_seconds": 0.01}},
+        )
+        pcs.create_pilot(
+            name="fakes",
+            resource_type="quantum",
+            quantum={"executor": "qiskit_fake", "backends": ["fake_kolkata"]},
+        )
+        q = pcs.initialize_dreamer(
+            objective="fidelity", resources=["sv1/SV1", "fakes/fake_kolkata"]
+        )
+        q.refresh(timeout=10)
+        tasks = [QuantumTask(labelled_bell, args=(7, 100), shots=100) for _ in range(6)]
+        assert q.select(tasks[0]).key == "sv1/SV1"  # the ideal simulator ranks first
+        clean_fake.fail_randomly(1.0, operations=("CreateQuantumTask",))
+        results = pcs.get_results(pcs.submit_quantum_tasks(tasks), timeout=120)
+        assert [r.pilot for r in results] == ["fakes"] * 6
+        for r in results:
+            (hop,) = r.selection["failover"]
+            assert hop["resource"] == "SV1" and "ServiceUnavailable" in hop["error"]
+            assert sum(r.counts.values()) == 100
+            assert r.counts.get("00", 0) + r.counts.get("11", 0) > 80  # a noisy Bell pair
+
+
 def test_retrying_backs_off_with_jitter_and_is_bounded() -> None:
     import random
 
