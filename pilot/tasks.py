@@ -378,13 +378,23 @@ class CircuitBlob:
     small circuit where Ray's cloudpickle of the object takes ~300 us.  The
     pilot unpickles it once per blob (:attr:`circuit`); tasks sharing a blob
     share the unpickled circuit.
+
+    A loop submitting one circuit object again and again pays the pickle once:
+    the blob keeps a copy of the circuit's instruction data (Qiskit's
+    ``CircuitData``, copied and compared in Rust in ~1-3 us) and is reused
+    while the object still compares equal to it -- for circuits of standard
+    instructions only, whose operations cannot change without the data
+    changing.
     """
 
-    __slots__ = ("_circuit", "data")
+    __slots__ = ("_circuit", "_name", "_snapshot", "_source", "data")
 
     def __init__(self, data: bytes) -> None:
         self.data = data
         self._circuit: Any = None
+        self._source: Any = None  # weakref to the circuit object pickled
+        self._snapshot: Any = None
+        self._name: str | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (CircuitBlob, (self.data,))
@@ -395,15 +405,46 @@ class CircuitBlob:
             self._circuit = pickle.loads(self.data)
         return self._circuit
 
+    def _unchanged(self, circuit: Any) -> bool:
+        """``circuit`` is the object this blob was made from, and it has not changed."""
+        if self._snapshot is None or self._source is None or self._source() is not circuit:
+            return False
+        try:
+            return bool(
+                circuit.name == self._name
+                and not circuit.metadata
+                and circuit._data == self._snapshot
+            )
+        except Exception:  # another Qiskit's internals: pickle again
+            return False
+
+    def _remember(self, circuit: Any) -> None:
+        """Keep what :meth:`_unchanged` compares, when the circuit allows it."""
+        import weakref
+
+        from pilot.convert.qiskit import standard_only
+
+        try:
+            if circuit.metadata or not standard_only(circuit):
+                return
+            self._source = weakref.ref(circuit)
+            self._snapshot = circuit._data.copy()
+            self._name = circuit.name
+        except Exception:  # another Qiskit's internals: no shortcut
+            self._snapshot = None
+
     @classmethod
     def of(cls, circuit: Any, previous: CircuitBlob | None = None) -> Any:
-        """``circuit`` as a blob (``previous`` when its bytes are the same); anything
-        that is not a Qiskit circuit, or that the standard pickle cannot carry (a
-        class defined in the script), is returned as it is."""
+        """``circuit`` as a blob (``previous`` when it is the same circuit, unchanged, or
+        its bytes are the same); anything that is not a Qiskit circuit, or that the
+        standard pickle cannot carry (a class defined in the script), is returned as
+        it is."""
         from pilot.convert.load import is_qiskit_circuit
 
         if not is_qiskit_circuit(circuit):
             return circuit
+        if previous is not None and previous._unchanged(circuit):
+            return previous
         try:
             data = pickle.dumps(circuit, protocol=5)
         except Exception:  # something only cloudpickle can carry
@@ -412,7 +453,9 @@ class CircuitBlob:
             return circuit
         if previous is not None and previous.data == data:
             return previous
-        return cls(data)
+        blob = cls(data)
+        blob._remember(circuit)
+        return blob
 
     def __repr__(self) -> str:
         return f"CircuitBlob(<{len(self.data)} bytes>)"

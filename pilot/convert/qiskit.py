@@ -33,6 +33,25 @@ def circuit_gates(qc: QuantumCircuit) -> frozenset[str]:
     )
 
 
+_STANDARD: dict[str, type] | None = None
+
+
+def standard_only(qc: QuantumCircuit) -> bool:
+    """Every instruction of ``qc`` is one of Qiskit's standard gates or instructions
+    (measure, reset, barrier, delay), of its own class: nothing a Python object
+    could change behind the circuit's back."""
+    global _STANDARD  # noqa: PLW0603 (computed once, on first use)
+    if _STANDARD is None:
+        from qiskit.circuit import Barrier, Delay, Measure, Reset
+        from qiskit.circuit.library import get_standard_gate_name_mapping
+
+        _STANDARD = {name: type(op) for name, op in get_standard_gate_name_mapping().items()}
+        # Instances' own classes: the parameterless ones are singletons of a subclass.
+        _STANDARD.update(measure=type(Measure()), reset=type(Reset()), barrier=Barrier, delay=Delay)
+    standard = _STANDARD
+    return all(standard.get(inst.operation.name) is type(inst.operation) for inst in qc.data)
+
+
 def from_qiskit(qc: QuantumCircuit, source_format: str = "qiskit") -> LoadedCircuit:
     """Load a Qiskit ``QuantumCircuit`` (Qiskit counts convention)."""
     if qc.num_qubits == 0:

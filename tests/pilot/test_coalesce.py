@@ -124,3 +124,34 @@ def test_a_pilot_actor_killed_with_windows_in_flight_loses_nothing(
         assert [r.counts for r in results] == [{key(i): 4} for i in range(800)]
         assert len({r.task_id for r in results}) == 800
         assert {r.pilot for r in results[:400]} <= {"a", "b"}
+
+
+def test_a_circuit_blob_is_reused_only_while_its_circuit_is_unchanged() -> None:
+    from qiskit.circuit import Parameter
+    from qiskit.circuit.library import HGate
+
+    from pilot.tasks import CircuitBlob
+
+    qc = QuantumCircuit(2, 2)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure([0, 1], [0, 1])
+    blob = CircuitBlob.of(qc)
+    assert CircuitBlob.of(qc, blob) is blob  # the same object, unchanged: no new pickle
+    assert CircuitBlob.of(qc.copy(), blob).data == blob.data  # equal bytes: still shared
+    qc.x(0)  # every change gives a new blob that runs what the circuit is now
+    changed = CircuitBlob.of(qc, blob)
+    assert changed is not blob and changed.circuit.count_ops()["x"] == 1
+    qc.name = "renamed"
+    assert CircuitBlob.of(qc, changed).circuit.name == "renamed"
+    theta = Parameter("theta")
+    rot = QuantumCircuit(1)
+    rot.rx(theta, 0)
+    before = CircuitBlob.of(rot)
+    rot.assign_parameters({theta: 0.25}, inplace=True)
+    after = CircuitBlob.of(rot, before)
+    assert after is not before and float(after.circuit.data[0].operation.params[0]) == 0.25
+    labelled = QuantumCircuit(1)
+    labelled.append(HGate(label="mine"), [0])  # a gate object of its own: never reused
+    first = CircuitBlob.of(labelled)
+    assert first._snapshot is None
