@@ -12,7 +12,11 @@ of the last round, per 10,000 tasks:
 * memory growth per 10,000 tasks (target <= 2 MiB),
 * journal bytes per task (target <= 500 for results with few outcomes).
 
-    python bench/soak.py [--n 10000] [--rounds 6] [--single] [--no-journal] [--trace]
+``--raw`` runs the same rounds with no service at all -- one plain Ray actor
+holding an ``AerSimulator``, one actor call per circuit -- as the baseline of
+what Ray itself (and the allocator) adds to a driver over the same work.
+
+    python bench/soak.py [--n 10000] [--rounds 6] [--single | --raw] [--no-journal] [--trace]
 
 ``--trace`` prints the top tracemalloc growth sites between round 1 and the
 last round (slower; for finding what grows).
@@ -67,6 +71,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--single", action="store_true", help="submit_quantum_task per task")
+    parser.add_argument("--raw", action="store_true", help="plain Ray actor calls, no service")
     parser.add_argument("--no-journal", action="store_true")
     parser.add_argument("--trace", action="store_true", help="tracemalloc growth sites")
     args = parser.parse_args()
@@ -83,37 +88,96 @@ def main() -> None:
     snapshots = []
     qc = bell()
     try:
-        with PilotComputeService(working_directory=workdir, journal=not args.no_journal) as pcs:
-            pcs.create_pilot({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}})
-            for r in range(args.rounds):
-                t = time.perf_counter()
-                tasks = [QuantumTask(qc, shots=SHOTS) for _ in range(args.n)]
-                if args.single:
-                    refs = [pcs.submit_quantum_task(task) for task in tasks]
-                else:
-                    refs = pcs.submit_quantum_tasks(tasks)
-                results = pcs.get_results(refs)
-                assert all(sum(x.counts.values()) == SHOTS for x in results)
-                dt = time.perf_counter() - t
-                del tasks, refs, results
-                time.sleep(1.5)  # let the supervisor and the journal writer catch up
-                if pcs.journal is not None:
-                    pcs.journal.flush()
-                gc.collect()
-                rss.append(proc.memory_info().rss)
-                sizes.append(journal_bytes(workdir))
-                if args.trace and r in (0, args.rounds - 1):
-                    import tracemalloc
-
-                    snapshots.append(tracemalloc.take_snapshot())
-                print(
-                    f"round {r + 1}: {args.n / dt:7.0f} tasks/s  rss {rss[-1] / MIB:8.1f} MiB  "
-                    f"journal {sizes[-1] / MIB:7.2f} MiB",
-                    flush=True,
-                )
+        if args.raw:
+            raw_rounds(args, proc, rss)
+            sizes = [0] * len(rss)
+            args.no_journal = True
+        else:
+            service_rounds(args, workdir, proc, rss, sizes, snapshots, qc)
     finally:
         ray.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
+    report(args, rss, sizes, snapshots)
+
+
+class RawActor:
+    def __init__(self) -> None:
+        from qiskit_aer import AerSimulator
+
+        self.sim = AerSimulator(max_parallel_threads=1)
+
+    def run(self, qc: QuantumCircuit) -> dict:
+        return self.sim.run(qc, shots=SHOTS).result().get_counts()
+
+
+def raw_rounds(args: argparse.Namespace, proc: psutil.Process, rss: list[int]) -> None:
+    actor = ray.remote(num_cpus=0)(RawActor).remote()
+    qc = bell()
+    for r in range(args.rounds):
+        t = time.perf_counter()
+        out = ray.get([actor.run.remote(qc) for _ in range(args.n)])
+        assert all(sum(c.values()) == SHOTS for c in out)
+        dt = time.perf_counter() - t
+        del out
+        time.sleep(1.5)
+        gc.collect()
+        rss.append(proc.memory_info().rss)
+        print(
+            f"round {r + 1}: {args.n / dt:7.0f} tasks/s  rss {rss[-1] / MIB:8.1f} MiB", flush=True
+        )
+
+
+def service_rounds(
+    args: argparse.Namespace,
+    workdir: Path,
+    proc: psutil.Process,
+    rss: list[int],
+    sizes: list[int],
+    snapshots: list,
+    qc: QuantumCircuit,
+) -> None:
+    held: list[str] = []
+    with PilotComputeService(working_directory=workdir, journal=not args.no_journal) as pcs:
+        pcs.create_pilot({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}})
+        for r in range(args.rounds):
+            t = time.perf_counter()
+            tasks = [QuantumTask(qc, shots=SHOTS) for _ in range(args.n)]
+            if args.single:
+                refs = [pcs.submit_quantum_task(task) for task in tasks]
+            else:
+                refs = pcs.submit_quantum_tasks(tasks)
+            results = pcs.get_results(refs)
+            assert all(sum(x.counts.values()) == SHOTS for x in results)
+            dt = time.perf_counter() - t
+            del tasks, refs, results
+            time.sleep(1.5)  # let the supervisor and the journal writer catch up
+            if pcs.journal is not None:
+                pcs.journal.flush()
+            gc.collect()
+            rss.append(proc.memory_info().rss)
+            sizes.append(journal_bytes(workdir))
+            held.append(what_is_held(pcs))
+            if args.trace and r in (0, args.rounds - 1):
+                import tracemalloc
+
+                snapshots.append(tracemalloc.take_snapshot())
+            print(
+                f"round {r + 1}: {args.n / dt:7.0f} tasks/s  rss {rss[-1] / MIB:8.1f} MiB  "
+                f"journal {sizes[-1] / MIB:7.2f} MiB  held: {held[-1]}",
+                flush=True,
+            )
+
+
+def what_is_held(pcs: PilotComputeService) -> str:
+    """What the driver still holds after a round: Ray's object references in this
+    process and the service's per-task records (all should be 0 once results are
+    dropped)."""
+    worker = ray._private.worker.global_worker
+    refs = len(worker.core_worker.get_all_reference_counts())
+    return f"{refs} refs, {pcs._supervisor.records_held()} task records"
+
+
+def report(args: argparse.Namespace, rss: list[int], sizes: list[int], snapshots: list) -> None:
     tasks_after_warmup = args.n * (args.rounds - 1)
     growth = (rss[-1] - rss[0]) / MIB * 10_000 / tasks_after_warmup
     per_task = (sizes[-1] - sizes[0]) / tasks_after_warmup
@@ -121,6 +185,9 @@ def main() -> None:
         f"\nmemory growth: {growth:.2f} MiB per 10,000 tasks (target <= 2) "
         f"over {tasks_after_warmup:,} tasks after round 1"
     )
+    if args.rounds >= 4:
+        late = (rss[-1] - rss[2]) / MIB * 10_000 / (args.n * (args.rounds - 3))
+        print(f"  from the end of round 3: {late:.2f} MiB per 10,000 tasks")
     if not args.no_journal:
         print(f"journal: {per_task:.0f} bytes per task (target <= 500)")
     if args.trace and len(snapshots) == 2:

@@ -209,6 +209,11 @@ class Supervisor:
             logger.debug("supervisor: forgot %d finished tasks", len(gone))
         return len(gone)
 
+    def records_held(self) -> int:
+        """Tasks the supervisor still keeps a record of (pending, or their refs held)."""
+        with self._lock:
+            return len(self._records)
+
     def record(self, ref: Any) -> Record | None:
         return self._records.get(ref.binary())
 
