@@ -254,9 +254,12 @@ def actor_kill(workdir: Path, n: int) -> None:
             quantum_pilots(pcs, ("a", "b"))
             pcs.initialize_dreamer()
             warm(pcs, ("a", "b"), workdir / f"{tag}-warm.log", 10)
-            victim = pcs.get_pilot("a").actors[0]
-            killed = {ray.get(victim.describe.remote())["pid"]} if kill else set()
             tasks = labelled_tasks(n, 10, 8, log)
+            # The victim is the pilot QDREAMER sends the batch to (both are alike: it
+            # goes to one of them), so that the kill hits tasks in flight.
+            chosen = pcs.qdreamer.select(tasks[0]).resource.pilot
+            victim = pcs.get_pilot(chosen).actors[0]
+            killed = {ray.get(victim.describe.remote())["pid"]} if kill else set()
             t = time.perf_counter()
             refs = pcs.submit_quantum_tasks(tasks, chunk_size=20)
             if kill:
