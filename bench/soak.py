@@ -39,17 +39,10 @@ import ray
 from qiskit import QuantumCircuit
 
 from pilot import PilotComputeService, QuantumTask
+from pilot.demo import bell
 
 SHOTS = 100
 MIB = 1 << 20
-
-
-def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2, 2, name="bell")
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure([0, 1], [0, 1])
-    return qc
 
 
 def journal_bytes(directory: Path) -> int:

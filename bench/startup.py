@@ -25,6 +25,7 @@ from typing import Any
 import ray
 
 from pilot import PilotComputeService, QuantumTask
+from pilot.demo import bell
 
 EXECUTORS = (
     "qiskit_local",
@@ -39,16 +40,6 @@ EXTRA: dict[str, dict[str, Any]] = {
     "qiskit_fake": {"backends": ["fake_manila"]},
     "ibm_runtime": {"local": True},
 }
-
-
-def bell() -> Any:
-    from qiskit import QuantumCircuit
-
-    qc = QuantumCircuit(2, 2)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure([0, 1], [0, 1])
-    return qc
 
 
 class RawActor:

@@ -272,16 +272,7 @@ class Supervisor:
                     # Done unless its actor died first: a later ping tells (and, with a
                     # journal, a failure or a result whose record did not come is fetched).
                     self._unconfirmed.setdefault(group, []).append((now, ref.binary(), ref))
-            values = _values(fetch)
-            # Claimed (_complete) and moved under one lock hold: settle() sees both.
-            with self._lock:
-                lost = [
-                    rec
-                    for ref, value in zip(fetch, values, strict=True)
-                    if (rec := self._complete(ref, value)) is not None
-                ]
-                if lost:
-                    self._resubmit_quantum(lost)
+            self._settle_late(fetch)
             self._journal_classical(classical)
         # With a journal, every pilot each round: results reach it from their records
         # within a round of finishing (a killed driver then loses little to re-run).
@@ -551,11 +542,19 @@ class Supervisor:
             rec.done, rec.spec = True, None
 
     def _settle_late(self, refs: list[Any]) -> None:
-        """Fetch finished tasks the journal has no record of, and complete them."""
-        if not refs:
-            return
-        values = _values(refs)
-        with self._lock:  # claimed and moved together (see sync)
+        """Fetch finished tasks (one ``ray.get``) and complete them: journal or store their
+        outcome, or move those lost with their actor or failing over."""
+        if refs:
+            self._complete_all(refs, _values(refs))
+
+    def _complete_all(self, refs: Sequence[Any], values: Sequence[Any]) -> None:
+        """:meth:`_complete` each finished task, and resubmit those it says moved.
+
+        Claimed (``_complete`` marks them done) and moved under one lock hold: a
+        ``get_results`` settling one of them meanwhile neither moves it a second
+        time nor misses that it was moved.
+        """
+        with self._lock:
             lost = [
                 rec
                 for ref, value in zip(refs, values, strict=True)
@@ -578,18 +577,7 @@ class Supervisor:
         with self._lock:
             refs = list(self._pending.pop(actor, {}).values())
             refs += [r for _, _, r in self._unconfirmed.pop(actor, [])]
-        values = [_value(ref, wait=5.0) for ref in refs]
-        # Claimed (_complete marks them done) and moved under one lock hold: a
-        # get_results settling one of them meanwhile neither moves it a second time
-        # nor misses that it was moved.
-        with self._lock:
-            lost = [
-                rec
-                for ref, value in zip(refs, values, strict=True)
-                if (rec := self._complete(ref, value)) is not None
-            ]
-            if lost:
-                self._resubmit_quantum(lost)
+        self._complete_all(refs, [_value(ref, wait=5.0) for ref in refs])
 
     def _pilot_lost(self, pilot: Any, state: PilotState) -> None:
         """A Slurm pilot's job ended under it: cancel its unfinished tasks, then move them."""

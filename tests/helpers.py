@@ -18,6 +18,17 @@ def bell_qiskit() -> Any:
     return qc
 
 
+#: The Bell circuit in OpenQASM 2.
+BELL_QASM = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[2];
+h q[0];
+cx q[0],q[1];
+measure q -> c;
+"""
+
+
 def basis(i: int, width: int = 10) -> Any:
     """A circuit that reads ``i`` in binary (clbit 0 = bit 0 of ``i``)."""
     from qiskit import QuantumCircuit

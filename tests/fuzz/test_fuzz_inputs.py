@@ -47,7 +47,7 @@ from pilot import PilotComputeService, QuantumTask
 from pilot.config import PilotDescription, QuantumConfig, load_config, parse_description
 from pilot.errors import CircuitError, ConfigError, PilotError, TaskFailedError
 from pilot.states import PilotState
-from tests.helpers import bell_qiskit
+from tests.helpers import BELL_QASM, bell_qiskit
 
 #: Every documented error type (the tree drawn in ``pilot/errors.py``).
 DOCUMENTED: tuple[type[BaseException], ...] = tuple(
@@ -331,14 +331,7 @@ def test_pilot_descriptions(pcs: PilotComputeService) -> None:
 
 
 # ------------------------------------------------------------------ (b) QuantumTask
-BELL_QASM2 = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
+BELL_QASM2 = BELL_QASM
 BELL_QASM3 = """OPENQASM 3.0;
 include "stdgates.inc";
 qubit[2] q;

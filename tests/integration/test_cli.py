@@ -41,16 +41,9 @@ from pilot.cli import (
 from pilot.errors import MissingDependencyError
 from pilot.inspect import ClusterPilot, ranking_rows
 from pilot.results import QuantumResult
-from tests.helpers import cli_error_line, run_cli
+from tests.helpers import BELL_QASM, cli_error_line, run_cli
 
-BELL = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
+BELL = BELL_QASM
 
 GHZ3 = """OPENQASM 2.0;
 include "qelib1.inc";

@@ -32,7 +32,7 @@ import ray
 
 from pilot.dreamer import QuantumTask
 from pilot.pilot_compute_service import ExecutionEngine, PilotComputeService
-from tests.helpers import within_binomial
+from tests.helpers import BELL_QASM, within_binomial
 
 
 def qiskit_circuit() -> Any:
@@ -283,15 +283,6 @@ def _examples(pcs: Any) -> None:
 def whole_machine() -> str:
     return "ran"
 
-
-BELL_QASM = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
 
 #: Every executor that runs on this machine, with what its defaults need.
 LOCAL_EXECUTORS: list[dict[str, Any]] = [

@@ -52,18 +52,9 @@ from pilot.secrets import (
     remember,
     write_private,
 )
-from tests.helpers import bell_qiskit, cli_error_line, run_cli
+from tests.helpers import BELL_QASM, bell_qiskit, cli_error_line, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-
-BELL_QASM = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
 
 
 def planted() -> str:
