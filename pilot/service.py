@@ -8,6 +8,7 @@ import math
 import os
 import sys
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -440,12 +441,15 @@ class PilotComputeService:
         return pilot, spec
 
     def _load_on_driver(self, qt: QuantumTask, circuit: Any) -> Any:
-        """``qt.load_on_driver()``, remembered for a circuit submitted again unchanged."""
+        """``qt.load_on_driver()``, remembered for the same circuit object submitted again
+        unchanged (its bytes, ``circuit.data``, are the same as when it was loaded)."""
         if not isinstance(circuit, CircuitBlob) or qt.parameter_values or qt.observables:
             return qt.load_on_driver()
-        loaded = self._loaded.get(circuit.data)
-        if loaded is None:
-            loaded = self._loaded[circuit.data] = qt.load_on_driver()
+        hit = self._loaded.get(circuit.data)
+        if hit is not None and hit[0]() is qt.circuit:
+            return hit[1]
+        loaded = qt.load_on_driver()
+        self._loaded[circuit.data] = (weakref.ref(qt.circuit), loaded)
         return loaded
 
     def submit_quantum_task(self, quantum_task: QuantumTask) -> Any:

@@ -5,14 +5,22 @@
     submit ──> Supervisor.watch(ref, Record)    pending, per actor (quantum) or pilot
     supervisor thread, every TICK seconds (and inline from get_results/wait_tasks):
         pending refs that are ready (ray.wait, nothing fetched) ──>
-            quantum, with a journal: fetched and _complete(ref, value):
-                result ........ journaled
+            quantum, local: done if its result's record reached the journal (below),
+                else kept "unconfirmed" until a later ping shows its actor alive; then
+                done, or (with a journal, still no record: a failure) fetched and
+                _complete(ref, value): journaled, or moved (failing over)
+            quantum, cloud (or with a results store): fetched and _complete(ref, value)
+                result ........ journaled (stored)
                 actor died .... the task is lost (below)
-            quantum, without: kept "unconfirmed" until a later ping shows their actor alive
             classical, with a journal: journaled if Ray reports it small (else run
                 again on resume)
-        remote pilots' events (drain_events) ──> new job ids: journal, and known for
-            re-attaching; resources marked failing: the monitor re-checks them now
+        pilots' events (drain_events; every pilot each round with a journal, else
+            cloud pilots each round and every pilot each ROWS_SECONDS) ──>
+            results' records (made on the pilot): journaled, nothing fetched;
+            new job ids: journal, and known for re-attaching; resources marked
+            failing: the monitor re-checks them now; task rows: tasks.csv
+        every PRUNE_SECONDS: records of finished tasks whose refs the program
+            dropped (Ray's reference counts) are forgotten
         every HEALTH_SECONDS: ping every actor; poll every Slurm pilot's job
             dead actor ... leaves its pilot (FAILED when none is left); its unfinished and
                            unconfirmed tasks that failed with it are resubmitted to a
@@ -510,8 +518,8 @@ class Supervisor:
                 keep = []
                 for seen, key, ref in self._unconfirmed.get(actor, ()):
                     rec = self._records.get(key)
-                    # A result's record reaches the journal with the pilot's events,
-                    # about once a second: give it that long before fetching instead.
+                    # A result's record reaches the journal with the pilot's events
+                    # (collected every round): give it JOURNAL_WAIT before fetching.
                     waiting = self.journal is not None and rec is not None and not rec.journaled
                     if seen < issued - (JOURNAL_WAIT if waiting else 0.0):
                         self._confirmed(key, ref, late)
