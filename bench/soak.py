@@ -67,6 +67,12 @@ def main() -> None:
     parser.add_argument("--raw", action="store_true", help="plain Ray actor calls, no service")
     parser.add_argument("--no-journal", action="store_true")
     parser.add_argument("--trace", action="store_true", help="tracemalloc growth sites")
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="call glibc's malloc_trim(0) before reading RSS: what remains is memory in "
+        "use, not memory the allocator keeps for reuse",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="qdreamer-soak-"))
@@ -114,6 +120,7 @@ def raw_rounds(args: argparse.Namespace, proc: psutil.Process, rss: list[int]) -
         del out
         time.sleep(1.5)
         gc.collect()
+        trim(args)
         rss.append(proc.memory_info().rss)
         print(
             f"round {r + 1}: {args.n / dt:7.0f} tasks/s  rss {rss[-1] / MIB:8.1f} MiB", flush=True
@@ -147,6 +154,7 @@ def service_rounds(
             if pcs.journal is not None:
                 pcs.journal.flush()
             gc.collect()
+            trim(args)
             rss.append(proc.memory_info().rss)
             sizes.append(journal_bytes(workdir))
             held.append(what_is_held(pcs))
@@ -159,6 +167,13 @@ def service_rounds(
                 f"journal {sizes[-1] / MIB:7.2f} MiB  held: {held[-1]}",
                 flush=True,
             )
+
+
+def trim(args: argparse.Namespace) -> None:
+    if args.trim:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def what_is_held(pcs: PilotComputeService) -> str:
