@@ -150,7 +150,7 @@ def service_rounds(
             assert all(sum(x.counts.values()) == SHOTS for x in results)
             dt = time.perf_counter() - t
             del tasks, refs, results
-            time.sleep(1.5)  # let the supervisor and the journal writer catch up
+            settle(pcs)
             if pcs.journal is not None:
                 pcs.journal.flush()
             gc.collect()
@@ -167,6 +167,19 @@ def service_rounds(
                 f"journal {sizes[-1] / MIB:7.2f} MiB  held: {held[-1]}",
                 flush=True,
             )
+
+
+def settle(pcs: PilotComputeService, timeout: float = 15.0) -> None:
+    """Wait (bounded) until the service has let go of the round's tasks: a finished
+    task's ref is kept until a ping of its pilot confirms it (a couple of seconds),
+    and RSS read before that counts their results too."""
+    worker = ray._private.worker.global_worker
+    deadline = time.monotonic() + timeout
+    time.sleep(1.5)  # the supervisor and the journal writer catch up
+    while time.monotonic() < deadline:
+        if not worker.core_worker.get_all_reference_counts():
+            return
+        time.sleep(0.25)
 
 
 def trim(args: argparse.Namespace) -> None:
