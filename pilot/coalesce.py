@@ -39,7 +39,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,18 +81,15 @@ class Coalescer:
     results, cancels a task, or stops).
     """
 
-    def __init__(self, on_error: Callable[[Window, BaseException], None] | None = None) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Condition()
         self._open: dict[bytes, Window] = {}
         self._last: dict[str, float] = {}
         self._size: dict[bytes, int] = {}
         self._methods: LRUCache[tuple[bytes, int, str], Any] = LRUCache(maxsize=1024)
         self._fills: dict[bytes, Any] = {}
-        self._on_error = on_error
         self._closed = False
         self._thread: threading.Thread | None = None
-        self.windows = 0  # windows sent
-        self.coalesced = 0  # tasks sent in them
 
     # ------------------------------------------------------------ submitting
     def submit(self, pilot: str, actor: Any, spec: Any) -> Any:
@@ -160,11 +156,7 @@ class Coalescer:
             fill.remote(window.id, window.specs)
         except Exception as exc:  # the actor is gone: its refs fail, the supervisor acts
             logger.debug("window %s: not sent: %s", window.id, exc)
-            if self._on_error is not None:
-                self._on_error(window, exc)
         window.refs = []  # the unused slots' refs are dropped with the window
-        self.windows += 1
-        self.coalesced += len(window.specs)
 
     # ------------------------------------------------------------ sending on time
     def _loop(self) -> None:
@@ -196,15 +188,6 @@ class Coalescer:
             self._open.clear()
         for window in windows:
             self._send(window)
-
-    def forget(self, actor: Any) -> None:
-        """Drop what is cached for an actor that is gone."""
-        key = actor._actor_id.binary()
-        with self._lock:
-            for memo in [k for k in self._methods if k[0] == key]:
-                del self._methods[memo]
-            self._fills.pop(key, None)
-            self._size.pop(key, None)
 
     def close(self) -> None:
         """Send every open window and stop the thread."""

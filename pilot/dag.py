@@ -341,35 +341,35 @@ def _cancel(ref: Any, force: bool) -> None:
         ray.cancel(ref, force=False)
 
 
-def referenced() -> set[bytes] | None:
-    """Objects this process still references (a Python variable, a pending task's
-    argument), by binary id, from Ray's own counts; ``None`` if Ray does not say."""
+def _ray_reference_counts() -> dict[bytes, dict[str, int]] | None:
+    """Ray's own reference counts in this driver, by binary object id (``local``:
+    Python-held refs, ``submitted``: pending tasks' arguments); ``None`` if unavailable
+    (a private API)."""
     try:
         import ray
 
         worker: Any = ray._private.worker.global_worker
         counts = worker.core_worker.get_all_reference_counts()
-    except Exception:  # a private API: callers then keep what they hold
+    except Exception:
         logger.debug("Ray reference counts unavailable", exc_info=True)
         return None
-    return {
-        oid if isinstance(oid, bytes) else oid.binary()
-        for oid, c in counts.items()
-        if c.get("local", 0) or c.get("submitted", 0)
-    }
+    return {oid if isinstance(oid, bytes) else oid.binary(): c for oid, c in counts.items()}
+
+
+def referenced() -> set[bytes] | None:
+    """Objects this process still references (a Python variable, a pending task's
+    argument), by binary id; ``None`` if Ray does not say (callers then keep what they
+    hold)."""
+    counts = _ray_reference_counts()
+    if counts is None:
+        return None
+    return {oid for oid, c in counts.items() if c.get("local", 0) or c.get("submitted", 0)}
 
 
 def _reference_counts() -> dict[bytes, int] | None:
-    """Python-held references to each object in this driver (Ray's own counts), if available."""
-    try:
-        import ray
-
-        worker: Any = ray._private.worker.global_worker
-        counts = worker.core_worker.get_all_reference_counts()
-    except Exception:  # a private API: without it, consumers alone decide
-        logger.debug("Ray reference counts unavailable", exc_info=True)
+    """Python-held references to each object in this driver, if Ray says (without them,
+    consumers alone decide)."""
+    counts = _ray_reference_counts()
+    if counts is None:
         return None
-    return {
-        oid if isinstance(oid, bytes) else oid.binary(): int(c.get("local", 0))
-        for oid, c in counts.items()
-    }
+    return {oid: int(c.get("local", 0)) for oid, c in counts.items()}

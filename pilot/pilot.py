@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: What to do when a pilot's workers run another Python environment than the driver.
+FRESH_INSTANCE = (
+    "Install {what} there, or start a new local Ray instance: "
+    "PilotComputeService(ray_address='local') or RAY_ADDRESS=local"
+)
+
 
 class Pilot:
     """Capacity a :class:`~pilot.service.PilotComputeService` created.
@@ -270,7 +276,7 @@ class QuantumPilot(Pilot):
                 # which saves ~1 s of pilot start-up.
                 **self._launcher.actor_options(self._allocation, i),
             }
-            if not any(self.config.reserved()) and count > 1:
+            if self.shares_node and count > 1:
                 opts.setdefault("scheduling_strategy", "SPREAD")  # no bundles: spread them
             self.actors.append(
                 remote_cls.options(**opts).remote(
@@ -305,8 +311,7 @@ class QuantumPilot(Pilot):
                 hint = (
                     f". The pilot's Ray workers cannot import what this driver imports: the "
                     f"Ray cluster's workers run another Python environment than this driver "
-                    f"({sys.executable}). Install qdreamer there, or start a new local Ray "
-                    "instance: PilotComputeService(ray_address='local') or RAY_ADDRESS=local"
+                    f"({sys.executable}). {FRESH_INSTANCE.format(what='qdreamer')}"
                 )
             raise PilotStartError(
                 f"pilot {self.name!r} ({self.executor}): backend actor died while starting: "
@@ -322,8 +327,7 @@ class QuantumPilot(Pilot):
         if worker and worker != sys.executable:
             where += (
                 f", not this driver's Python ({sys.executable}): the Ray cluster was started "
-                "from another environment. Install it there, or start a new local Ray "
-                "instance: PilotComputeService(ray_address='local') or RAY_ADDRESS=local"
+                f"from another environment. {FRESH_INSTANCE.format(what='it')}"
             )
         if isinstance(cause, MissingDependencyError):
             error = MissingDependencyError(

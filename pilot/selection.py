@@ -186,11 +186,19 @@ class QDreamer:
 
     def prune(self) -> None:
         """Drop finished tasks from every pilot's in-flight list (they hold their refs)."""
+        with self._lock:
+            pilots = [pilot for pilot, refs in self._inflight.items() if refs]
+        for pilot in pilots:
+            self._prune_pilot(pilot)
+
+    def _prune_pilot(self, pilot: str) -> None:
+        """Drop ``pilot``'s finished tasks from its in-flight list (tasks tracked while
+        Ray is asked stay)."""
         import ray
 
         with self._lock:
-            lists = {pilot: list(refs) for pilot, refs in self._inflight.items() if refs}
-        for pilot, refs in lists.items():
+            refs = list(self._inflight.get(pilot, ()))
+        if refs:
             _, pending = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
             left = {r.binary() for r in pending}
             seen = {r.binary() for r in refs}
@@ -199,6 +207,7 @@ class QDreamer:
                 self._inflight[pilot] = deque(
                     r for r in current if r.binary() in left or r.binary() not in seen
                 )
+        self._pruned_at[pilot] = time.monotonic()
 
     def holds(self, binary: bytes) -> int:
         """How many references to the object ``binary`` the load tracking holds."""
@@ -210,19 +219,8 @@ class QDreamer:
         refs = self._inflight.get(cap.pilot)
         if pilot is None or not refs:
             return ResourceStatus(online=True, queue_depth=0)
-        now = time.monotonic()
-        if now - self._pruned_at.get(cap.pilot, 0.0) > _PRUNE_SECONDS:
-            import ray
-
-            with self._lock:
-                pending = list(refs)
-            if pending:
-                _, not_ready = ray.wait(
-                    pending, num_returns=len(pending), timeout=0, fetch_local=False
-                )
-                with self._lock:
-                    self._inflight[cap.pilot] = deque(not_ready)
-            self._pruned_at[cap.pilot] = now
+        if time.monotonic() - self._pruned_at.get(cap.pilot, 0.0) > _PRUNE_SECONDS:
+            self._prune_pilot(cap.pilot)
         depth = len(self._inflight.get(cap.pilot, ())) // max(1, len(pilot.actors))
         return ResourceStatus(online=True, queue_depth=depth)
 
