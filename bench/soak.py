@@ -177,7 +177,9 @@ def settle(pcs: PilotComputeService, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     time.sleep(1.5)  # the supervisor and the journal writer catch up
     while time.monotonic() < deadline:
-        if not worker.core_worker.get_all_reference_counts():
+        if not worker.core_worker.get_all_reference_counts() and not (
+            pcs._supervisor.records_held()
+        ):
             return
         time.sleep(0.25)
 

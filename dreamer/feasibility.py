@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from dreamer.workload import NON_GATES, TaskRequirements
+from dreamer.workload import DYNAMIC_FEATURES, NON_GATES, TaskRequirements
 
 #: Native one-qubit sets from which every one-qubit gate can be compiled.
 UNIVERSAL_ONE_QUBIT = (
@@ -86,6 +86,13 @@ _ONE_QUBIT_NAMES = frozenset(
 )
 
 
+#: Where dynamic circuits run, said once after a dynamic-circuit refusal.
+DYNAMIC_HINT = (
+    "dynamic circuits run on qiskit_local, qiskit_fake, ibm_runtime, pennylane_default "
+    "and pennylane_lightning"
+)
+
+
 def rejection_reasons(
     req: TaskRequirements,
     cap: ResourceCapabilities,
@@ -104,8 +111,17 @@ def rejection_reasons(
         reasons.append(f"task is pinned to resource {req.resource!r}")
     if req.num_qubits is not None and req.num_qubits > cap.num_qubits:
         reasons.append(f"needs {req.num_qubits} qubits, has {cap.num_qubits}")
+    missing = sorted(req.needs - cap.dynamic)
+    reasons.extend(f"needs {DYNAMIC_FEATURES.get(n, n)}" for n in missing)
+    if missing:
+        reasons[-1] += f" ({DYNAMIC_HINT})"
     if req.shots is None and not cap.supports_exact:
         reasons.append("exact results (shots=None) are not available; pass shots=N")
+    elif req.shots is None and req.needs and not missing and not cap.dynamic_exact:
+        reasons.append(
+            "exact results (shots=None) of a dynamic circuit are not available here; "
+            "pass shots=N (or use pennylane_default / pennylane_lightning)"
+        )
     if req.shots is not None and cap.max_shots is not None and req.shots > cap.max_shots:
         reasons.append(f"needs {req.shots} shots, allows at most {cap.max_shots}")
     used = gates if gates is not None else req.gate_set

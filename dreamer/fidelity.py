@@ -1,7 +1,10 @@
 """Estimated fidelity of a workload on a device, from its calibration data.
 
 The model is the estimated success probability (ESP): the product of
-``(1 - error)`` over every physical gate the circuit needs and every readout.
+``(1 - error)`` over every physical gate the circuit needs and every readout;
+a dynamic circuit's mid-circuit measurements cost a readout error each (a
+wrong bit feeds the branches that read it) and its resets a reset error
+each (the device's own figure, else the relaxation over its duration).
 Gate counts come from the :class:`~dreamer.workload.WorkloadProfile`, already
 translated to native-gate equivalents (two-qubit counts in CX equivalents,
 one-qubit counts without virtual Z rotations).  A coupler counts with the
@@ -13,7 +16,8 @@ Where on the device?  For every physical qubit the candidate *region* is its
 choice that depends on the topology only.  Within a region, the workload's
 demands are matched to the region's calibration in sorted order: the busiest
 logical qubit to the best qubit, the most-used interaction to the best
-coupler, measured qubits to the best readouts; interactions beyond what the
+coupler, measured qubits to the best readouts (mid-circuit measurements and
+resets likewise, busiest first); interactions beyond what the
 region's couplers can host cost SWAPs (three two-qubit gates each).  The
 estimate is the best region's product.  Because regions never depend on error
 rates and each part is a sorted statistic of them, raising any error rate
@@ -42,7 +46,7 @@ from dreamer.resource import ResourceCapabilities
 from dreamer.workload import VIRTUAL_GATES, WorkloadProfile
 
 #: Used for noisy devices that publish no calibration at all.
-TYPICAL_ERRORS = {"1q": 1e-3, "2q": 1e-2, "readout": 2e-2}
+TYPICAL_ERRORS = {"1q": 1e-3, "2q": 1e-2, "readout": 2e-2, "reset": 1e-2}
 
 #: Two-qubit gates that count as one native entangler.
 ENTANGLERS = frozenset({"cx", "cz", "ecr", "rzz", "iswap", "ms", "xy", "cp", "zz", "rxx", "ryy"})
@@ -96,6 +100,8 @@ class DeviceModel:
         self.e1_default = _mean(self.e1.values(), defaults["1q"])
         self.ro = dict(caps.readout_errors)
         self.ro_default = _mean(self.ro.values(), defaults["readout"])
+        self.rs = dict(caps.reset_errors)
+        self.rs_default = _mean(self.rs.values(), defaults["reset"])
         self.e2 = two
         self.e2_default = _mean(two.values(), defaults["2q"])
         if caps.coupling_map is None:
@@ -116,6 +122,9 @@ class DeviceModel:
 
     def lro(self, q: int) -> float:
         return _log1m(self.ro.get(q, self.ro_default))
+
+    def lrs(self, q: int) -> float:
+        return _log1m(self.rs.get(q, self.rs_default))
 
     def l2(self, a: int, b: int) -> float:
         key = (a, b) if a < b else (b, a)
@@ -214,6 +223,8 @@ class DeviceModel:
         k = profile.num_qubits
         ones = sorted((profile.one_qubit.get(v, 0) for v in range(k)), reverse=True)
         n_measured = len(set(profile.measured))
+        mids = sorted((profile.mid_measurements.get(v, 0) for v in range(k)), reverse=True)
+        resets = sorted((profile.resets.get(v, 0) for v in range(k)), reverse=True)
         counts = sorted(profile.interactions.values(), reverse=True)
         components = _components(k, profile.interactions)
         cycles_needed = max(0, len(counts) - (k - components))
@@ -224,6 +235,10 @@ class DeviceModel:
             edges = self._region_edges(region)
             l2 = sorted((self.l2(a, b) for a, b in edges), reverse=True)
             logs = sum(c * lg for c, lg in zip(ones, q1, strict=False)) + sum(ro[:n_measured])
+            if any(mids) or any(resets):  # a dynamic circuit's readouts and resets
+                logs += sum(c * lg for c, lg in zip(mids, ro, strict=False))
+                rs = sorted((self.lrs(p) for p in region), reverse=True)
+                logs += sum(c * lg for c, lg in zip(resets, rs, strict=False))
             avg2 = sum(l2) / len(l2) if l2 else self.e2_log()
             for i, c in enumerate(counts):
                 logs += c * (l2[i] if i < len(l2) else avg2)
@@ -248,8 +263,11 @@ class DeviceModel:
         measured = set(profile.measured)
 
         def cost(v: int, p: int) -> float:
-            return profile.one_qubit.get(v, 0) * self.l1(p) + (
-                self.lro(p) if v in measured else 0.0
+            return (
+                profile.one_qubit.get(v, 0) * self.l1(p)
+                + (self.lro(p) if v in measured else 0.0)
+                + profile.mid_measurements.get(v, 0) * self.lro(p)
+                + profile.resets.get(v, 0) * self.lrs(p)
             )
 
         allowed = set(region)

@@ -44,6 +44,11 @@ class ResourceCapabilities:
         durations: typical seconds ``{"1q": t, "2q": t, "readout": t,
             "shot_overhead": t, "task_overhead": t}`` for run-time estimates.
         pricing: list price (from ``conf/pricing.toml``); ``None`` means free.
+        dynamic: the :data:`~dreamer.workload.DYNAMIC_FEATURES` it runs
+            (mid-circuit measurement, reset, classical control); empty: only
+            circuits whose measurements come last.
+        dynamic_exact: exact probabilities (``shots=None``) of dynamic circuits.
+        reset_errors: ``{qubit: error}`` of a reset, if known.
     """
 
     name: str
@@ -63,6 +68,9 @@ class ResourceCapabilities:
     default_errors: dict[str, float] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
     pricing: Pricing | None = None
+    dynamic: frozenset[str] = frozenset()
+    dynamic_exact: bool = False
+    reset_errors: dict[int, float] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

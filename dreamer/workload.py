@@ -58,6 +58,14 @@ GATE_ALIASES: dict[str, str] = {
 }
 
 
+#: What a dynamic circuit may need beyond gates, and how a refusal names it.
+DYNAMIC_FEATURES: dict[str, str] = {
+    "mid_circuit_measurement": "mid-circuit measurement",
+    "reset": "reset",
+    "classical_control": "classical control (if/else on measured bits)",
+}
+
+
 def canonical_gate(name: str) -> str:
     """Return the canonical (Qiskit) spelling of a gate name from any framework.
 
@@ -79,7 +87,9 @@ class TaskRequirements:
 
     ``num_qubits`` is ``None`` when the circuit is built on the worker (a
     callable) and the user did not declare it.  ``shots=None`` asks for exact
-    probabilities.  ``pilot`` / ``resource`` pin the task.
+    probabilities.  ``pilot`` / ``resource`` pin the task.  ``needs`` lists the
+    :data:`DYNAMIC_FEATURES` the circuit uses (mid-circuit measurement, reset,
+    classical control).
     """
 
     name: str = "task"
@@ -89,6 +99,7 @@ class TaskRequirements:
     num_gpus: float = 0.0
     pilot: str | None = None
     resource: str | None = None
+    needs: frozenset[str] = frozenset()
 
 
 #: Gates that are diagonal in Z: virtual (free, error-less) on devices with ``rz``.
@@ -102,8 +113,11 @@ class WorkloadProfile:
     ``one_qubit`` maps each logical qubit to its physical-gate count (virtual
     Z rotations excluded); ``interactions`` maps each pair ``(a, b)`` (``a < b``)
     to the number of two-qubit gates between them, three-qubit gates counted
-    as their usual decomposition.  ``known`` is ``False`` when only the width
-    is known (a circuit built on the worker).
+    as their usual decomposition.  ``mid_measurements`` and ``resets`` count,
+    per logical qubit, measurements followed by more work on the qubit and
+    resets (a dynamic circuit's; both cost their own errors on a device);
+    ``needs`` lists the :data:`DYNAMIC_FEATURES` the circuit uses.  ``known``
+    is ``False`` when only the width is known (a circuit built on the worker).
     """
 
     num_qubits: int
@@ -114,6 +128,9 @@ class WorkloadProfile:
     shots: int | None = 1024
     gates: frozenset[str] = frozenset()
     known: bool = True
+    mid_measurements: Mapping[int, int] = field(default_factory=dict)
+    resets: Mapping[int, int] = field(default_factory=dict)
+    needs: frozenset[str] = frozenset()
 
     @property
     def one_qubit_gates(self) -> int:
@@ -133,6 +150,9 @@ class WorkloadProfile:
             self.shots,
             self.gates,
             self.known,
+            tuple(sorted(self.mid_measurements.items())),
+            tuple(sorted(self.resets.items())),
+            self.needs,
         )
         object.__setattr__(self, "_signature", signature)
 

@@ -565,6 +565,15 @@ def parse_description(description: Any) -> PilotDescription:
             f"pilot_compute_description must be a dict, got {type(description).__name__}",
             key="pilot_compute_description",
         )
+    valid = set(PilotDescription.model_fields)
+    valid |= {f.alias for f in PilotDescription.model_fields.values() if f.alias}
+    for key in description:
+        if key not in valid:  # named before anything that key may have meant is missed
+            raise ConfigError(
+                f"unknown key {key!r}; valid keys: {', '.join(sorted(valid))}",
+                key=str(key),
+                suggestion=closest(str(key), valid),
+            )
     conf = load_config()
     merged: dict[str, Any] = {**conf["pilot"], **description}
     quantum = description.get("quantum")

@@ -24,7 +24,7 @@ class Outcome:
     counts: dict[str, int] | None
     probabilities: dict[str, float] | None
     expectation_values: list[float] | None
-    path: str  # "native" | "portable"
+    path: str  # "native" | "portable" | "dynamic"
     metadata: dict[str, Any] = field(default_factory=dict)
     native: Any = None
 
@@ -130,6 +130,18 @@ def _execute(
         outs = backend.run_native(resource, natives, shots, layout=layout)
         for i, out in zip(native_idx, outs, strict=True):
             outcomes[i] = _from_native(out)
+    dynamic_idx = [i for i, c in enumerate(circuits) if outcomes[i] is None and c.dynamic]
+    if dynamic_idx:
+        _check_dynamic(backend, resource, [circuits[i] for i in dynamic_idx], shots)
+        dynamic_dists = backend.run_dynamic(
+            resource, [circuits[i].dynamic for i in dynamic_idx], shots, layout=layout
+        )
+        for i, dist in zip(dynamic_idx, dynamic_dists, strict=True):
+            keys = circuits[i].keys
+            assert keys is not None
+            probs = keys.format_dist(_normalise(dist))
+            counts = keys.format_dist(dist) if shots is not None else None
+            outcomes[i] = Outcome(counts, probs, None, "dynamic", {"circuits_run": 1})
     portable_idx = [i for i in range(len(circuits)) if outcomes[i] is None]
     if portable_idx:
         plans = [_plan(circuits[i].portable()) for i in portable_idx]
@@ -145,6 +157,28 @@ def _execute(
             pos += len(plan_jobs)
             outcomes[i] = _from_portable(portable, plan_jobs, groups, mine, shots)
     return [o for o in outcomes if o is not None]
+
+
+def _check_dynamic(
+    backend: QuantumBackend, resource: str, circuits: Sequence[LoadedCircuit], shots: int | None
+) -> None:
+    """The worker's own check (QDREAMER makes the same one before a task is sent)."""
+    from dreamer.feasibility import DYNAMIC_HINT
+    from dreamer.workload import DYNAMIC_FEATURES
+
+    cap = next((c for c in backend.resources() if c.name == resource), None)
+    offered = cap.dynamic if cap is not None else frozenset()
+    for circuit in circuits:
+        missing = sorted(circuit.needs - offered)
+        if missing:
+            raise UnsupportedOperationError(DYNAMIC_FEATURES[missing[0]], None, DYNAMIC_HINT)
+        if shots is None and not (cap is not None and cap.dynamic_exact):
+            raise UnsupportedOperationError(
+                "shots=None for a dynamic circuit",
+                None,
+                "exact results of dynamic circuits come from pennylane_default and "
+                "pennylane_lightning; pass shots=N",
+            )
 
 
 def _from_native(out: NativeOutput) -> Outcome:

@@ -100,7 +100,20 @@ def profile_circuit(
 
 
 def profile_loaded(loaded: LoadedCircuit, shots: int | None) -> WorkloadProfile:
-    """Profile a loaded circuit (through its portable form)."""
+    """Profile a loaded circuit (through its portable form; a dynamic circuit with its
+    mid-circuit measurements and resets counted, every branch's gates once)."""
+    if loaded.dynamic is not None:
+        from dataclasses import replace
+
+        from pilot.convert.dynamic import dynamic_counts
+
+        counts = dynamic_counts(loaded.dynamic)
+        return replace(
+            profile_circuit(counts.gates, counts.terminal, shots),
+            mid_measurements=counts.mid_measurements,
+            resets=counts.resets,
+            needs=loaded.needs,
+        )
     portable = loaded.portable()
     measured = portable.measured or tuple(
         sorted({q for obs in portable.observables for term in obs for q, _ in term.paulis})

@@ -31,7 +31,8 @@ class QuantumResult:
     ``backend`` is the resource's own name (``aer_simulator``, ``fake_lagos``,
     ``lightning.qubit``, ``braket_sv``, ``SV1``); ``executor`` and ``pilot`` say
     how it was reached.  ``path`` is ``"native"`` when the circuit ran in its
-    own framework, ``"portable"`` when it was translated.  Times are seconds
+    own framework, ``"portable"`` when it was translated, ``"dynamic"`` when a
+    dynamic circuit ran through PennyLane's mid-circuit measurements.  Times are seconds
     since the epoch.  ``selection`` records QDREAMER's choice: the resource,
     its score and breakdown (estimated fidelity, expected wait, estimated
     cost, layout...), and any failover it took.

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from dreamer import Candidate, ResourceCapabilities, first_feasible
 from dreamer.cache import StatusCache
 from dreamer.errors import NoFeasibleResourceError as _DreamerNoFeasible
+from dreamer.feasibility import rejection_reasons
 from dreamer.monitor import StatusMonitor
 from dreamer.ranking import Constraints, RankedResource, Ranker, Weights
 from dreamer.resource import ResourceStatus
@@ -240,7 +241,7 @@ class QDreamer:
     ) -> tuple[TaskRequirements, list[RankedResource]]:
         profile = self.profile(task, loaded)
         caps = self._resources(task)
-        req = task.requirements(profile.num_qubits if profile.known else None)
+        req = task.requirements(profile.num_qubits if profile.known else None, profile.needs)
         return req, self.ranker.rank(req, profile, caps, self._statuses(caps))
 
     def rank(self, task: QuantumTask, loaded: LoadedCircuit | None = None) -> list[RankedResource]:
@@ -272,8 +273,9 @@ class QDreamer:
         loaded = loaded if loaded is not None else task.load_on_driver()
         if not self.enabled:
             width = loaded.num_qubits if loaded is not None else None
+            needs = loaded.needs if loaded is not None else frozenset()
             try:
-                first = first_feasible(task.requirements(width), self._resources(task))
+                first = first_feasible(task.requirements(width, needs), self._resources(task))
             except _DreamerNoFeasible as exc:
                 raise NoFeasibleResourceError(exc.task, exc.rejections) from None
             if record:
@@ -374,6 +376,17 @@ def _status_call(
         return status
 
     return call
+
+
+def refusal_reasons(
+    task: QuantumTask, loaded: LoadedCircuit | None, cap: ResourceCapabilities
+) -> list[str]:
+    """Why ``cap`` cannot run ``task`` (empty: it can): the check every submission
+    passes before a task is sent (width, dynamic-circuit features, shots, gates)."""
+    width = loaded.num_qubits if loaded is not None else None
+    needs = loaded.needs if loaded is not None else frozenset()
+    gates = loaded.gates if loaded is not None else None
+    return rejection_reasons(task.requirements(width, needs), cap, gates=gates)
 
 
 def candidate_summary(chosen: RankedResource | Candidate, objective: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ pilot's death as Ray reports it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -74,6 +75,9 @@ JOURNAL_WAIT = 1.0
 PRUNE_SECONDS = 2.0
 #: Records kept before a prune is worth its cost (Ray's reference table is read whole).
 PRUNE_ABOVE = 2000
+#: Records a prune must let go of before the driver hands its free heap back to the
+#: system (glibc keeps freed memory for reuse; a long run's RSS would creep up by it).
+TRIM_AFTER = 5000
 #: Finished tasks' records kept at most when Ray cannot say which are referenced.
 KEEP_FINISHED = 100_000
 #: Bytes up to which a classical task's result is journaled (fetched to the driver);
@@ -107,6 +111,31 @@ class Record:
     journaled: bool = False
 
 
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim`` (``None`` elsewhere: macOS, musl)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def _return_free_memory() -> bool:
+    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``).
+
+    Thousands of records, ObjectRefs and results freed at once leave glibc holding the
+    memory for reuse, so the driver's RSS creeps up round after round although nothing
+    is kept.  ctypes releases the GIL for the call; elsewhere it is a no-op.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
 class Supervisor:
     def __init__(
         self, service: PilotComputeService, journal: Any = None, store: Any = None
@@ -128,6 +157,7 @@ class Supervisor:
         self._checked_at = 0.0
         self._drained_at = 0.0
         self._pruned_at = 0.0
+        self._forgotten = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.resubmitted = 0
@@ -215,6 +245,10 @@ class Supervisor:
             self._service._deps.prune(alive)
         if gone:
             logger.debug("supervisor: forgot %d finished tasks", len(gone))
+            self._forgotten += len(gone)
+            if self._forgotten >= TRIM_AFTER:
+                self._forgotten = 0
+                _return_free_memory()
         return len(gone)
 
     def records_held(self) -> int:

@@ -285,8 +285,11 @@ class QuantumTask:
         loaded = load_circuit(self.circuit, self.args, self.kwargs, parameters=first)
         return loaded.with_observables(self.observables) if self.observables else loaded
 
-    def requirements(self, num_qubits: int | None = None) -> TaskRequirements:
-        """What the task needs, with ``num_qubits`` from the circuit when known."""
+    def requirements(
+        self, num_qubits: int | None = None, needs: frozenset[str] = frozenset()
+    ) -> TaskRequirements:
+        """What the task needs, with ``num_qubits`` (and the dynamic features ``needs``)
+        from the circuit when known."""
         need = self.num_qubits if self.num_qubits is not None else num_qubits
         return TaskRequirements(
             name=f"task {self.name!r}",
@@ -296,6 +299,7 @@ class QuantumTask:
             num_gpus=self.resource_config["num_gpus"],
             pilot=self.pilot,
             resource=self.resource,
+            needs=needs,
         )
 
     def __repr__(self) -> str:

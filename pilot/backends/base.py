@@ -18,6 +18,9 @@ actor::
         │       keys list measured qubits in that order, the first leftmost
         ├── exact(resource, jobs, layout=None) ─> [{ordered bits: probability}]
         │       same, without sampling (only if capabilities say supports_exact)
+        ├── run_dynamic(resource, circuits, shots, layout=None) ─> [{clbits: n}]
+        │       Qiskit circuits with mid-circuit measurements, resets, branches
+        │       (only if capabilities declare ``dynamic`` features)
         ├── status(resource) ─> ResourceStatus
         ▼
     close()
@@ -126,6 +129,26 @@ class QuantumBackend(ABC):
     ) -> list[NativeOutput]:
         """Run circuits of this backend's own framework as written."""
         raise NotImplementedError
+
+    def run_dynamic(
+        self,
+        resource: str,
+        circuits: Sequence[QuantumCircuit],
+        shots: int | None,
+        layout: Layout = None,
+    ) -> list[dict[str, Any]]:
+        """Run dynamic Qiskit circuits (mid-circuit measurement, reset, branches).
+
+        Returns counts (or, ``shots=None``, probabilities) keyed by the circuit's
+        classical bits, clbit 0 first.  Only for backends whose capabilities
+        declare ``dynamic`` features: QDREAMER refuses the others at submission.
+        """
+        raise UnsupportedOperationError(
+            "dynamic circuit",
+            f"{self.executor} resource {resource!r}",
+            "mid-circuit measurement, reset and classical control need a Qiskit or "
+            "PennyLane executor",
+        )
 
     def estimate(
         self,

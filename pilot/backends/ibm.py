@@ -119,7 +119,7 @@ from pilot.backends.qiskit import (
     fake_devices,
     normalise_fake_name,
 )
-from pilot.convert.qiskit import measured_circuit
+from pilot.convert.qiskit import measured_circuit, register_sizes, spaced_counts
 from pilot.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -630,10 +630,15 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
     ) -> list[NativeOutput]:
         if shots is None:
             raise NotImplementedError
-        pubs, metadata = self._sample(resource, list(circuits), shots, layout)
+        circuits = list(circuits)
+        pubs, metadata = self._sample(resource, circuits, shots, layout)
         return [
-            NativeOutput(counts=dict(pub.join_data().get_counts()), native=pub, metadata=metadata)
-            for pub in pubs
+            NativeOutput(
+                counts=spaced_counts(pub.join_data().get_counts(), register_sizes(qc)),
+                native=pub,
+                metadata=metadata,
+            )
+            for pub, qc in zip(pubs, circuits, strict=True)
         ]
 
     def sample(

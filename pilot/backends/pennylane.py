@@ -15,7 +15,7 @@ from dreamer.resource import ResourceCapabilities
 from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
 from pilot.backends.qiskit import memory_qubit_limit
 from pilot.convert.pennylane import to_pennylane_ops
-from pilot.errors import CircuitError
+from pilot.errors import CircuitError, UnsupportedOperationError
 
 if TYPE_CHECKING:
     from pilot.config import QuantumConfig
@@ -67,6 +67,23 @@ def _analytic(tape: Any) -> Any:
     return qml.tape.QuantumScript(tape.operations, measurements, shots=None)
 
 
+#: Widest circuit (qubits plus one wire per mid-circuit measurement) run with
+#: PennyLane's deferred measurement; wider dynamic circuits sample shot by shot.
+DEFERRED_WIRES = 20
+
+
+def _over_clbits(dist: dict[str, Any], written: list[int], num_clbits: int) -> dict[str, Any]:
+    """Keys over the clbits ``written`` (in that order) -> keys over every clbit (0 first)."""
+    out: dict[str, Any] = {}
+    for key, value in dist.items():
+        bits = ["0"] * num_clbits
+        for pos, clbit in enumerate(written):
+            bits[clbit] = key[pos]
+        k = "".join(bits)
+        out[k] = out.get(k, 0) + value
+    return out
+
+
 class PennyLaneBackend(QuantumBackend):
     framework = "pennylane"
 
@@ -93,15 +110,56 @@ class PennyLaneBackend(QuantumBackend):
             simulator=True,
             noisy=False,
             supports_exact=True,
+            dynamic=frozenset({"mid_circuit_measurement", "reset", "classical_control"}),
+            dynamic_exact=True,
         )
 
     def resources(self) -> list[ResourceCapabilities]:
         return [self._caps]
 
-    def _execute(self, tapes: list[Any]) -> Any:
+    def _execute(self, tapes: list[Any], mcm_method: str | None = None) -> Any:
         import pennylane as qml
 
-        return qml.execute(tapes, self._dev)
+        return qml.execute(tapes, self._dev, mcm_method=mcm_method)
+
+    def run_dynamic(
+        self,
+        resource: str,
+        circuits: Sequence[Any],
+        shots: int | None,
+        layout: Layout = None,
+    ) -> list[dict[str, Any]]:
+        """Dynamic Qiskit circuits through PennyLane's mid-circuit measurements.
+
+        ``deferred`` (one extra wire per measurement, exact probabilities
+        possible) while the widened circuit stays small; ``one-shot`` (one
+        simulation per shot) beyond that.
+        """
+        from pennylane.ops import MidMeasure
+
+        from pilot.convert.dynamic import pennylane_tape
+
+        out = []
+        for qc in circuits:
+            tape, written = pennylane_tape(qc, self.device_name, shots)
+            extra = sum(isinstance(op, MidMeasure) for op in tape.operations)
+            small = qc.num_qubits + extra <= DEFERRED_WIRES
+            if shots is None and not small:
+                raise UnsupportedOperationError(
+                    f"exact results of a dynamic circuit of {qc.num_qubits} qubits and "
+                    f"{extra} mid-circuit measurements",
+                    f"{self.executor} resource {resource!r}",
+                    f"deferred measurement needs one wire each (at most {DEFERRED_WIRES} in "
+                    "all); pass shots=N",
+                )
+            (result,) = self._execute([tape], mcm_method="deferred" if small else "one-shot")
+            dist = (
+                _probs_dict(result)
+                if shots is None
+                else {_bitstring(k): int(v) for k, v in result.items()}
+            )
+            out.append(_over_clbits(dist, written, qc.num_clbits))
+        return out
 
     def run_native(
         self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None

@@ -86,6 +86,7 @@ def capabilities_from_target(
     """Static capabilities from a Qiskit ``Target`` (calibration data included)."""
     gate_errors: dict[tuple[str, tuple[int, ...]], float] = {}
     readout: dict[int, float] = {}
+    resets: dict[int, float] = {}
     native = set()
     for op_name in target.operation_names:
         if op_name in _NOT_GATES:
@@ -98,7 +99,16 @@ def capabilities_from_target(
         if not props_map:
             continue
         for qargs, props in props_map.items():
-            if qargs is None or props is None or props.error is None:
+            if qargs is None or props is None:
+                continue
+            if op_name == "reset":  # IBM reports a duration, no error: the relaxation over it
+                resets[int(qargs[0])] = (
+                    float(props.error)
+                    if props.error is not None
+                    else relaxation_error(props.duration, *_t1_t2(target, int(qargs[0])))
+                )
+                continue
+            if props.error is None:
                 continue
             if op_name == "measure":
                 readout[int(qargs[0])] = float(props.error)
@@ -132,7 +142,24 @@ def capabilities_from_target(
         gate_errors=gate_errors,
         readout_errors=readout,
         durations=durations,
+        dynamic=dynamic_features(target),
+        dynamic_exact=False,
+        reset_errors=resets,
     )
+
+
+def dynamic_features(target: Any) -> frozenset[str]:
+    """The dynamic-circuit features a ``Target`` offers: ``reset`` and ``if_else`` as
+    instructions; mid-circuit measurement where it can branch on a result or reset."""
+    ops = set(target.operation_names)
+    out = set()
+    if "reset" in ops:
+        out.add("reset")
+    if "if_else" in ops:
+        out.add("classical_control")
+    if "measure" in ops and out:
+        out.add("mid_circuit_measurement")
+    return frozenset(out)
 
 
 def _target_durations(target: Any) -> dict[str, float]:
@@ -159,16 +186,12 @@ def _t1_t2(target: Any, qubit: int) -> tuple[float | None, float | None]:
 
 
 def counts_from_result(result: Any, index: int) -> dict[str, int]:
-    """Qiskit-convention counts for experiment ``index`` (registers concatenated)."""
+    """Qiskit-convention counts for experiment ``index`` (registers separated by spaces)."""
     try:
         counts = result.get_counts(index)
     except Exception:  # no measurements -> no counts
         return {}
-    out: dict[str, int] = {}
-    for key, value in counts.items():
-        k = key.replace(" ", "")
-        out[k] = out.get(k, 0) + int(value)
-    return out
+    return {str(key): int(value) for key, value in counts.items()}
 
 
 def has_measurements(qc: QuantumCircuit) -> bool:
@@ -415,6 +438,7 @@ class AerBackend(QiskitDevices, _AerRunner):
             simulator=True,
             noisy=False,
             supports_exact=True,
+            dynamic=dynamic_features(self._sim.target),
         )
 
     def _noisy(self, noise: AerNoise, opts: dict[str, Any]) -> ResourceCapabilities:
@@ -462,6 +486,7 @@ class AerBackend(QiskitDevices, _AerRunner):
             noisy=True,
             supports_exact=True,
             default_errors=dict(noise.errors),
+            dynamic=dynamic_features(self._sim.target),
         )
 
     def resources(self) -> list[ResourceCapabilities]:

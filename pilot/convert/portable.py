@@ -16,7 +16,8 @@ ran it:
 
 * Qiskit, OpenQASM 2 and 3: one character per classical bit, the highest
   clbit leftmost (``c[0]`` is the rightmost character); several registers are
-  concatenated, the last register leftmost (as ``SamplerV2``'s ``join_data``);
+  separated by a space, the last register leftmost (``"1 01"`` for registers
+  ``m`` (2 bits) then ``out`` (1 bit)), as Qiskit's ``get_counts`` writes them;
   clbits never written read ``0``.
 * Braket: measured qubits in the order they were measured (``measured_qubits``),
   the first leftmost.
@@ -62,14 +63,18 @@ class KeyFormat:
     PennyLane, gate dict): the key *is* the ordered string.  For the Qiskit
     convention it lists, for each classical bit ``0..n-1``, the index in the
     ordered string that lands there (``None`` when no measurement writes it).
+    ``registers`` are the sizes of the circuit's classical registers in clbit
+    order, when there are several (their keys are separated by spaces).
     """
 
     clbit_sources: tuple[int | None, ...] | None = None
+    registers: tuple[int, ...] | None = None
 
     def format(self, ordered: str) -> str:
         if self.clbit_sources is None:
             return ordered
-        return "".join("0" if src is None else ordered[src] for src in reversed(self.clbit_sources))
+        bits = ["0" if src is None else ordered[src] for src in self.clbit_sources]
+        return qiskit_key(bits, self.registers)
 
     def format_dist(self, dist: dict[str, Any]) -> dict[str, Any]:
         if self.clbit_sources is None:
@@ -79,6 +84,18 @@ class KeyFormat:
             k = self.format(key)
             out[k] = out.get(k, 0) + value
         return out
+
+
+def qiskit_key(bits: list[str] | str, registers: tuple[int, ...] | None) -> str:
+    """Clbit values (clbit 0 first) as a Qiskit counts key: the highest clbit leftmost,
+    registers (sizes in clbit order) separated by spaces, the last one leftmost."""
+    if not registers or len(registers) < 2:
+        return "".join(reversed(bits))
+    groups, start = [], 0
+    for size in registers:
+        groups.append("".join(reversed(bits[start : start + size])))
+        start += size
+    return " ".join(reversed(groups))
 
 
 @dataclass(frozen=True)
@@ -139,6 +156,12 @@ class LoadedCircuit:
     wires: dict[Any, int] | None = None
     #: Observables the task asks for (``QuantumTask(..., observables=[...])``).
     observables: tuple[Any, ...] = ()
+    #: The dynamic features it uses (:data:`dreamer.workload.DYNAMIC_FEATURES`).
+    needs: frozenset[str] = frozenset()
+    #: A dynamic circuit as a Qiskit circuit (measures, resets, branches kept), and
+    #: how its clbit-ordered results become counts keys; ``None`` when not dynamic.
+    dynamic: QuantumCircuit | None = None
+    keys: KeyFormat | None = None
 
     @property
     def framework(self) -> str | None:
@@ -149,7 +172,15 @@ class LoadedCircuit:
         from dataclasses import replace
 
         from pilot.convert.observables import to_pauli_sums
+        from pilot.errors import UnsupportedOperationError
 
+        if self.needs:
+            raise UnsupportedOperationError(
+                "observables of a dynamic circuit",
+                None,
+                "a circuit with mid-circuit measurements, resets or branches reports counts; "
+                "drop observables=... (or measure only at the end)",
+            )
         to_pauli_sums(observables, self.num_qubits, self.source_format, self.wires)
         return replace(self, observables=observables, _portable=None)
 

@@ -27,10 +27,27 @@ _CONTROL_FLOW = {"if_else", "while_loop", "for_loop", "switch_case", "box"}
 
 
 def circuit_gates(qc: QuantumCircuit) -> frozenset[str]:
-    """Canonical names of the gates in ``qc`` (measurements and barriers excluded)."""
-    return frozenset(
-        canonical_gate(name) for name in qc.count_ops() if name not in NON_GATES | _SKIP
-    )
+    """Canonical names of the gates in ``qc``, inside its branches too (measurements,
+    resets, barriers and the control flow itself excluded)."""
+    names: set[str] = set()
+    for inst in qc.data:
+        op = inst.operation
+        if op.name in _CONTROL_FLOW:
+            for block in op.blocks:
+                names |= circuit_gates(block)
+        elif op.name not in NON_GATES | _SKIP | {"reset"}:
+            names.add(canonical_gate(op.name))
+    return frozenset(names)
+
+
+def register_sizes(qc: QuantumCircuit) -> tuple[int, ...] | None:
+    """Sizes of ``qc``'s classical registers in clbit order, when there are several
+    and they cover its clbits one after the other (else ``None``: one key, no spaces)."""
+    if len(qc.cregs) < 2:
+        return None
+    if [bit for reg in qc.cregs for bit in reg] != list(qc.clbits):
+        return None
+    return tuple(reg.size for reg in qc.cregs)
 
 
 _STANDARD: dict[str, type] | None = None
@@ -52,6 +69,22 @@ def standard_only(qc: QuantumCircuit) -> bool:
     return all(standard.get(inst.operation.name) is type(inst.operation) for inst in qc.data)
 
 
+def spaced_counts(counts: dict[str, int], sizes: tuple[int, ...] | None) -> dict[str, int]:
+    """Counts keyed by registers joined without spaces (``SamplerV2``'s ``join_data``,
+    the last register leftmost) -> Qiskit's keys with a space between registers."""
+    if not sizes:
+        return dict(counts)
+    out: dict[str, int] = {}
+    for key, value in counts.items():
+        parts, start = [], 0
+        for size in reversed(sizes):
+            parts.append(key[start : start + size])
+            start += size
+        k = " ".join(parts)
+        out[k] = out.get(k, 0) + int(value)
+    return out
+
+
 def from_qiskit(qc: QuantumCircuit, source_format: str = "qiskit") -> LoadedCircuit:
     """Load a Qiskit ``QuantumCircuit`` (Qiskit counts convention)."""
     if qc.num_qubits == 0:
@@ -67,6 +100,9 @@ def from_qiskit(qc: QuantumCircuit, source_format: str = "qiskit") -> LoadedCirc
             "qc.assign_parameters({...})",
             source_format=source_format,
         )
+    from pilot.convert.dynamic import circuit_needs
+
+    needs = circuit_needs(qc)
     return LoadedCircuit(
         source_format=source_format,
         native=qc,
@@ -75,6 +111,9 @@ def from_qiskit(qc: QuantumCircuit, source_format: str = "qiskit") -> LoadedCirc
         name=qc.name,
         to_portable=lambda: portable_from_qiskit(qc, source_format),
         measures=any(inst.operation.name == "measure" for inst in qc.data),
+        needs=needs,
+        dynamic=qc if needs else None,
+        keys=KeyFormat(tuple(range(qc.num_clbits)), register_sizes(qc)) if needs else None,
     )
 
 
@@ -118,7 +157,7 @@ def portable_from_qiskit(qc: QuantumCircuit, source_format: str = "qiskit") -> P
             )
         body.append(op, qubits)
     if measured:
-        keys = KeyFormat(tuple(clbit_of.get(c) for c in range(qc.num_clbits)))
+        keys = KeyFormat(tuple(clbit_of.get(c) for c in range(qc.num_clbits)), register_sizes(qc))
     else:  # like measure_all(): one clbit per qubit, qubit i -> clbit i
         measured = list(range(qc.num_qubits))
         keys = KeyFormat(tuple(range(qc.num_qubits)))

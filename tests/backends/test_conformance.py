@@ -192,18 +192,45 @@ def test_unsupported_operation_names_operation_and_backend(workers: dict, execut
     assert "'Depolarizing'" in msg and executor in msg and worker.resources()[0].name in msg
 
 
-@pytest.mark.parametrize("executor", [e for e in EXECUTORS if FRAMEWORK[e] != "qiskit"])
-def test_qiskit_only_features_are_refused_elsewhere(workers: dict, executor: str) -> None:
+DYNAMIC = {"qiskit_local", "qiskit_fake", "ibm_runtime", "pennylane_default", "pennylane_lightning"}
+
+
+@pytest.mark.parametrize("executor", [e for e in EXECUTORS if e not in DYNAMIC])
+def test_dynamic_circuits_are_refused_where_not_declared(workers: dict, executor: str) -> None:
     from qiskit import QuantumCircuit
 
     qc = QuantumCircuit(1, 1)
     qc.h(0)
     qc.reset(0)
     qc.measure(0, 0)
+    assert not workers[executor].resources()[0].dynamic
     with pytest.raises(UnsupportedOperationError, match=rf"'reset' is not supported by {executor}"):
         run(workers[executor], qc)
-    # ...and run natively on a Qiskit executor.
-    assert run(workers["qiskit_local"], qc, shots=100).counts == {"0": 100}
+
+
+@pytest.mark.parametrize("executor", sorted(DYNAMIC))
+def test_dynamic_circuits_run_where_declared(workers: dict, executor: str) -> None:
+    from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+
+    qc = QuantumCircuit(1, 1)
+    qc.h(0)
+    qc.reset(0)
+    qc.measure(0, 0)
+    reset = run(workers[executor], qc, shots=100).counts
+    assert reset == {"0": 100} or (executor in NOISY and reset["0"] >= 90)
+    # Feed-forward with two registers: X on q1 exactly when q0 read 1; keys spaced.
+    q, m, out = QuantumRegister(2), ClassicalRegister(1, "m"), ClassicalRegister(1, "out")
+    ff = QuantumCircuit(q, m, out)
+    ff.x(0)
+    ff.measure(0, m[0])
+    with ff.if_test((m[0], 1)):
+        ff.x(1)
+    ff.measure(1, out[0])
+    counts = run(workers[executor], ff, shots=200).counts
+    if executor in NOISY:
+        assert max(counts, key=counts.get) == "1 1" and sum(counts.values()) == 200
+    else:
+        assert counts == {"1 1": 200}
 
 
 def test_qiskit_fake_runs_each_device_with_its_own_noise(workers: dict) -> None:

@@ -42,6 +42,22 @@ def test_esp_counts_gates_and_readouts_on_the_best_qubits() -> None:
     assert est.fidelity == pytest.approx(expected)
 
 
+def test_mid_circuit_readouts_and_resets_cost_their_own_errors() -> None:
+    from dataclasses import replace
+
+    caps = replace(LINE, reset_errors={0: 0.3, 1: 0.02, 2: 0.02, 3: 0.04})
+    dynamic = replace(BELL, mid_measurements={1: 2}, resets={0: 1})
+    est = FidelityModels().estimate(caps, dynamic)
+    # On 2-3: two more readouts on the best readout (0.01), one reset on the best reset (0.02).
+    assert set(est.layout) == {2, 3}
+    expected = (1 - 0.001) * (1 - 0.005) * (1 - 0.01) ** 2 * (1 - 0.01) ** 2 * (1 - 0.02)
+    assert est.fidelity == pytest.approx(expected)
+    # A device without reset figures charges the typical reset error.
+    est = FidelityModels().estimate(LINE, replace(BELL, resets={0: 1}))
+    plain = (1 - 0.001) * (1 - 0.005) * (1 - 0.01) ** 2
+    assert est.fidelity == pytest.approx(plain * (1 - TYPICAL_ERRORS["reset"]))
+
+
 def test_a_faulty_direction_keeps_the_layout_off_that_coupler() -> None:
     broken = LINE.__class__(
         **{**LINE.__dict__, "gate_errors": {**LINE.gate_errors, ("cx", (3, 2)): 1.0}}

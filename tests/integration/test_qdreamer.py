@@ -222,3 +222,53 @@ def test_bad_dreamer_settings_are_config_errors(pcs: Any) -> None:
         pcs.initialize_dreamer(max_cost_per_task=-1)
     with pytest.raises(ConfigError, match="interval_seconds must be > 0"):
         pcs.qdreamer.start_background_monitoring(interval_seconds=0)
+
+
+def teleport() -> Any:
+    """Teleport RY(1.1)|0> from q0 to q2 with feed-forward corrections; two registers."""
+    from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+
+    m, out = ClassicalRegister(2, "m"), ClassicalRegister(1, "out")
+    qc = QuantumCircuit(QuantumRegister(3, "q"), m, out, name="teleport")
+    qc.ry(1.1, 0)
+    qc.h(1)
+    qc.cx(1, 2)
+    qc.cx(0, 1)
+    qc.h(0)
+    qc.measure(0, m[0])
+    qc.measure(1, m[1])
+    with qc.if_test((m[1], 1)):
+        qc.x(2)
+    with qc.if_test((m[0], 1)):
+        qc.z(2)
+    qc.reset(0)
+    qc.measure(2, out[0])
+    return qc
+
+
+def test_dynamic_circuits_are_ranked_and_refused_at_submission_where_they_cannot_run(
+    pcs: Any,
+) -> None:
+    import math
+
+    q = pcs.initialize_dreamer(objective="fidelity")
+    ranked = q.rank(QuantumTask(teleport(), shots=2000))  # no UnsupportedOperationError
+    by_key = {r.key: r for r in ranked}
+    assert by_key["fakes/fake_manila"].feasible and by_key["ibm/fake_manila"].feasible
+    assert by_key["aer/aer_simulator"].feasible
+    sv1 = by_key["sv1/SV1"]
+    assert not sv1.feasible
+    assert "needs mid-circuit measurement" in " ".join(sv1.reasons)
+    assert "needs reset" in " ".join(sv1.reasons)
+    # Pinned to a pilot that cannot run it: refused at submission, nothing sent.
+    with pytest.raises(NoFeasibleResourceError, match="needs mid-circuit measurement") as info:
+        pcs.submit_quantum_task(QuantumTask(teleport(), shots=2000, pilot="sv1"))
+    assert "sv1/SV1" in str(info.value)
+    with pytest.raises(NoFeasibleResourceError, match=r"shots=None\) of a dynamic circuit"):
+        pcs.submit_quantum_task(QuantumTask(teleport(), shots=None, pilot="aer"))
+    # Unpinned, it runs where QDREAMER puts it; keys spaced by register (out, then m).
+    result = pcs.get_results(pcs.submit_quantum_task(QuantumTask(teleport(), shots=2000)))
+    assert sum(result.counts.values()) == 2000
+    assert all(len(k) == 4 and k[1] == " " for k in result.counts)
+    p1 = sum(v for k, v in result.counts.items() if k[0] == "1") / 2000
+    assert p1 == pytest.approx(math.sin(1.1 / 2) ** 2, abs=0.06)

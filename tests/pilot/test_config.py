@@ -41,6 +41,8 @@ def test_classical_is_the_default_resource_type() -> None:
     [
         ({"resource_typ": "quantum"}, "resource_typ", "unknown key", "resource_type"),
         ({"cores_per_nodes": 2}, "cores_per_nodes", "unknown key", "cores_per_node"),
+        # A misspelt 'quantum' is named first (not "a quantum pilot needs a 'quantum' dict").
+        ({"resource_type": "quantum", "quantm": {}}, "quantm", "unknown key 'quantm'", "quantum"),
         ({"cores_per_node": "four"}, "cores_per_node", "expected a number", None),
         ({"number_of_nodes": 0}, "number_of_nodes", "greater than or equal to 1", None),
         (

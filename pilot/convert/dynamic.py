@@ -1,0 +1,381 @@
+"""Dynamic circuits: mid-circuit measurement, reset and classical control.
+
+A Qiskit circuit (also what OpenQASM 2 and 3 load into) is *dynamic* when it
+measures a qubit and then acts on it again, resets a qubit, or branches on
+measured bits (``if_else``, OpenQASM 2's ``if (c == n)``, OpenQASM 3's ``if``,
+``switch``, ``for``/``while`` loops).  :func:`circuit_needs` says which of
+:data:`dreamer.workload.DYNAMIC_FEATURES` a circuit uses: QDREAMER refuses
+resources that lack one before the task is sent.
+
+Qiskit executors run dynamic circuits natively.  PennyLane's ``default.qubit``
+and ``lightning.qubit`` run them through :func:`to_pennylane`: every
+``measure`` becomes ``qml.measure`` (a reset ``qml.measure(reset=True)``),
+every branch ``qml.cond`` on a function of the measured bits, and the
+classical bits' final values are sampled as measurement values.  Their
+distribution is keyed by classical bit (bit 0 first); :class:`KeyFormat`
+writes it in Qiskit's convention, registers separated by spaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pilot.errors import UnsupportedOperationError
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+
+#: Control-flow instructions, by the feature they need.
+_BRANCHES = {"if_else", "switch_case", "for_loop", "box"}
+_LOOPS = {"while_loop"}
+
+
+def circuit_needs(qc: QuantumCircuit) -> frozenset[str]:
+    """The dynamic features ``qc`` uses (empty for a circuit measured at the end)."""
+    needs: set[str] = set()
+    measured: set[Any] = set()  # qubits measured and not yet acted on again
+
+    def walk(circuit: QuantumCircuit, qubits: list[Any]) -> None:
+        for inst in circuit.data:
+            op = inst.operation
+            here = [qubits[circuit.find_bit(q).index] for q in inst.qubits]
+            name = op.name
+            if name in _LOOPS:
+                needs.add("classical_control")
+                needs.add("while_loop")
+            elif name in _BRANCHES:
+                if name != "box":
+                    needs.add("classical_control")
+                for block in op.blocks:
+                    walk(block, here)
+                continue
+            if name in ("barrier", "delay"):
+                continue
+            if measured.intersection(here):
+                needs.add("mid_circuit_measurement")
+            if name == "reset":
+                needs.add("reset")
+            if name == "measure":
+                measured.update(here)
+            else:
+                measured.difference_update(here)
+
+    walk(qc, list(qc.qubits))
+    if "classical_control" in needs:
+        needs.add("mid_circuit_measurement")  # a branch reads a bit measured before it
+    return frozenset(needs)
+
+
+@dataclass
+class DynamicCounts:
+    """What the fidelity model needs of a dynamic circuit: per-qubit counts of
+    mid-circuit measurements and resets, the qubits measured last, and its gates
+    (every branch's, each once) as a gate-only circuit."""
+
+    mid_measurements: dict[int, int]
+    resets: dict[int, int]
+    terminal: tuple[int, ...]
+    gates: QuantumCircuit
+
+
+def dynamic_counts(qc: QuantumCircuit) -> DynamicCounts:
+    """How often each qubit is measured mid-circuit and reset (branches counted once each)."""
+    from qiskit import QuantumCircuit as QC
+
+    mids: dict[int, int] = {}
+    resets: dict[int, int] = {}
+    pending: dict[int, int] = {}  # measures not yet followed by work on the qubit
+    gates = QC(qc.num_qubits, name=qc.name)
+
+    def walk(circuit: QuantumCircuit, qubits: list[int]) -> None:
+        for inst in circuit.data:
+            op = inst.operation
+            here = [qubits[circuit.find_bit(q).index] for q in inst.qubits]
+            if op.name in _BRANCHES | _LOOPS:
+                for block in op.blocks:
+                    walk(block, here)
+                continue
+            if op.name in ("barrier", "delay"):
+                continue
+            for q in here:
+                if q in pending:
+                    mids[q] = mids.get(q, 0) + pending.pop(q)
+            if op.name == "measure":
+                pending[here[0]] = pending.get(here[0], 0) + 1
+            elif op.name == "reset":
+                resets[here[0]] = resets.get(here[0], 0) + 1
+            else:
+                gates.append(op, here)
+
+    walk(qc, list(range(qc.num_qubits)))
+    return DynamicCounts(mids, resets, tuple(sorted(pending)), gates)
+
+
+# ------------------------------------------------------------------ conditions
+def _condition_fn(
+    condition: Any, circuit: QuantumCircuit, clbits: list[int]
+) -> tuple[list[int], Callable[..., bool]]:
+    """``(clbit indices read, fn(*bit values) -> bool)`` for an ``if_else``/``while`` condition.
+
+    ``clbits`` maps the block's own clbits to the outer circuit's indices.
+    """
+    from qiskit.circuit import ClassicalRegister, Clbit
+
+    if isinstance(condition, tuple):
+        target, value = condition
+        if isinstance(target, Clbit):
+            bits = [clbits[circuit.find_bit(target).index]]
+            return bits, lambda b: int(b) == int(value)
+        if isinstance(target, ClassicalRegister):
+            bits = [clbits[circuit.find_bit(c).index] for c in target]
+            return bits, lambda *b: sum(int(x) << i for i, x in enumerate(b)) == int(value)
+    reads: list[int] = []
+    evaluate = _expr(condition, circuit, clbits, reads)
+    return reads, lambda *b: bool(evaluate(dict(zip(reads, b, strict=True))))
+
+
+def _expr(
+    node: Any, circuit: QuantumCircuit, clbits: list[int], reads: list[int]
+) -> Callable[[dict[int, int]], Any]:
+    """A Python function of the bit values for a ``qiskit.circuit.classical.expr`` node."""
+    from qiskit.circuit import ClassicalRegister, Clbit
+    from qiskit.circuit.classical import expr
+
+    def read(bit: Any) -> int:
+        index = clbits[circuit.find_bit(bit).index]
+        if index not in reads:
+            reads.append(index)
+        return index
+
+    if isinstance(node, expr.Var):
+        if isinstance(node.var, Clbit):
+            i = read(node.var)
+            return lambda v: v[i]
+        if isinstance(node.var, ClassicalRegister):
+            idx = [read(c) for c in node.var]
+            return lambda v: sum(v[i] << k for k, i in enumerate(idx))
+    elif isinstance(node, expr.Value):
+        value = node.value
+        return lambda v: value
+    elif isinstance(node, expr.Cast):
+        inner = _expr(node.operand, circuit, clbits, reads)
+        return inner
+    elif isinstance(node, expr.Unary):
+        inner = _expr(node.operand, circuit, clbits, reads)
+        if node.op is expr.Unary.Op.LOGIC_NOT:
+            return lambda v: not inner(v)
+        if node.op is expr.Unary.Op.BIT_NOT:
+            width = getattr(node.type, "width", 1)
+            return lambda v: ~inner(v) & ((1 << width) - 1)
+    elif isinstance(node, expr.Index):
+        target = _expr(node.target, circuit, clbits, reads)
+        index = _expr(node.index, circuit, clbits, reads)
+        return lambda v: (target(v) >> index(v)) & 1
+    elif isinstance(node, expr.Binary):
+        left = _expr(node.left, circuit, clbits, reads)
+        right = _expr(node.right, circuit, clbits, reads)
+        ops: dict[Any, Callable[[Any, Any], Any]] = {
+            expr.Binary.Op.BIT_AND: lambda a, b: a & b,
+            expr.Binary.Op.BIT_OR: lambda a, b: a | b,
+            expr.Binary.Op.BIT_XOR: lambda a, b: a ^ b,
+            expr.Binary.Op.LOGIC_AND: lambda a, b: bool(a) and bool(b),
+            expr.Binary.Op.LOGIC_OR: lambda a, b: bool(a) or bool(b),
+            expr.Binary.Op.EQUAL: lambda a, b: a == b,
+            expr.Binary.Op.NOT_EQUAL: lambda a, b: a != b,
+            expr.Binary.Op.LESS: lambda a, b: a < b,
+            expr.Binary.Op.LESS_EQUAL: lambda a, b: a <= b,
+            expr.Binary.Op.GREATER: lambda a, b: a > b,
+            expr.Binary.Op.GREATER_EQUAL: lambda a, b: a >= b,
+            expr.Binary.Op.SHIFT_LEFT: lambda a, b: a << b,
+            expr.Binary.Op.SHIFT_RIGHT: lambda a, b: a >> b,
+        }
+        fn = ops.get(node.op)
+        if fn is not None:
+            return lambda v: fn(left(v), right(v))
+    raise UnsupportedOperationError(
+        f"classical expression {node}",
+        None,
+        "conditions on bits and registers (==, !=, <, >, &, |, ^, !) are supported",
+    )
+
+
+# ------------------------------------------------------------------ PennyLane
+def to_pennylane(qc: QuantumCircuit, backend: str) -> tuple[list[Any], list[Any]]:
+    """PennyLane operations for a dynamic Qiskit circuit, and each clbit's final value.
+
+    Returns ``(operations, values)`` where ``values[i]`` is the measurement value
+    last written to clbit ``i`` (``None`` when nothing writes it: it reads 0).
+    ``while`` loops have no PennyLane form and are refused (QDREAMER refuses
+    them before a task is sent: PennyLane executors do not declare them).
+    """
+    import pennylane as qml
+    from pennylane.measurements import MeasurementValue
+
+    from pilot.convert.pennylane import to_pennylane_ops
+
+    values: list[Any] = [None] * qc.num_clbits
+
+    def gate_ops(circuit: QuantumCircuit, inst: Any, wires: list[int]) -> list[Any]:
+        from qiskit import QuantumCircuit as QC
+
+        body = QC(len(wires))
+        body.append(inst.operation, list(range(len(wires))))
+        return [op.map_wires(dict(enumerate(wires))) for op in to_pennylane_ops(body, backend)]
+
+    def condition_value(reads: list[int], fn: Callable[..., bool]) -> Any:
+        """A measurement value (or a constant) for ``fn`` over the bits ``reads``."""
+        live = [(k, values[i]) for k, i in enumerate(reads) if values[i] is not None]
+        if not live:
+            return bool(fn(*([0] * len(reads))))
+        mps: list[Any] = []
+        for _, mv in live:
+            mps.extend(m for m in mv.measurements if m not in mps)
+        positions = [[mps.index(m) for m in mv.measurements] for _, mv in live]
+
+        def process(*bits: Any) -> bool:
+            args = [0] * len(reads)
+            for (k, mv), pos in zip(live, positions, strict=True):
+                args[k] = int(mv.processing_fn(*(bits[p] for p in pos)))
+            return bool(fn(*args))
+
+        return MeasurementValue(mps, process)
+
+    def emit(circuit: QuantumCircuit, wires: list[int], clbits: list[int], when: Any) -> list[Any]:
+        """Operations of ``circuit`` on ``wires``, each applied only ``when`` (None: always)."""
+        out: list[Any] = []
+
+        def add(ops: list[Any]) -> None:
+            if when is None:
+                out.extend(ops)
+            else:
+                out.extend(qml.ops.Conditional(when, op) for op in ops)
+
+        for inst in circuit.data:
+            op = inst.operation
+            here = [wires[circuit.find_bit(q).index] for q in inst.qubits]
+            cl = [clbits[circuit.find_bit(c).index] for c in inst.clbits]
+            name = op.name
+            if name in ("barrier", "delay"):
+                continue
+            if name in {"measure", "reset"}:
+                if when is not None:
+                    raise UnsupportedOperationError(
+                        f"{name} inside a branch",
+                        None,
+                        "PennyLane conditions gates, not measurements; measure outside the "
+                        "branch (or run the circuit on a Qiskit executor)",
+                    )
+                mp = qml.measure(here[0], reset=name == "reset")
+                out.append(mp.measurements[0])
+                if name == "measure":
+                    values[cl[0]] = mp
+                continue
+            if name == "if_else":
+                reads, fn = _condition_fn(op.condition, circuit, clbits)
+                true_body, false_body = op.blocks[0], (op.blocks[1] if len(op.blocks) > 1 else None)
+                cond = condition_value(reads, fn)
+                for block, polarity in ((true_body, True), (false_body, False)):
+                    if block is None:
+                        continue
+                    branch = cond if polarity else _negate(cond)
+                    if isinstance(branch, bool):
+                        if branch:
+                            out.extend(emit(block, here, cl, when))
+                        continue
+                    out.extend(emit(block, here, cl, _both(when, branch)))
+                continue
+            if name == "switch_case":
+                out.extend(_switch(op, circuit, here, cl, when, emit, condition_value, clbits))
+                continue
+            if name == "for_loop":
+                indexset, param, body = op.params
+                for i in indexset:
+                    block = body.assign_parameters({param: i}) if param is not None else body
+                    out.extend(emit(block, here, cl, when))
+                continue
+            if name == "box":
+                out.extend(emit(op.blocks[0], here, cl, when))
+                continue
+            if name == "while_loop":
+                raise UnsupportedOperationError(
+                    "while loop", None, "PennyLane has no loop on measured bits"
+                )
+            add(gate_ops(circuit, inst, here))
+        return out
+
+    with qml.queuing.AnnotatedQueue():  # qml.measure queues; the tape is built explicitly
+        ops = emit(qc, list(range(qc.num_qubits)), list(range(qc.num_clbits)), None)
+    return ops, values
+
+
+def _negate(cond: Any) -> Any:
+    return (not cond) if isinstance(cond, bool) else ~cond
+
+
+def _both(a: Any, b: Any) -> Any:
+    return b if a is None else a & b
+
+
+def _switch(
+    op: Any,
+    circuit: QuantumCircuit,
+    here: list[int],
+    cl: list[int],
+    when: Any,
+    emit: Callable[..., list[Any]],
+    condition_value: Callable[..., Any],
+    clbits: list[int],
+) -> list[Any]:
+    """A ``switch`` as one condition per case (the default: none of the others)."""
+    from qiskit.circuit import CASE_DEFAULT
+
+    reads, target = _condition_fn((op.target, 0), circuit, clbits)  # validates the target
+    del target
+
+    def value_of(*bits: Any) -> int:
+        return sum(int(b) << i for i, b in enumerate(bits))
+
+    out: list[Any] = []
+    seen: list[int] = []
+    for values, block in op.cases_specifier():
+        wanted = [v for v in values if v is not CASE_DEFAULT]
+        default = len(wanted) != len(values)
+        seen_now = list(seen)
+
+        def fn(
+            *bits: Any,
+            wanted: list[int] = wanted,
+            default: bool = default,
+            seen_now: list[int] = seen_now,
+        ) -> bool:
+            v = value_of(*bits)
+            return v in wanted or (default and v not in seen_now)
+
+        seen.extend(wanted)
+        cond = condition_value(reads, fn)
+        if isinstance(cond, bool):
+            if cond:
+                out.extend(emit(block, here, cl, when))
+            continue
+        out.extend(emit(block, here, cl, _both(when, cond)))
+    return out
+
+
+def pennylane_tape(qc: QuantumCircuit, backend: str, shots: int | None) -> tuple[Any, list[int]]:
+    """A tape that samples (or, ``shots=None``, gives the probabilities of) ``qc``'s clbits.
+
+    Returns the tape and the clbits it reports, in order; the others read 0.
+    """
+    import pennylane as qml
+
+    ops, values = to_pennylane(qc, backend)
+    written = [i for i, v in enumerate(values) if v is not None]
+    mvs = [values[i] for i in written]
+    if not mvs:
+        raise UnsupportedOperationError(
+            "a dynamic circuit that measures nothing", None, "add measurements"
+        )
+    mp = qml.probs(op=mvs) if shots is None else qml.counts(op=mvs)
+    return qml.tape.QuantumScript(ops, [mp], shots=shots), written
