@@ -63,6 +63,9 @@ DYNAMIC_FEATURES: dict[str, str] = {
     "mid_circuit_measurement": "mid-circuit measurement",
     "reset": "reset",
     "classical_control": "classical control (if/else on measured bits)",
+    "while_loop": "a loop on measured bits (while)",
+    "pennylane_mcm": "PennyLane's own mid-circuit measurement features (postselection, "
+    "statistics of functions of measurement values)",
 }
 
 

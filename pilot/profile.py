@@ -102,6 +102,10 @@ def profile_circuit(
 def profile_loaded(loaded: LoadedCircuit, shots: int | None) -> WorkloadProfile:
     """Profile a loaded circuit (through its portable form; a dynamic circuit with its
     mid-circuit measurements and resets counted, every branch's gates once)."""
+    if loaded.needs and loaded.dynamic is None:  # PennyLane-only features: width only
+        from dataclasses import replace
+
+        return replace(WorkloadProfile.unknown(loaded.num_qubits, shots), needs=loaded.needs)
     if loaded.dynamic is not None:
         from dataclasses import replace
 

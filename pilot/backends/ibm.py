@@ -641,6 +641,19 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
             for pub, qc in zip(pubs, circuits, strict=True)
         ]
 
+    def run_dynamic(
+        self,
+        resource: str,
+        circuits: Sequence[Any],
+        shots: int | None,
+        layout: Layout = None,
+    ) -> list[dict[str, Any]]:
+        """Dynamic circuits written elsewhere (PennyLane's ``qml.measure``), through the Sampler."""
+        if shots is None:
+            return super().run_dynamic(resource, circuits, shots, layout)
+        pubs, _ = self._sample(resource, list(circuits), shots, layout)
+        return [{k[::-1]: int(v) for k, v in pub.join_data().get_counts().items()} for pub in pubs]
+
     def sample(
         self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:

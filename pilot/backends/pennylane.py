@@ -59,7 +59,7 @@ def _analytic(tape: Any) -> Any:
     import pennylane as qml
 
     measurements = [
-        qml.probs(wires=mp.wires)
+        (qml.probs(op=mp.mv) if mp.mv is not None else qml.probs(wires=mp.wires))
         if type(mp).__name__ in ("CountsMP", "SampleMP") and mp.obs is None
         else mp
         for mp in tape.measurements
@@ -110,7 +110,9 @@ class PennyLaneBackend(QuantumBackend):
             simulator=True,
             noisy=False,
             supports_exact=True,
-            dynamic=frozenset({"mid_circuit_measurement", "reset", "classical_control"}),
+            dynamic=frozenset(
+                {"mid_circuit_measurement", "reset", "classical_control", "pennylane_mcm"}
+            ),
             dynamic_exact=True,
         )
 

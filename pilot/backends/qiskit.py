@@ -157,6 +157,8 @@ def dynamic_features(target: Any) -> frozenset[str]:
         out.add("reset")
     if "if_else" in ops:
         out.add("classical_control")
+    if "while_loop" in ops:
+        out.add("while_loop")
     if "measure" in ops and out:
         out.add("mid_circuit_measurement")
     return frozenset(out)
@@ -251,6 +253,22 @@ class _AerRunner(QuantumBackend):
         ]
 
     _transpiles = False
+
+    def run_dynamic(
+        self,
+        resource: str,
+        circuits: Sequence[QuantumCircuit],
+        shots: int | None,
+        layout: Layout = None,
+    ) -> list[dict[str, Any]]:
+        """Dynamic circuits written elsewhere (PennyLane's ``qml.measure``), run by Aer."""
+        if shots is None:
+            return super().run_dynamic(resource, circuits, shots, layout)
+        result = self._run(resource, list(circuits), shots, layout=layout)
+        return [
+            {key.replace(" ", "")[::-1]: n for key, n in counts_from_result(result, i).items()}
+            for i in range(len(circuits))
+        ]
 
     def sample(
         self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None

@@ -379,3 +379,145 @@ def pennylane_tape(qc: QuantumCircuit, backend: str, shots: int | None) -> tuple
         )
     mp = qml.probs(op=mvs) if shots is None else qml.counts(op=mvs)
     return qml.tape.QuantumScript(ops, [mp], shots=shots), written
+
+
+# ------------------------------------------------------------------ from PennyLane
+#: Most mid-circuit measurements one PennyLane condition may read (its truth table
+#: is written out as a Qiskit condition).
+MAX_CONDITION_BITS = 8
+
+
+def pennylane_needs(tape: Any) -> frozenset[str]:
+    """The dynamic features a PennyLane tape uses (``qml.measure``, ``qml.cond``)."""
+    needs: set[str] = set()
+    for op in tape.operations:
+        kind = type(op).__name__
+        if kind in ("MidMeasure", "MidMeasureMP"):
+            needs.add("mid_circuit_measurement")
+            if getattr(op, "reset", False):
+                needs.add("reset")
+        elif kind == "Conditional":
+            needs.add("classical_control")
+    return frozenset(needs)
+
+
+def qiskit_from_pennylane(
+    tape: Any, wmap: dict[Any, int], width: int
+) -> tuple[Any, tuple[int, ...]]:
+    """A dynamic PennyLane tape as a Qiskit circuit, and the clbits its counts report.
+
+    ``qml.measure(w)`` measures into a new clbit (``reset=True`` then resets the
+    wire); ``qml.cond(f(m...), op)`` becomes ``if_test`` on the bits ``f`` is true
+    for; the tape's ``counts``/``sample``/``probs`` over wires measure them into
+    clbits at the end, over measurement values read their clbits.  Keys follow
+    PennyLane: the reported bits in order, the first leftmost.
+    """
+    import itertools
+
+    from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+    from qiskit.circuit.classical import expr
+
+    from pilot.convert.pennylane import _append
+
+    mp = _dynamic_measurement(tape)
+    end_wires = None if mp.mv is not None else [wmap[w] for w in mp.wires] or list(range(width))
+    mids = sum(type(op).__name__ in ("MidMeasure", "MidMeasureMP") for op in tape.operations)
+    # One register (the IBM Sampler reports per register), filled in measurement order.
+    size = mids + len(end_wires or ())
+    qc = QuantumCircuit(QuantumRegister(width, "q"), ClassicalRegister(size, "c"))
+    qc.name = "pennylane_circuit"
+    clbit_of: dict[Any, int] = {}  # MidMeasure op -> clbit index
+    used = 0
+
+    def new_clbit() -> int:
+        nonlocal used
+        used += 1
+        return used - 1
+
+    def condition(mv: Any) -> Any:
+        mps = list(mv.measurements)
+        if len(mps) > MAX_CONDITION_BITS:
+            raise UnsupportedOperationError(
+                f"a condition on {len(mps)} mid-circuit measurements",
+                None,
+                f"conditions read at most {MAX_CONDITION_BITS} measurements off PennyLane",
+            )
+        bits = [qc.clbits[clbit_of[mp]] for mp in mps]
+        terms = []
+        for values in itertools.product((0, 1), repeat=len(mps)):
+            if mv.processing_fn(*values):
+                lits = [
+                    expr.lift(b) if v else expr.logic_not(b)
+                    for b, v in zip(bits, values, strict=True)
+                ]
+                term = lits[0]
+                for lit in lits[1:]:
+                    term = expr.logic_and(term, lit)
+                terms.append(term)
+        if not terms:
+            return None
+        out = terms[0]
+        for term in terms[1:]:
+            out = expr.logic_or(out, term)
+        return out
+
+    for op in tape.operations:
+        kind = type(op).__name__
+        if kind in ("MidMeasure", "MidMeasureMP"):
+            if getattr(op, "postselect", None) is not None:
+                raise UnsupportedOperationError(
+                    "postselected mid-circuit measurement",
+                    None,
+                    "postselection runs on PennyLane executors only",
+                )
+            q = wmap[op.wires[0]]
+            c = new_clbit()
+            clbit_of[op] = c
+            qc.measure(q, c)
+            if op.reset:
+                qc.reset(q)
+        elif kind == "Conditional":
+            cond = condition(op.meas_val)
+            if cond is None:
+                continue  # never true
+            with qc.if_test(cond):
+                _append(qc, op.base, wmap, 0)
+        else:
+            _append(qc, op, wmap, 0)
+    if mp.mv is not None:
+        mvs = mp.mv if isinstance(mp.mv, list) else [mp.mv]
+        reported = []
+        for mv in mvs:
+            if len(mv.measurements) != 1 or mv.processing_fn(0) != 0 or mv.processing_fn(1) != 1:
+                raise UnsupportedOperationError(
+                    "counts of a function of measurement values",
+                    None,
+                    "report the measurement values themselves: qml.counts(op=[m0, m1])",
+                )
+            reported.append(clbit_of[mv.measurements[0]])
+        return qc, tuple(reported)
+    reported = []
+    for q in end_wires or ():
+        c = new_clbit()
+        qc.measure(q, c)
+        reported.append(c)
+    return qc, tuple(reported)
+
+
+def _dynamic_measurement(tape: Any) -> Any:
+    """The one counts/sample/probs a dynamic PennyLane tape returns (else a clear error)."""
+    if len(tape.measurements) != 1:
+        raise UnsupportedOperationError(
+            f"{len(tape.measurements)} measurements of a dynamic circuit",
+            None,
+            "return one counts()/sample()/probs() from a circuit with qml.measure",
+        )
+    mp = tape.measurements[0]
+    kind = type(mp).__name__
+    if kind not in ("CountsMP", "SampleMP", "ProbabilityMP") or mp.obs is not None:
+        raise UnsupportedOperationError(
+            f"{kind.removesuffix('MP').lower()} of a dynamic circuit",
+            None,
+            "a circuit with qml.measure reports counts(), sample() or probs()",
+        )
+    return mp

@@ -93,9 +93,22 @@ def wire_map(tape: Any) -> dict[Any, int]:
 
 def from_pennylane(tape: Any, name: str = "pennylane_circuit") -> LoadedCircuit:
     """Load a PennyLane tape (PennyLane counts convention)."""
+    from pilot.convert.dynamic import pennylane_needs, qiskit_from_pennylane
+    from pilot.convert.qiskit import circuit_gates
+
     wmap = wire_map(tape)
     width = max(wmap.values()) + 1 if wmap else 1
+    needs = pennylane_needs(tape)
+    dynamic = keys = None
     gates = frozenset(_op_name(op) for op in tape.operations)
+    if needs:  # converted now, so that what only PennyLane runs is known at submission
+        try:
+            dynamic, reported = qiskit_from_pennylane(tape, wmap, width)
+        except UnsupportedOperationError:  # postselection, expval of measurement values...
+            needs |= {"pennylane_mcm"}
+        else:
+            keys = KeyFormat(select=reported)
+            gates = circuit_gates(dynamic)
     return LoadedCircuit(
         source_format="pennylane",
         native=tape,
@@ -108,6 +121,9 @@ def from_pennylane(tape: Any, name: str = "pennylane_circuit") -> LoadedCircuit:
             for mp in tape.measurements
         ),
         wires=wmap,
+        needs=needs,
+        dynamic=dynamic,
+        keys=keys,
     )
 
 

@@ -69,15 +69,18 @@ class KeyFormat:
 
     clbit_sources: tuple[int | None, ...] | None = None
     registers: tuple[int, ...] | None = None
+    #: Order-based keys over these positions of the ordered string (a PennyLane
+    #: dynamic circuit's reported bits); ``None``: the whole string.
+    select: tuple[int, ...] | None = None
 
     def format(self, ordered: str) -> str:
         if self.clbit_sources is None:
-            return ordered
+            return ordered if self.select is None else "".join(ordered[i] for i in self.select)
         bits = ["0" if src is None else ordered[src] for src in self.clbit_sources]
         return qiskit_key(bits, self.registers)
 
     def format_dist(self, dist: dict[str, Any]) -> dict[str, Any]:
-        if self.clbit_sources is None:
+        if self.clbit_sources is None and self.select is None:
             return dict(dist)
         out: dict[str, Any] = {}
         for key, value in dist.items():
