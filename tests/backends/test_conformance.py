@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from pilot.config import parse_description
-from pilot.errors import NoFeasibleResourceError, UnsupportedOperationError
-from pilot.tasks import TaskSpec
+from pilot.errors import UnsupportedOperationError
+from pilot.tasks import QuantumTask, TaskSpec
 from pilot.workers import QuantumWorker
 from tests.helpers import bell_qiskit, within_binomial
 
@@ -235,10 +235,20 @@ def test_dynamic_circuits_run_where_declared(workers: dict, executor: str) -> No
 
 def test_qiskit_fake_runs_each_device_with_its_own_noise(workers: dict) -> None:
     worker = workers["qiskit_fake"]
-    a = run(worker, bell_qiskit(), shots=2000, resource="fake_manila")
-    b = run(worker, bell_qiskit(), shots=2000, resource="fake_lagos")
+    a = run(worker, bell_qiskit(), shots=4000, resource="fake_manila")
+    b = run(worker, bell_qiskit(), shots=4000, resource="fake_lagos")
     assert a.backend == "fake_manila" and b.backend == "fake_lagos"
-    assert a.counts != b.counts
+    # Each device's counts follow its own noisy distribution (Aer's density matrix),
+    # and the two distributions differ by more than sampling could hide.
+    exact = {
+        name: run(worker, bell_qiskit(), shots=None, resource=name).probabilities
+        for name in ("fake_manila", "fake_lagos")
+    }
+    for result in (a, b):
+        probs = exact[result.backend]
+        assert all(within_binomial(result.counts.get(k, 0), 4000, p) for k, p in probs.items())
+    wrong = exact["fake_manila"]["01"] + exact["fake_manila"]["10"]
+    assert abs(wrong - exact["fake_lagos"]["01"] - exact["fake_lagos"]["10"]) > 0.005
     # The SDK's own per-experiment result travels only when asked for.
     assert a.native is None and a.native_bytes is None
     c = run(worker, bell_qiskit(), shots=100, resource="fake_manila", keep_native=True)
@@ -252,4 +262,9 @@ def test_worker_refuses_circuits_wider_than_the_resource(workers: dict) -> None:
     qc.h(0)
     with pytest.raises(Exception, match="needs 6 qubits but fake_manila"):
         run(workers["qiskit_fake"], qc, resource="fake_manila")
-    assert NoFeasibleResourceError  # the service refuses this earlier, before submission
+    # The service refuses it earlier, before submission, with the same check as here.
+    from pilot.selection import refusal_reasons
+
+    task = QuantumTask(qc, shots=100)
+    manila = next(c for c in workers["qiskit_fake"].resources() if c.name == "fake_manila")
+    assert refusal_reasons(task, task.load_on_driver(), manila) == ["needs 6 qubits, has 5"]

@@ -15,22 +15,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pennylane as qml  # declared test dependencies: a missing one fails, never skips
 import pytest
+from braket.circuits import Circuit
+from qiskit import QuantumCircuit
+from qiskit.circuit.library import U2Gate, UnitaryGate
+from qiskit.quantum_info import Operator, random_unitary
 
-qml = pytest.importorskip("pennylane")
-pytest.importorskip("braket.circuits")
-
-from braket.circuits import Circuit  # noqa: E402
-from qiskit import QuantumCircuit  # noqa: E402
-from qiskit.circuit.library import U2Gate, UnitaryGate  # noqa: E402
-from qiskit.quantum_info import Operator, random_unitary  # noqa: E402
-
-from dreamer.workload import canonical_gate  # noqa: E402
-from pilot.convert import load_circuit  # noqa: E402
-from pilot.convert.braket import to_braket  # noqa: E402
-from pilot.convert.gates import GATES, GateSpec  # noqa: E402
-from pilot.convert.pennylane import to_pennylane_ops  # noqa: E402
-from pilot.convert.qiskit import _BRAKET_DEFS  # noqa: E402
+from dreamer.workload import canonical_gate
+from pilot.convert import load_circuit
+from pilot.convert.braket import to_braket
+from pilot.convert.gates import GATES, GateSpec
+from pilot.convert.pennylane import to_pennylane_ops
+from pilot.convert.qiskit import _BRAKET_DEFS
 
 TOL = 1e-9
 GATE_NAMES = list(GATES)
