@@ -219,7 +219,13 @@ def transpile_for(backend: Any, circuit: QuantumCircuit, **options: Any) -> Quan
 
 
 def structure(isa: QuantumCircuit) -> tuple:
-    """What a simulation of ``isa`` depends on: each gate, its qubits and parameters."""
+    """What a simulation of ``isa`` depends on: each gate, its qubits and parameters
+    (for a circuit with control flow, whose blocks this cannot read: its OpenQASM 3)."""
+    flow = {"if_else", "while_loop", "for_loop", "switch_case"}
+    if any(ci.operation.name in flow for ci in isa.data):
+        from qiskit import qasm3
+
+        return ("qasm3", qasm3.dumps(isa))
     return tuple(
         (
             ci.operation.name,
@@ -230,15 +236,22 @@ def structure(isa: QuantumCircuit) -> tuple:
     )
 
 
-def noisy_fidelity(sim: Any, isa: QuantumCircuit, ideal: dict[str, float]) -> float:
+def noisy_fidelity(
+    sim: Any, isa: QuantumCircuit, ideal: dict[str, float], shots: int = SHOTS
+) -> float:
     from qiskit.quantum_info import hellinger_fidelity
 
-    counts = sim.run(isa, shots=SHOTS, seed_simulator=5).result().get_counts()
-    return float(hellinger_fidelity(ideal, {k: v / SHOTS for k, v in counts.items()}))
+    counts = sim.run(isa, shots=shots, seed_simulator=5).result().get_counts()
+    return float(hellinger_fidelity(ideal, {k: v / shots for k, v in counts.items()}))
 
 
 def true_fidelity(
-    backend: Any, sim: Any, measured: QuantumCircuit, ideal: dict[str, float], seeds: int
+    backend: Any,
+    sim: Any,
+    measured: QuantumCircuit,
+    ideal: dict[str, float],
+    seeds: int,
+    shots: int = SHOTS,
 ) -> float:
     """The device's truth: the best noisy-simulation fidelity over ``seeds`` transpilations
     at optimization_level=3, layout and routing the transpiler's own (identical
@@ -247,7 +260,7 @@ def true_fidelity(
     for seed in range(seeds):
         isa = transpile_for(backend, measured, optimization_level=3, seed_transpiler=seed)
         isas.setdefault(structure(isa), isa)
-    return max(noisy_fidelity(sim, isa, ideal) for isa in isas.values())
+    return max(noisy_fidelity(sim, isa, ideal, shots) for isa in isas.values())
 
 
 STRATEGIES = {

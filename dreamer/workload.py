@@ -64,6 +64,7 @@ DYNAMIC_FEATURES: dict[str, str] = {
     "reset": "reset",
     "classical_control": "classical control (if/else on measured bits)",
     "while_loop": "a loop on measured bits (while)",
+    "measurement_in_branch": "a measurement or reset inside a branch (if/else, switch)",
     "pennylane_mcm": "PennyLane's own mid-circuit measurement features (postselection, "
     "statistics of functions of measurement values)",
 }

@@ -128,9 +128,15 @@ class _BraketBase(QuantumBackend):
         for job, result in zip(jobs, self._run_many(circuits, 0), strict=True):
             probs = np.asarray(result.values[0], dtype=float).ravel()
             width = len(job.measured)
-            out.append(
-                {format(i, f"0{width}b"): float(p) for i, p in enumerate(probs) if p > 1e-15}
-            )
+            ascending = sorted(job.measured)  # the order to_braket asks for
+            index = [ascending.index(q) for q in job.measured]
+            dist: dict[str, float] = {}
+            for i, p in enumerate(probs):
+                if p > 1e-15:
+                    bits = format(i, f"0{width}b")
+                    key = "".join(bits[j] for j in index)
+                    dist[key] = dist.get(key, 0.0) + float(p)
+            out.append(dist)
         return out
 
 

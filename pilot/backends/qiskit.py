@@ -148,6 +148,49 @@ def capabilities_from_target(
     )
 
 
+def aer_operations(target: Any) -> dict[str, type]:
+    """Aer's instructions by name, with the class each name stands for."""
+    out = {}
+    for name in target.operation_names:
+        op = target.operation_from_name(name)
+        out[name] = op if isinstance(op, type) else type(op)
+    return out
+
+
+def runs_as_is(qc: QuantumCircuit, ops: dict[str, type]) -> bool:
+    """Aer runs every instruction of ``qc`` (inside its branches too) as written: each
+    name is Aer's and stands for Aer's class (a user's gate *named* ``unitary`` is not)."""
+    for inst in qc.data:
+        op = inst.operation
+        cls = ops.get(op.name)
+        if cls is None or not isinstance(op, cls):
+            return False
+        for block in getattr(op, "blocks", ()):
+            if not runs_as_is(block, ops):
+                return False
+    return True
+
+
+def without_impostors(qc: QuantumCircuit, ops: dict[str, type]) -> QuantumCircuit:
+    """``qc`` with every gate that bears an Aer instruction's name without being one (an
+    OpenQASM 2 ``gate unitary ...``) replaced by its definition: the transpiler goes by
+    names and would hand it to Aer as Aer's own."""
+    if not any(
+        inst.operation.name in ops and not isinstance(inst.operation, ops[inst.operation.name])
+        for inst in qc.data
+    ):
+        return qc
+    out = qc.copy_empty_like()
+    for inst in qc.data:
+        op = inst.operation
+        if op.name in ops and not isinstance(op, ops[op.name]) and op.definition is not None:
+            inner = without_impostors(op.definition, ops)
+            out.compose(inner, qubits=inst.qubits, clbits=inst.clbits, inplace=True)
+        else:
+            out.append(inst)
+    return out
+
+
 def dynamic_features(target: Any) -> frozenset[str]:
     """The dynamic-circuit features a ``Target`` offers: ``reset`` and ``if_else`` as
     instructions; mid-circuit measurement where it can branch on a result or reset."""
@@ -156,7 +199,7 @@ def dynamic_features(target: Any) -> frozenset[str]:
     if "reset" in ops:
         out.add("reset")
     if "if_else" in ops:
-        out.add("classical_control")
+        out.update({"classical_control", "measurement_in_branch"})
     if "while_loop" in ops:
         out.add("while_loop")
     if "measure" in ops and out:
@@ -446,7 +489,8 @@ class AerBackend(QiskitDevices, _AerRunner):
             return
         self._sim = AerSimulator(method=config.method or "automatic", **opts)
         self._exact_sim = AerSimulator(method="statevector", **opts)
-        self._ops = set(self._sim.target.operation_names)
+        self._target = self._sim.target
+        self._ops = aer_operations(self._target)
         self._caps = ResourceCapabilities(
             name=self.RESOURCE,
             executor=self.executor,
@@ -476,7 +520,8 @@ class AerBackend(QiskitDevices, _AerRunner):
             self._exact_sim = AerSimulator.from_backend(
                 noise.device, noise_model=noise.model, method="density_matrix", **opts
             )
-            self._ops = set(self._sim.target.operation_names)
+            self._target = self._sim.target
+            self._ops = aer_operations(self._target)
             return capabilities_from_target(
                 noise.device.target,
                 name=name,
@@ -492,7 +537,8 @@ class AerBackend(QiskitDevices, _AerRunner):
             method=self.config.method or "automatic", noise_model=noise.model, **opts
         )
         self._exact_sim = AerSimulator(method="density_matrix", noise_model=noise.model, **opts)
-        self._ops = set(self._sim.target.operation_names)
+        self._target = self._sim.target
+        self._ops = aer_operations(self._target)
         return ResourceCapabilities(
             name=self.NOISY_RESOURCE,
             executor=self.executor,
@@ -516,12 +562,13 @@ class AerBackend(QiskitDevices, _AerRunner):
     def _prepare(self, resource: str, qc: QuantumCircuit, layout: Layout = None) -> QuantumCircuit:
         if self._devices:  # from_backend: placed and routed on the device, like qiskit_fake
             return self._transpile(resource, qc, layout)
-        names = {inst.operation.name for inst in qc.data}
-        if names <= self._ops:
+        if runs_as_is(qc, self._ops):
             return qc
         from qiskit import transpile
 
-        return transpile(qc, self._sim, optimization_level=0)
+        return transpile(
+            without_impostors(qc, self._ops), target=self._target, optimization_level=0
+        )
 
     def _with_readout(self, resource: str, probs: Any, physical: list[int]) -> Any:
         if self._noise is None:

@@ -150,7 +150,10 @@ def to_braket(
     """Build a Braket ``Circuit`` from a gate-only Qiskit body.
 
     With ``exact=False`` the circuit ends by measuring ``measured`` in order;
-    with ``exact=True`` it requests a ``Probability`` result over them.
+    with ``exact=True`` it requests a ``Probability`` result over them in
+    ascending qubit order (Braket's local simulator permutes the values of an
+    unsorted target of three or more qubits), each one acted on at least by
+    an identity so that the target exists.
     """
     from braket.circuits import Circuit
 
@@ -163,7 +166,9 @@ def to_braket(
         params = [float(p) for p in inst.operation.params]
         getattr(circ, spec.braket)(*qubits, *params)  # type: ignore[arg-type]
     if exact:
-        circ.probability(target=list(measured))
+        for q in sorted(set(measured) - {int(q) for q in circ.qubits}):
+            circ.i(q)
+        circ.probability(target=sorted(measured))
     else:
         circ.measure(list(measured))
     return circ

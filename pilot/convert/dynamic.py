@@ -37,7 +37,7 @@ def circuit_needs(qc: QuantumCircuit) -> frozenset[str]:
     needs: set[str] = set()
     measured: set[Any] = set()  # qubits measured and not yet acted on again
 
-    def walk(circuit: QuantumCircuit, qubits: list[Any]) -> None:
+    def walk(circuit: QuantumCircuit, qubits: list[Any], in_branch: bool) -> None:
         for inst in circuit.data:
             op = inst.operation
             here = [qubits[circuit.find_bit(q).index] for q in inst.qubits]
@@ -48,8 +48,9 @@ def circuit_needs(qc: QuantumCircuit) -> frozenset[str]:
             elif name in _BRANCHES:
                 if name != "box":
                     needs.add("classical_control")
+                branch = in_branch or name in ("if_else", "switch_case")
                 for block in op.blocks:
-                    walk(block, here)
+                    walk(block, here, branch)
                 continue
             if name in ("barrier", "delay"):
                 continue
@@ -57,12 +58,17 @@ def circuit_needs(qc: QuantumCircuit) -> frozenset[str]:
                 needs.add("mid_circuit_measurement")
             if name == "reset":
                 needs.add("reset")
+            if name in ("measure", "reset") and in_branch:
+                needs.add("measurement_in_branch")
             if name == "measure":
                 measured.update(here)
             else:
                 measured.difference_update(here)
+            if name in _LOOPS:
+                for block in op.blocks:
+                    walk(block, here, True)
 
-    walk(qc, list(qc.qubits))
+    walk(qc, list(qc.qubits), False)
     if "classical_control" in needs:
         needs.add("mid_circuit_measurement")  # a branch reads a bit measured before it
     return frozenset(needs)

@@ -1,0 +1,27 @@
+// MQT Bench 'bv', circuit_size=10, level indep (10 qubits, 22 operations)
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[10];
+creg c[9];
+x q[0];
+h q[2];
+cz q[2],q[0];
+h q[2];
+h q[4];
+cz q[4],q[0];
+h q[4];
+h q[6];
+cz q[6],q[0];
+h q[6];
+h q[8];
+cz q[8],q[0];
+h q[8];
+measure q[1] -> c[0];
+measure q[2] -> c[1];
+measure q[3] -> c[2];
+measure q[4] -> c[3];
+measure q[5] -> c[4];
+measure q[6] -> c[5];
+measure q[7] -> c[6];
+measure q[8] -> c[7];
+measure q[9] -> c[8];

@@ -1,0 +1,22 @@
+// MQT Bench 'bv', circuit_size=8, level indep (8 qubits, 17 operations)
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[8];
+creg c[7];
+x q[0];
+h q[2];
+cz q[2],q[0];
+h q[2];
+h q[4];
+cz q[4],q[0];
+h q[4];
+h q[6];
+cz q[6],q[0];
+h q[6];
+measure q[1] -> c[0];
+measure q[2] -> c[1];
+measure q[3] -> c[2];
+measure q[4] -> c[3];
+measure q[5] -> c[4];
+measure q[6] -> c[5];
+measure q[7] -> c[6];

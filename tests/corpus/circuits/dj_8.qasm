@@ -1,0 +1,30 @@
+// MQT Bench 'dj', circuit_size=8, level indep (8 qubits, 23 operations)
+OPENQASM 2.0;
+include "qelib1.inc";
+gate gate_Oracle q0,q1,q2,q3,q4,q5,q6,q7 { x q0; x q1; x q4; x q5; x q6; cx q0,q7; cx q1,q7; cx q2,q7; cx q3,q7; cx q4,q7; cx q5,q7; cx q6,q7; x q0; x q1; x q4; x q5; x q6; }
+qreg q[8];
+creg c[7];
+h q[0];
+h q[1];
+h q[2];
+h q[3];
+h q[4];
+h q[5];
+h q[6];
+u2(-pi,-pi) q[7];
+gate_Oracle q[0],q[1],q[2],q[3],q[4],q[5],q[6],q[7];
+h q[0];
+h q[1];
+h q[2];
+h q[3];
+h q[4];
+h q[5];
+h q[6];
+barrier q[0],q[1],q[2],q[3],q[4],q[5],q[6],q[7];
+measure q[0] -> c[0];
+measure q[1] -> c[1];
+measure q[2] -> c[2];
+measure q[3] -> c[3];
+measure q[4] -> c[4];
+measure q[5] -> c[5];
+measure q[6] -> c[6];

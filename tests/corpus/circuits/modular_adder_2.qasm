@@ -1,0 +1,9 @@
+// MQT Bench 'modular_adder', circuit_size=2, level indep (2 qubits, 3 operations)
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg meas[2];
+cx q[0],q[1];
+barrier q[0],q[1];
+measure q[0] -> meas[0];
+measure q[1] -> meas[1];

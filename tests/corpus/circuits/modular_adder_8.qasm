@@ -1,0 +1,36 @@
+// MQT Bench 'modular_adder', circuit_size=8, level indep (8 qubits, 29 operations)
+OPENQASM 2.0;
+include "qelib1.inc";
+gate qft_dg q0,q1,q2,q3 { swap q1,q2; swap q0,q3; h q0; cp(-pi/2) q1,q0; h q1; cp(-pi/4) q2,q0; cp(-pi/2) q2,q1; h q2; cp(-pi/8) q3,q0; cp(-pi/4) q3,q1; cp(-pi/2) q3,q2; h q3; }
+qreg q[8];
+creg meas[8];
+h q[7];
+cp(pi/2) q[7],q[6];
+h q[6];
+cp(pi/4) q[7],q[5];
+cp(pi/2) q[6],q[5];
+h q[5];
+cp(pi/8) q[7],q[4];
+cp(pi/4) q[6],q[4];
+cp(pi/2) q[5],q[4];
+h q[4];
+cp(pi) q[0],q[4];
+cp(pi/2) q[0],q[5];
+cp(pi/4) q[0],q[6];
+cp(pi/8) q[0],q[7];
+cp(pi) q[1],q[5];
+cp(pi/2) q[1],q[6];
+cp(pi/4) q[1],q[7];
+cp(pi) q[2],q[6];
+cp(pi/2) q[2],q[7];
+cp(pi) q[3],q[7];
+qft_dg q[7],q[6],q[5],q[4];
+barrier q[0],q[1],q[2],q[3],q[7],q[6],q[5],q[4];
+measure q[0] -> meas[0];
+measure q[1] -> meas[1];
+measure q[2] -> meas[2];
+measure q[3] -> meas[3];
+measure q[7] -> meas[4];
+measure q[6] -> meas[5];
+measure q[5] -> meas[6];
+measure q[4] -> meas[7];

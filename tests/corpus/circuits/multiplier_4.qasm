@@ -1,0 +1,38 @@
+// MQT Bench 'multiplier', circuit_size=4, level indep (4 qubits, 31 operations)
+OPENQASM 2.0;
+include "qelib1.inc";
+gate unitary q0,q1 { u(pi,3*pi/4,pi/4) q0; u(3*pi/4,-pi/2,0) q1; cx q0,q1; u(pi,-pi,-pi/2) q0; u(1.608865755425376,1.8450143448841922,-1.8450143448841922) q1; cx q0,q1; u(0,0,-7*pi/8) q0; u(3*pi/4,pi/8,pi/2) q1; }
+qreg q[4];
+creg meas[4];
+unitary q[0],q[1];
+p(pi/8) q[2];
+cx q[1],q[2];
+p(-pi/8) q[2];
+cx q[0],q[2];
+p(pi/8) q[2];
+cx q[1],q[2];
+p(-pi/8) q[2];
+cx q[0],q[2];
+u2(pi/8,-pi) q[3];
+cx q[2],q[3];
+p(-pi/8) q[3];
+cx q[1],q[3];
+p(pi/8) q[3];
+cx q[2],q[3];
+p(-pi/8) q[3];
+cx q[0],q[3];
+p(pi/8) q[3];
+cx q[2],q[3];
+p(-pi/8) q[3];
+cx q[1],q[3];
+p(pi/8) q[3];
+cx q[2],q[3];
+p(-pi/8) q[3];
+cx q[0],q[3];
+ccx q[0],q[1],q[2];
+h q[3];
+barrier q[0],q[1],q[2],q[3];
+measure q[0] -> meas[0];
+measure q[1] -> meas[1];
+measure q[2] -> meas[2];
+measure q[3] -> meas[3];
