@@ -847,6 +847,12 @@ def test_every_property_saw_errors_and_successes(pcs: PilotComputeService) -> No
     """The fuzzer reached both sides of each property (else it tests too little)."""
     bell(pcs)
     print("fuzz outcomes:", Tally.outcomes)
+    # Every property of this module, so that this test cannot pass having seen none
+    # (it runs last: alone, it fails and says to run the module).
+    expected = {"config", "descriptions", "gatedict", "qasm", "tasks"}
+    assert set(Tally.outcomes) == expected, (
+        f"properties that ran: {sorted(Tally.outcomes)}; run the whole module"
+    )
     for prop, outcomes in Tally.outcomes.items():
         ok = {"created", "ran", "loaded"} & set(outcomes)
         assert ok and set(outcomes) - ok, f"{prop}: {outcomes}"
