@@ -111,7 +111,13 @@ class PennyLaneBackend(QuantumBackend):
             noisy=False,
             supports_exact=True,
             dynamic=frozenset(
-                {"mid_circuit_measurement", "reset", "classical_control", "pennylane_mcm"}
+                {
+                    "mid_circuit_measurement",
+                    "reset",
+                    "classical_control",
+                    "measurement_in_branch",
+                    "pennylane_mcm",
+                }
             ),
             dynamic_exact=True,
         )
@@ -145,7 +151,7 @@ class PennyLaneBackend(QuantumBackend):
         for qc in circuits:
             tape, written = pennylane_tape(qc, self.device_name, shots)
             extra = sum(isinstance(op, MidMeasure) for op in tape.operations)
-            small = qc.num_qubits + extra <= DEFERRED_WIRES
+            small = len(tape.wires) + extra <= DEFERRED_WIRES
             if shots is None and not small:
                 raise UnsupportedOperationError(
                     f"exact results of a dynamic circuit of {qc.num_qubits} qubits and "

@@ -18,6 +18,7 @@ writes it in Qiskit's convention, registers separated by spaces.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -213,6 +214,7 @@ def to_pennylane(qc: QuantumCircuit, backend: str) -> tuple[list[Any], list[Any]
 
     Returns ``(operations, values)`` where ``values[i]`` is the measurement value
     last written to clbit ``i`` (``None`` when nothing writes it: it reads 0).
+    A measurement or reset inside a branch uses one extra wire (an ancilla).
     ``while`` loops have no PennyLane form and are refused (QDREAMER refuses
     them before a task is sent: PennyLane executors do not declare them).
     """
@@ -222,6 +224,8 @@ def to_pennylane(qc: QuantumCircuit, backend: str) -> tuple[list[Any], list[Any]
     from pilot.convert.pennylane import to_pennylane_ops
 
     values: list[Any] = [None] * qc.num_clbits
+    ancillas = itertools.count(qc.num_qubits)  # wires for measurements inside branches
+    plain: list[Any] = []  # measurement values straight from qml.measure
 
     def gate_ops(circuit: QuantumCircuit, inst: Any, wires: list[int]) -> list[Any]:
         from qiskit import QuantumCircuit as QC
@@ -265,18 +269,26 @@ def to_pennylane(qc: QuantumCircuit, backend: str) -> tuple[list[Any], list[Any]
             name = op.name
             if name in ("barrier", "delay"):
                 continue
+            if name in {"measure", "reset"} and when is not None:
+                # qml.cond holds gates only.  A measurement taken only `when`: copy the
+                # qubit onto a fresh ancilla under the condition and measure the ancilla
+                # (it reads 0 and disturbs nothing when the condition is false); a reset
+                # then flips the qubit back when the ancilla read 1.
+                anc = next(ancillas)
+                out.append(qml.ops.Conditional(when, qml.CNOT([here[0], anc])))
+                read = qml.measure(anc, reset=True)
+                out.append(read.measurements[0])
+                if name == "reset":
+                    out.append(qml.ops.Conditional(read, qml.X(here[0])))
+                else:
+                    values[cl[0]] = _select(when, read, values[cl[0]])
+                continue
             if name in {"measure", "reset"}:
-                if when is not None:
-                    raise UnsupportedOperationError(
-                        f"{name} inside a branch",
-                        None,
-                        "PennyLane conditions gates, not measurements; measure outside the "
-                        "branch (or run the circuit on a Qiskit executor)",
-                    )
                 mp = qml.measure(here[0], reset=name == "reset")
                 out.append(mp.measurements[0])
                 if name == "measure":
                     values[cl[0]] = mp
+                    plain.append(mp)
                 continue
             if name == "if_else":
                 reads, fn = _condition_fn(op.condition, circuit, clbits)
@@ -313,7 +325,36 @@ def to_pennylane(qc: QuantumCircuit, backend: str) -> tuple[list[Any], list[Any]
 
     with qml.queuing.AnnotatedQueue():  # qml.measure queues; the tape is built explicitly
         ops = emit(qc, list(range(qc.num_qubits)), list(range(qc.num_clbits)), None)
+        # PennyLane's statistics take plain measurement values only: a bit whose value
+        # depends on a branch is written onto an ancilla and measured there.
+        for i, value in enumerate(values):
+            if value is not None and not any(value is p for p in plain):
+                anc = next(ancillas)
+                ops.append(qml.ops.Conditional(value, qml.X(anc)))
+                read = qml.measure(anc)
+                ops.append(read.measurements[0])
+                values[i] = read
     return ops, values
+
+
+def _select(when: Any, read: Any, old: Any) -> Any:
+    """The measurement value ``read if when else old`` (``old`` ``None`` reads 0)."""
+    from pennylane.measurements import MeasurementValue
+
+    parts = [mv for mv in (when, read, old) if mv is not None]
+    mps: list[Any] = []
+    for mv in parts:
+        mps.extend(m for m in mv.measurements if m not in mps)
+    positions = [[mps.index(m) for m in mv.measurements] for mv in parts]
+
+    def process(*bits: Any) -> int:
+        value = [
+            int(mv.processing_fn(*(bits[p] for p in pos)))
+            for mv, pos in zip(parts, positions, strict=True)
+        ]
+        return value[1] if value[0] else (value[2] if old is not None else 0)
+
+    return MeasurementValue(mps, process)
 
 
 def _negate(cond: Any) -> Any:

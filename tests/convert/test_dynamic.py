@@ -155,6 +155,26 @@ def test_switch_and_for_loops_agree_between_aer_and_pennylane(workers: dict) -> 
     assert close(aer, exact, 4000), (aer, exact)
 
 
+def test_measurements_and_resets_inside_branches_agree(workers: dict) -> None:
+    """Measure and reset q1 only when q0 read 1 (PennyLane: through an ancilla)."""
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(2, 3)
+    qc.h(0)
+    qc.measure(0, 0)
+    with qc.if_test((qc.clbits[0], 1)):
+        qc.h(1)
+        qc.measure(1, 1)
+        qc.reset(1)
+    qc.measure(1, 2)  # always 0: reset when it was measured, untouched otherwise
+    expected = {"000": 0.5, "001": 0.25, "011": 0.25}
+    assert load_circuit(qc).needs >= {"measurement_in_branch", "reset"}
+    for executor in ("pennylane_default", "pennylane_lightning"):
+        exact = run(workers[executor], qc, None).probabilities
+        assert exact == pytest.approx(expected, abs=1e-9), executor
+    assert close(run(workers["qiskit_local"], qc, 4000).counts, expected, 4000)
+
+
 def test_pennylane_mid_circuit_measurements_run_on_aer(workers: dict) -> None:
     import pennylane as qml
 
