@@ -17,10 +17,7 @@ errors = st.floats(min_value=1e-5, max_value=0.2, allow_nan=False)
 def devices(draw: st.DrawFn, name: str = "dev", pilot: str = "p") -> ResourceCapabilities:
     """A noisy device with a connected random coupling map and per-qubit calibration,
     or an ideal simulator."""
-    if (
-        draw(st.booleans().map(lambda b: b and False) | st.just(False))
-        or draw(st.integers(0, 9)) == 0
-    ):
+    if draw(st.integers(0, 9)) == 0:  # one draw in ten: an ideal simulator
         return ResourceCapabilities(
             name=name,
             executor="qiskit_local",
@@ -38,6 +35,7 @@ def devices(draw: st.DrawFn, name: str = "dev", pilot: str = "p") -> ResourceCap
     for a, b in coupling:
         gate_errors[("cx", (a, b))] = draw(errors)
     readout = {q: draw(errors) for q in range(n)}
+    resets = draw(st.none() | st.just({q: draw(errors) for q in range(n)}))
     pricing = draw(
         st.none()
         | st.builds(
@@ -61,13 +59,16 @@ def devices(draw: st.DrawFn, name: str = "dev", pilot: str = "p") -> ResourceCap
         supports_exact=False,
         gate_errors=gate_errors,
         readout_errors=readout,
+        reset_errors=resets or {},
         pricing=pricing,
     )
 
 
 statuses = st.builds(
     ResourceStatus,
-    online=st.booleans().map(lambda b: b or True) | st.booleans(),
+    # Online three times in four: an offline resource is infeasible, and the ranking
+    # properties need feasible ones to compare (offline ones are drawn too).
+    online=st.integers(0, 3).map(lambda i: i > 0),
     queue_depth=st.integers(0, 5000),
     typical_job_seconds=st.none() | st.floats(0.1, 600),
 )
@@ -92,6 +93,9 @@ def workloads(draw: st.DrawFn) -> WorkloadProfile:
         measured=measured,
         shots=draw(st.integers(1, 10_000)),
         gates=frozenset({"h", "cx"}) if interactions else frozenset({"h"}),
+        # A dynamic circuit's mid-circuit measurements and resets, now and then.
+        mid_measurements=draw(st.dictionaries(st.integers(0, k - 1), st.integers(1, 3))),
+        resets=draw(st.dictionaries(st.integers(0, k - 1), st.integers(1, 3))),
     )
 
 
@@ -103,16 +107,24 @@ def fleets(draw: st.DrawFn) -> tuple[list[ResourceCapabilities], dict[str, Resou
 
 
 def worse_error(cap: ResourceCapabilities, which: int, delta: float) -> ResourceCapabilities:
-    """``cap`` with one calibrated error (gate or readout, by index) raised by ``delta``."""
+    """``cap`` with one calibrated error (gate, readout or reset, by index) raised by
+    ``delta``."""
     gate_keys = sorted(cap.gate_errors)
-    if not gate_keys and not cap.readout_errors:
+    ro, rs = dict(cap.readout_errors), dict(cap.reset_errors)
+    total = len(gate_keys) + len(ro) + len(rs)
+    if not total:
         return cap
+    which %= total
     if which < len(gate_keys):
         key = gate_keys[which]
         errs = dict(cap.gate_errors)
         errs[key] = min(1.0, errs[key] + delta)
         return replace(cap, gate_errors=errs)
-    ro = dict(cap.readout_errors)
-    q = sorted(ro)[which % len(ro)]
-    ro[q] = min(1.0, ro[q] + delta)
-    return replace(cap, readout_errors=ro)
+    which -= len(gate_keys)
+    if which < len(ro):
+        q = sorted(ro)[which]
+        ro[q] = min(1.0, ro[q] + delta)
+        return replace(cap, readout_errors=ro)
+    q = sorted(rs)[which - len(ro)]
+    rs[q] = min(1.0, rs[q] + delta)
+    return replace(cap, reset_errors=rs)
