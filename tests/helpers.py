@@ -46,6 +46,50 @@ def key(i: int, width: int = 10) -> str:
     return format(i, f"0{width}b")
 
 
+def run_on_worker(
+    worker: Any,
+    circuit: Any,
+    shots: int | None,
+    resource: str | None = None,
+    *,
+    task_id: str = "t",
+    keep_native: bool = False,
+) -> Any:
+    """A task spec for ``circuit`` on ``worker`` (a ``QuantumWorker``, no Ray), run."""
+    return worker.run(
+        task_spec(worker, circuit, shots, resource, task_id=task_id, keep_native=keep_native)
+    )
+
+
+def task_spec(
+    worker: Any,
+    circuit: Any,
+    shots: int | None,
+    resource: str | None = None,
+    *,
+    task_id: str = "t",
+    keep_native: bool = False,
+) -> Any:
+    """The ``TaskSpec`` the service would send ``worker`` for ``circuit`` (first resource
+    unless ``resource`` names one)."""
+    import time
+
+    from pilot.tasks import TaskSpec
+
+    return TaskSpec(
+        task_id=task_id,
+        name=task_id,
+        circuit=circuit,
+        shots=shots,
+        pilot=worker.pilot,
+        resource=resource or worker.resources()[0].name,
+        num_qubits=None,
+        gate_set=None,
+        submitted_at=time.time(),
+        keep_native=keep_native,
+    )
+
+
 def within_binomial(count: int, shots: int, p: float, sigmas: float = 5.0) -> bool:
     """``count`` is within ``sigmas`` standard deviations of ``shots * p``."""
     sd = (shots * p * (1 - p)) ** 0.5

@@ -143,7 +143,6 @@ def capabilities_from_target(
         readout_errors=readout,
         durations=durations,
         dynamic=dynamic_features(target),
-        dynamic_exact=False,
         reset_errors=resets,
     )
 

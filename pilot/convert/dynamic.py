@@ -35,6 +35,8 @@ _LOOPS = {"while_loop"}
 
 def circuit_needs(qc: QuantumCircuit) -> frozenset[str]:
     """The dynamic features ``qc`` uses (empty for a circuit measured at the end)."""
+    if _measured_at_the_end(qc):
+        return frozenset()
     needs: set[str] = set()
     measured: set[Any] = set()  # qubits measured and not yet acted on again
 
@@ -73,6 +75,24 @@ def circuit_needs(qc: QuantumCircuit) -> frozenset[str]:
     if "classical_control" in needs:
         needs.add("mid_circuit_measurement")  # a branch reads a bit measured before it
     return frozenset(needs)
+
+
+def _measured_at_the_end(qc: QuantumCircuit) -> bool:
+    """No reset, no control flow, and every measurement in the circuit's tail (checked
+    from the end: submissions load every circuit, and most are measured last)."""
+    counts = qc.count_ops()
+    if "reset" in counts or (_BRANCHES | _LOOPS).intersection(counts):
+        return False
+    left = counts.get("measure", 0)
+    for inst in reversed(qc.data):
+        if not left:
+            return True
+        name = inst.operation.name
+        if name == "measure":
+            left -= 1
+        elif name not in ("barrier", "delay"):
+            return False
+    return not left
 
 
 @dataclass
@@ -219,7 +239,6 @@ def to_pennylane(qc: QuantumCircuit, backend: str) -> tuple[list[Any], list[Any]
     them before a task is sent: PennyLane executors do not declare them).
     """
     import pennylane as qml
-    from pennylane.measurements import MeasurementValue
 
     from pilot.convert.pennylane import to_pennylane_ops
 
@@ -239,18 +258,14 @@ def to_pennylane(qc: QuantumCircuit, backend: str) -> tuple[list[Any], list[Any]
         live = [(k, values[i]) for k, i in enumerate(reads) if values[i] is not None]
         if not live:
             return bool(fn(*([0] * len(reads))))
-        mps: list[Any] = []
-        for _, mv in live:
-            mps.extend(m for m in mv.measurements if m not in mps)
-        positions = [[mps.index(m) for m in mv.measurements] for _, mv in live]
 
-        def process(*bits: Any) -> bool:
+        def evaluate(live_values: list[int]) -> bool:
             args = [0] * len(reads)
-            for (k, mv), pos in zip(live, positions, strict=True):
-                args[k] = int(mv.processing_fn(*(bits[p] for p in pos)))
+            for (k, _), value in zip(live, live_values, strict=True):
+                args[k] = value
             return bool(fn(*args))
 
-        return MeasurementValue(mps, process)
+        return _combined([mv for _, mv in live], evaluate)
 
     def emit(circuit: QuantumCircuit, wires: list[int], clbits: list[int], when: Any) -> list[Any]:
         """Operations of ``circuit`` on ``wires``, each applied only ``when`` (None: always)."""
@@ -337,24 +352,32 @@ def to_pennylane(qc: QuantumCircuit, backend: str) -> tuple[list[Any], list[Any]
     return ops, values
 
 
-def _select(when: Any, read: Any, old: Any) -> Any:
-    """The measurement value ``read if when else old`` (``old`` ``None`` reads 0)."""
+def _combined(parts: list[Any], fn: Callable[[list[int]], Any]) -> Any:
+    """One measurement value: ``fn`` of the values of ``parts`` (measurement values that
+    may share measurements), over the measurements they read."""
     from pennylane.measurements import MeasurementValue
 
-    parts = [mv for mv in (when, read, old) if mv is not None]
     mps: list[Any] = []
     for mv in parts:
         mps.extend(m for m in mv.measurements if m not in mps)
     positions = [[mps.index(m) for m in mv.measurements] for mv in parts]
 
-    def process(*bits: Any) -> int:
-        value = [
-            int(mv.processing_fn(*(bits[p] for p in pos)))
-            for mv, pos in zip(parts, positions, strict=True)
-        ]
-        return value[1] if value[0] else (value[2] if old is not None else 0)
+    def process(*bits: Any) -> Any:
+        return fn(
+            [
+                int(mv.processing_fn(*(bits[p] for p in pos)))
+                for mv, pos in zip(parts, positions, strict=True)
+            ]
+        )
 
     return MeasurementValue(mps, process)
+
+
+def _select(when: Any, read: Any, old: Any) -> Any:
+    """The measurement value ``read if when else old`` (``old`` ``None`` reads 0)."""
+    if old is None:
+        return _combined([when, read], lambda v: v[1] if v[0] else 0)
+    return _combined([when, read, old], lambda v: v[1] if v[0] else v[2])
 
 
 def _negate(cond: Any) -> Any:

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from dreamer.workload import NON_GATES, canonical_gate
 from pilot.convert.gates import basis_for
-from pilot.convert.portable import MAX_QUBITS, KeyFormat, LoadedCircuit, PortableCircuit
+from pilot.convert.portable import (
+    MAX_QUBITS,
+    KeyFormat,
+    LoadedCircuit,
+    PortableCircuit,
+    qiskit_key,
+)
 from pilot.errors import CircuitError, MissingDependencyError, UnsupportedOperationError
 
 if TYPE_CHECKING:
@@ -29,14 +35,17 @@ _CONTROL_FLOW = {"if_else", "while_loop", "for_loop", "switch_case", "box"}
 def circuit_gates(qc: QuantumCircuit) -> frozenset[str]:
     """Canonical names of the gates in ``qc``, inside its branches too (measurements,
     resets, barriers and the control flow itself excluded)."""
-    names: set[str] = set()
-    for inst in qc.data:
-        op = inst.operation
-        if op.name in _CONTROL_FLOW:
-            for block in op.blocks:
-                names |= circuit_gates(block)
-        elif op.name not in NON_GATES | _SKIP | {"reset"}:
-            names.add(canonical_gate(op.name))
+    counts = qc.count_ops()  # counted in Rust: submissions load every circuit
+    names = {
+        canonical_gate(name)
+        for name in counts
+        if name not in NON_GATES | _SKIP | _CONTROL_FLOW | {"reset"}
+    }
+    if _CONTROL_FLOW.intersection(counts):
+        for inst in qc.data:
+            if inst.operation.name in _CONTROL_FLOW:
+                for block in inst.operation.blocks:
+                    names |= circuit_gates(block)
     return frozenset(names)
 
 
@@ -76,11 +85,7 @@ def spaced_counts(counts: dict[str, int], sizes: tuple[int, ...] | None) -> dict
         return dict(counts)
     out: dict[str, int] = {}
     for key, value in counts.items():
-        parts, start = [], 0
-        for size in reversed(sizes):
-            parts.append(key[start : start + size])
-            start += size
-        k = " ".join(parts)
+        k = qiskit_key(key[::-1], sizes)
         out[k] = out.get(k, 0) + int(value)
     return out
 

@@ -7,16 +7,15 @@ and errors that name the unsupported operation and the backend.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
 from pilot.config import parse_description
 from pilot.errors import UnsupportedOperationError
-from pilot.tasks import QuantumTask, TaskSpec
+from pilot.tasks import QuantumTask
 from pilot.workers import QuantumWorker
-from tests.helpers import bell_qiskit, within_binomial
+from tests.helpers import bell_qiskit, run_on_worker, within_binomial
 
 EXECUTORS: dict[str, dict[str, Any]] = {
     "qiskit_local": {"seed": 11},
@@ -74,20 +73,7 @@ def run(
     resource: str | None = None,
     keep_native: bool = False,
 ) -> Any:
-    resource = resource or worker.resources()[0].name
-    spec = TaskSpec(
-        task_id="t1",
-        name="t",
-        circuit=circuit,
-        shots=shots,
-        pilot=worker.pilot,
-        resource=resource,
-        num_qubits=None,
-        gate_set=None,
-        submitted_at=time.time(),
-        keep_native=keep_native,
-    )
-    return worker.run(spec)
+    return run_on_worker(worker, circuit, shots, resource, task_id="t1", keep_native=keep_native)
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)

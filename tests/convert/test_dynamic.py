@@ -8,7 +8,6 @@ with ``qml.measure`` runs on Aer through its Qiskit form.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import pytest
@@ -17,8 +16,9 @@ from pilot.config import parse_description
 from pilot.convert import load_circuit
 from pilot.convert.dynamic import circuit_needs
 from pilot.selection import refusal_reasons
-from pilot.tasks import QuantumTask, TaskSpec
+from pilot.tasks import QuantumTask
 from pilot.workers import QuantumWorker
+from tests.helpers import run_on_worker
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +36,7 @@ def run(worker: QuantumWorker, circuit: Any, shots: int | None) -> Any:
     cap = worker.resources()[0]
     task = QuantumTask(circuit, shots=shots)
     assert refusal_reasons(task, task.load_on_driver(), cap) == []
-    spec = TaskSpec(
-        task_id="t",
-        name="t",
-        circuit=circuit,
-        shots=shots,
-        pilot=worker.pilot,
-        resource=cap.name,
-        num_qubits=None,
-        gate_set=None,
-        submitted_at=time.time(),
-    )
-    return worker.run(spec)
+    return run_on_worker(worker, circuit, shots, cap.name)
 
 
 def close(counts: dict[str, int], probs: dict[str, float], shots: int) -> bool:

@@ -37,7 +37,6 @@ executor, format and shots) are printed at the end of the session.
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ from pilot.tasks import QuantumTask, TaskSpec
 from pilot.workers import QuantumWorker
 from tests.corpus.corpus import CorpusCircuit, load_corpus
 from tests.corpus.dynamic import KNOWN
-from tests.helpers import within_binomial
+from tests.helpers import task_spec, within_binomial
 
 EXECUTORS: dict[str, dict[str, Any]] = {
     "qiskit_local": {"seed": 11},
@@ -404,19 +403,7 @@ class Runs:
             )
             if reasons:
                 continue
-            specs.append(
-                TaskSpec(
-                    task_id=c.name,
-                    name=c.name,
-                    circuit=given.obj,
-                    shots=shots,
-                    pilot=worker.pilot,
-                    resource=cap.name,
-                    num_qubits=None,
-                    gate_set=None,
-                    submitted_at=time.time(),
-                )
-            )
+            specs.append(task_spec(worker, given.obj, shots, cap.name, task_id=c.name))
         # One batch per family: a failing circuit makes run_batch run its batch again
         # circuit by circuit (to tell which failed); per family, that costs little.
         families: dict[str, list[TaskSpec]] = defaultdict(list)
