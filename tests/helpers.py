@@ -46,21 +46,6 @@ def key(i: int, width: int = 10) -> str:
     return format(i, f"0{width}b")
 
 
-def run_on_worker(
-    worker: Any,
-    circuit: Any,
-    shots: int | None,
-    resource: str | None = None,
-    *,
-    task_id: str = "t",
-    keep_native: bool = False,
-) -> Any:
-    """A task spec for ``circuit`` on ``worker`` (a ``QuantumWorker``, no Ray), run."""
-    return worker.run(
-        task_spec(worker, circuit, shots, resource, task_id=task_id, keep_native=keep_native)
-    )
-
-
 def task_spec(
     worker: Any,
     circuit: Any,

@@ -15,7 +15,7 @@ from pilot.config import parse_description
 from pilot.errors import UnsupportedOperationError
 from pilot.tasks import QuantumTask
 from pilot.workers import QuantumWorker
-from tests.helpers import bell_qiskit, run_on_worker, within_binomial
+from tests.helpers import bell_qiskit, task_spec, within_binomial
 
 EXECUTORS: dict[str, dict[str, Any]] = {
     "qiskit_local": {"seed": 11},
@@ -73,7 +73,8 @@ def run(
     resource: str | None = None,
     keep_native: bool = False,
 ) -> Any:
-    return run_on_worker(worker, circuit, shots, resource, task_id="t1", keep_native=keep_native)
+    spec = task_spec(worker, circuit, shots, resource, task_id="t1", keep_native=keep_native)
+    return worker.run(spec)
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)

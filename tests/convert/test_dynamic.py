@@ -18,7 +18,7 @@ from pilot.convert.dynamic import circuit_needs
 from pilot.selection import refusal_reasons
 from pilot.tasks import QuantumTask
 from pilot.workers import QuantumWorker
-from tests.helpers import run_on_worker
+from tests.helpers import task_spec
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def run(worker: QuantumWorker, circuit: Any, shots: int | None) -> Any:
     cap = worker.resources()[0]
     task = QuantumTask(circuit, shots=shots)
     assert refusal_reasons(task, task.load_on_driver(), cap) == []
-    return run_on_worker(worker, circuit, shots, cap.name)
+    return worker.run(task_spec(worker, circuit, shots, cap.name))
 
 
 def close(counts: dict[str, int], probs: dict[str, float], shots: int) -> bool:
