@@ -90,6 +90,10 @@ def double(x: int) -> int:
     return 2 * x
 
 
+#: The two actor methods a quantum task arrives by.
+METHODS = {"PilotActor.run", "PilotActor.run_window"}
+
+
 def test_pilots_and_tasks_are_listed_under_their_names(ray_dashboard: str, workdir: Any) -> None:
     suffix = uuid.uuid4().hex[:6]
     qname, cname = f"dsim{suffix}", f"dcpu{suffix}"
@@ -108,10 +112,10 @@ def test_pilots_and_tasks_are_listed_under_their_names(ray_dashboard: str, workd
         assert all(sum(r.counts.values()) == 50 for r in results)
         # The first goes straight to the actor (PilotActor.run); those that follow at
         # once share one call (a coalesced window, named after its first task; see
-        # pilot/coalesce.py); a slow machine may send them one by one.
+        # pilot/coalesce.py). On a slow machine a window may close holding one task, so
+        # each task is then one call, by either method.
         coalesced = sum(r.metadata.get("batch_size", 1) > 1 for r in results)
-        expected = sorted(["PilotActor.run"] * (3 - coalesced))
-        expected = sorted(expected + (["PilotActor.run_window"] if coalesced else []))
+        calls = 3 - coalesced + (1 if coalesced else 0)
         assert pcs.get_results(pcs.submit_task(double, 21, pilot=cname)) == 42
 
         actors = state(ray_dashboard, "actors", name=f"pilot-{qname}")
@@ -127,7 +131,8 @@ def test_pilots_and_tasks_are_listed_under_their_names(ray_dashboard: str, workd
             quantum = [t for t in tasks if t["name"] == "quantum:bell@aer_simulator"]
             mine = [t for t in quantum if t.get("actor_id") == actors[0]["actor_id"]]
             kinds = sorted(t["func_or_class_name"] for t in mine)
-            if want <= names and kinds == expected:
+            listed = len(kinds) == calls and kinds[0] == "PilotActor.run"  # sorted
+            if want <= names and listed and set(kinds) <= METHODS:
                 break
             if time.monotonic() > deadline:
                 pytest.fail(f"not listed within {DEADLINE:g} s: {want - names}, {kinds}")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 import signal
 import sqlite3
 import stat
@@ -350,10 +351,13 @@ def _damaged_page(path: Path) -> None:
         fh.write(b"\xff" * page_size)
 
 
+#: Random bytes, fixed so the expected message is exact (a quote in them changes repr).
+GARBAGE = random.Random(353).randbytes(8192)
+
 CORRUPTIONS = {
     "garbage": (
-        lambda p: _write(p, os.urandom(8192)),
-        "it is not an SQLite database (the file starts with b'",
+        lambda p: _write(p, GARBAGE),
+        f"it is not an SQLite database (the file starts with {GARBAGE[:16]!r})",
     ),
     "text": (
         lambda p: _write(p, b"results: see run.log\n"),
