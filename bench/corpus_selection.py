@@ -359,9 +359,7 @@ def main() -> None:
     circuits = [read_out(c.circuit) for c, _ in sim]
     # spawn, not fork: a forked child inherits Qiskit's Rust thread pools dead and can hang.
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        args.jobs, mp_context=spawn, initializer=_init_worker
-    ) as pool:
+    with ProcessPoolExecutor(args.jobs, mp_context=spawn, initializer=_init_worker) as pool:
         ideals = list(pool.map(ideal_distribution, circuits, [args.ideal_shots] * len(sim)))
         jobs: list[dict[str, Future]] = [
             {

@@ -28,7 +28,7 @@ process and one Ray instance (so the shared machine's noise hits both alike):
                median is the headline
      loop      weaker, secondary: the same estimator (1 thread), 48 calls (one per set)
      service   one sweep task (48 parameter sets) over two qiskit_local pilots
-     layer     ``pilot.torch.QuantumLayer.jacobian()`` (the same sweep, built by the layer)
+     layer     ``pilot.ml.QuantumLayer.jacobian()`` (the same sweep, built by the layer)
 
    prints each time and the headline one-call/service (> 1 means the service
    is faster; the old target, set against the loop, was >= 1.5), then
@@ -210,7 +210,7 @@ def bench_gradient(pcs: PilotComputeService, theta: np.ndarray, threads: int) ->
 
     import torch
 
-    from pilot.torch import QuantumLayer
+    from pilot.ml import QuantumLayer
 
     layer = QuantumLayer(
         pcs, qc, [obs], weight_params=list(qc.parameters), initial_weights=torch.tensor(theta)
@@ -295,7 +295,7 @@ def main() -> None:
             f"{loop * 1e3:.1f} ms"
         )
         print(f"  service: one sweep task over the two pilots: {svc * 1e3:.1f} ms")
-        print(f"  pilot.torch QuantumLayer.jacobian(): {lay * 1e3:.1f} ms")
+        print(f"  pilot.ml QuantumLayer.jacobian(): {lay * 1e3:.1f} ms")
         print(
             f"  HEADLINE  one-call/service = {one / svc:.2f}x ({behind(one, svc)}; "
             f"the old target >= 1.5 was set against the loop)"

@@ -25,7 +25,7 @@ from typing import Any
 import ray
 
 from pilot import PilotComputeService, QuantumTask
-from pilot.templates import bell
+from pilot.library.templates import bell
 
 SHOTS = 100
 

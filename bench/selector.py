@@ -43,7 +43,7 @@ from dreamer.ranking import Ranker
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.workload import TaskRequirements
 from pilot.backends.qiskit import capabilities_from_target, fake_devices
-from pilot.profile import profile_circuit
+from pilot.convert.workload import profile_circuit
 
 #: Shots of each noisy simulation in the selection-quality run.
 SHOTS = 8000

@@ -39,7 +39,7 @@ import ray
 from qiskit import QuantumCircuit
 
 from pilot import PilotComputeService, QuantumTask
-from pilot.demo import bell
+from pilot.cli.demo import bell
 
 SHOTS = 100
 MIB = 1 << 20
@@ -48,7 +48,7 @@ MIB = 1 << 20
 def journal_bytes(directory: Path) -> int:
     """The journal file's size once its write-ahead log is folded in (a checkpoint
     from a second connection, as SQLite allows beside the writer): what the run
-    keeps.  The WAL itself is bounded (``pilot.journal.CHECKPOINT_BYTES``) and
+    keeps.  The WAL itself is bounded (``pilot.journal.store.CHECKPOINT_BYTES``) and
     truncated when the service closes."""
     path = directory / "journal.sqlite3"
     with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:

@@ -25,7 +25,7 @@ from typing import Any
 import ray
 
 from pilot import PilotComputeService, QuantumTask
-from pilot.demo import bell
+from pilot.cli.demo import bell
 
 EXECUTORS = (
     "qiskit_local",

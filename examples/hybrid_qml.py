@@ -5,7 +5,7 @@
 The shape of seed 004's ``QuantumTorchLayer`` (a ``Linear`` + ``Tanh``
 preprocessing, a parameterised circuit read out as Z expectation values, a
 ``Linear`` head), trained with Adam on a generated two-moons data set.  The
-quantum layer is :class:`pilot.torch.QuantumLayer`: each forward pass sends
+quantum layer is :class:`pilot.ml.QuantumLayer`: each forward pass sends
 the batch's circuits through the service as one sweep, and each backward pass
 sends the parameter-shift circuits of every sample as another, spread over
 two Aer pilots.  Prints the loss per epoch under a progress bar, then the
@@ -44,8 +44,8 @@ except ModuleNotFoundError:
     ) from None
 
 from pilot import PilotComputeService
-from pilot.logs import configure
-from pilot.torch import QuantumLayer
+from pilot.ml import QuantumLayer
+from pilot.observe.logs import configure
 
 
 def make_moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -369,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def _configure_logging() -> None:
-    from pilot.logs import configure
+    from pilot.observe.logs import configure
 
     configure()  # conf/logging.toml: warnings, with task ids and credentials masked
     logger.setLevel(logging.INFO)  # this example's own progress lines

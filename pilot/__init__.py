@@ -27,10 +27,10 @@ from pilot.errors import (
     TaskTimeoutError,
     UnsupportedOperationError,
 )
-from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
+from pilot.observe.redaction import install_log_redaction
+from pilot.pilots.pilot import ClassicalPilot, Pilot, QuantumPilot
 from pilot.results import QuantumResult
-from pilot.secrets import install_log_redaction
-from pilot.service import ExecutionEngine, PilotComputeService
+from pilot.runtime.service import ExecutionEngine, PilotComputeService
 from pilot.states import TERMINAL_STATES, PilotState
 from pilot.tasks import QuantumTask
 

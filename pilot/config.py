@@ -33,7 +33,7 @@ from pydantic import (
 from dreamer.pricing import Pricing
 from pilot.backends.registry import EXECUTORS, resolve_executor
 from pilot.errors import ConfigError, closest
-from pilot.secrets import SECRET_ENV, check_private_file, redact, remember
+from pilot.observe.redaction import SECRET_ENV, check_private_file, redact, remember
 
 logger = logging.getLogger(__name__)
 
@@ -364,9 +364,9 @@ class ServiceTable(_Strict):
 
     working_directory: str | None = Field(default=None, strict=True)
     num_cpus: int | None = Field(default=None, ge=0, strict=True)
-    #: "s3://bucket/prefix": finished results are also written there (pilot.store).
+    #: "s3://bucket/prefix": finished results are also written there (pilot.journal.bucket).
     results_store: str | None = Field(default=None, strict=True)
-    #: Runs the task journal keeps when a new run starts (0: every run; pilot.journal).
+    #: Runs the task journal keeps when a new run starts (0: every run; pilot.journal.store).
     journal_keep_runs: int | None = Field(default=None, ge=0, strict=True)
 
 

@@ -215,7 +215,7 @@ class ServiceClosedError(PilotError):
 
 
 class JournalError(PilotError):
-    """The task journal (:mod:`pilot.journal`) cannot record or answer."""
+    """The task journal (:mod:`pilot.journal.store`) cannot record or answer."""
 
 
 class JournalCorruptError(JournalError):

@@ -3,6 +3,6 @@
 ``from pilot.pilot_compute_service import PilotComputeService, ExecutionEngine``
 """
 
-from pilot.service import ExecutionEngine, PilotComputeService
+from pilot.runtime.service import ExecutionEngine, PilotComputeService
 
 __all__ = ["ExecutionEngine", "PilotComputeService"]

@@ -174,9 +174,9 @@ class QuantumResult:
         by ``"bitstring"`` or by ``"count"``; ``top`` keeps the most frequent
         outcomes.  Needs matplotlib (``pip install 'qdreamer[plot]'``); raises
         ``ValueError`` for results with expectation values only.  See
-        :func:`pilot.plots.plot_result`.
+        :func:`pilot.viz.plots.plot_result`.
         """
-        from pilot.plots import plot_result
+        from pilot.viz.plots import plot_result
 
         return plot_result(self, ax, sort=sort, top=top, title=title)
 

@@ -35,15 +35,15 @@ from dreamer.monitor import StatusMonitor
 from dreamer.ranking import Constraints, RankedResource, Ranker, Weights
 from dreamer.resource import ResourceStatus
 from dreamer.workload import TaskRequirements, WorkloadProfile
-from pilot import metrics
 from pilot.backends.registry import resolve_executor
 from pilot.config import dreamer_defaults
 from pilot.errors import ConfigError, NoFeasibleResourceError
+from pilot.observe import metrics
 from pilot.states import PilotState
 
 if TYPE_CHECKING:
     from pilot.convert.portable import LoadedCircuit
-    from pilot.pilot import QuantumPilot
+    from pilot.pilots.pilot import QuantumPilot
     from pilot.tasks import QuantumTask
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class QDreamer:
     def profile(task: QuantumTask, loaded: LoadedCircuit | None) -> WorkloadProfile:
         """The task's workload (from the circuit when it is known on the driver)."""
         if loaded is not None:
-            from pilot.profile import profile_loaded
+            from pilot.convert.workload import profile_loaded
 
             return profile_loaded(loaded, task.shots)
         return WorkloadProfile.unknown(task.num_qubits or 1, task.shots)
@@ -265,7 +265,7 @@ class QDreamer:
         """The chosen resource and, for failover, the next-ranked feasible ones.
 
         With ``record`` (a task will run there), the choice is counted in
-        :mod:`pilot.metrics`.
+        :mod:`pilot.observe.metrics`.
 
         Alternatives are given only with ranking on, for tasks that pin no
         pilot or resource, up to ``failover_attempts``.
@@ -362,7 +362,7 @@ def _status_call(
     def call() -> ResourceStatus:
         import ray
 
-        from pilot.workers import PilotActor
+        from pilot.pilots.actor import PilotActor
 
         actor = pilot.actors[0]
         call = actor.status.options(concurrency_group=PilotActor.CONTROL)

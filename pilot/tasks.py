@@ -343,7 +343,7 @@ class TaskSpec:
     layout: tuple[int, ...] | None = None
     #: What QDREAMER decided and why (copied into the result).
     selection: dict[str, Any] | None = None
-    #: Next-ranked resources (``pilot.workers.Fallback``) if this one is unavailable.
+    #: Next-ranked resources (``pilot.pilots.actor.Fallback``) if this one is unavailable.
     fallbacks: tuple[Any, ...] = ()
     #: One parameter set of a sweep (bound into the circuit on the worker).
     parameters: Any = None

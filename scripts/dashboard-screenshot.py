@@ -62,7 +62,7 @@ def square(x: float) -> float:
 def run_workload(pcs: Any) -> list[str]:
     """Pilots and tasks for the picture; returns the quantum pilots' actor names."""
     from pilot import QuantumTask
-    from pilot.demo import bell
+    from pilot.cli.demo import bell
 
     quantum = {
         "aer": {"executor": "qiskit_local"},

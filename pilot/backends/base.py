@@ -1,6 +1,6 @@
 """The contract every executor family implements.
 
-A backend lives inside a pilot's Ray actor (``pilot.workers.QuantumWorker``)
+A backend lives inside a pilot's Ray actor (``pilot.pilots.actor.QuantumWorker``)
 and is a plain class, so it is tested without Ray.  Its lifecycle, all on the
 actor::
 

@@ -128,7 +128,7 @@ from pilot.errors import (
     TaskCancelledError,
     TaskTimeoutError,
 )
-from pilot.secrets import IBM_TOKEN_ENV, remember
+from pilot.observe.redaction import IBM_TOKEN_ENV, remember
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit

@@ -187,7 +187,7 @@ class LocalLauncher(Launcher):
     @staticmethod
     def _status(text: str) -> Any:
         """A status line on standard error while waiting, in a terminal or notebook."""
-        from pilot.progress import interactive
+        from pilot.observe.progress import interactive
 
         if not interactive():
             return nullcontext()

@@ -32,8 +32,8 @@ from pilot.errors import (
     TaskFailedError,
     UnsupportedOperationError,
 )
+from pilot.pilots.actor import THREAD_ENV, QuantumWorker
 from pilot.tasks import TaskSpec, new_task_id
-from pilot.workers import THREAD_ENV, QuantumWorker
 from tests.fakes.braket_service import FakeBraketService
 
 SV1_ARN = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"

@@ -13,8 +13,8 @@ import pytest
 
 from pilot.config import parse_description
 from pilot.errors import UnsupportedOperationError
+from pilot.pilots.actor import QuantumWorker
 from pilot.tasks import QuantumTask
-from pilot.workers import QuantumWorker
 from tests.helpers import bell_qiskit, task_spec, within_binomial
 
 EXECUTORS: dict[str, dict[str, Any]] = {

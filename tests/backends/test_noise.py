@@ -249,7 +249,7 @@ def pcs(ray_session: None, workdir: Any) -> Any:
 
 def test_fidelity_objective_ranks_the_noisy_simulator_below_the_ideal_one(pcs: Any) -> None:
     from pilot import QuantumTask
-    from pilot.inspect import ranking_rows
+    from pilot.cli.views import ranking_rows
 
     q = pcs.initialize_dreamer(objective="fidelity")
     task = QuantumTask(bell_qiskit(), shots=2000)

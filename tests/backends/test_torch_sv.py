@@ -36,9 +36,9 @@ from pilot.backends.torch_sv import (
 from pilot.config import parse_description
 from pilot.convert.observables import to_pauli_sums
 from pilot.errors import UnsupportedOperationError
+from pilot.ml import ParameterShiftCircuit, QuantumLayer
+from pilot.pilots.actor import QuantumWorker
 from pilot.tasks import TaskSpec
-from pilot.torch import ParameterShiftCircuit, QuantumLayer
-from pilot.workers import QuantumWorker
 from tests.helpers import bell_qiskit, within_binomial
 
 RESOURCE = "torch_statevector"

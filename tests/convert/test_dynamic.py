@@ -15,9 +15,9 @@ import pytest
 from pilot.config import parse_description
 from pilot.convert import load_circuit
 from pilot.convert.dynamic import circuit_needs
+from pilot.pilots.actor import QuantumWorker
 from pilot.selection import refusal_reasons
 from pilot.tasks import QuantumTask
-from pilot.workers import QuantumWorker
 from tests.helpers import task_spec
 
 

@@ -45,8 +45,8 @@ from typing import Any
 import pytest
 
 from pilot.config import parse_description
+from pilot.pilots.actor import QuantumWorker
 from pilot.tasks import QuantumTask, TaskSpec
-from pilot.workers import QuantumWorker
 from tests.corpus.corpus import CorpusCircuit, load_corpus
 from tests.corpus.dynamic import KNOWN
 from tests.helpers import task_spec, within_binomial

@@ -27,7 +27,7 @@ from dreamer.ranking import Ranker
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.workload import TaskRequirements, WorkloadProfile
 from pilot import PilotComputeService
-from pilot.cli import (
+from pilot.cli.main import (
     DEFAULT_FAKE_DEVICES,
     RAY_TOKEN_NOTICE,
     app,
@@ -38,8 +38,8 @@ from pilot.cli import (
     pilots_table,
     ranking_table,
 )
+from pilot.cli.views import ClusterPilot, ranking_rows
 from pilot.errors import MissingDependencyError
-from pilot.inspect import ClusterPilot, ranking_rows
 from pilot.results import QuantumResult
 from tests.helpers import BELL_QASM, cli_error_line, run_cli
 
@@ -65,7 +65,7 @@ WIDE = (
 #: Hides IBM's SDK from the CLI in a subprocess (``find_spec`` then raises, as for a
 #: package that is not installed), then runs ``qdreamer`` with the remaining arguments.
 WITHOUT_IBM = (
-    "import sys; sys.modules['qiskit_ibm_runtime'] = None; from pilot.cli import main; main()"
+    "import sys; sys.modules['qiskit_ibm_runtime'] = None; from pilot.cli.main import main; main()"
 )
 
 #: Line 6 calls an undefined gate.
@@ -221,7 +221,7 @@ def test_ranking_rows_number_feasible_resources_and_keep_reasons() -> None:
 
 
 def test_missing_matplotlib_is_a_missing_dependency(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pilot.plots import write_result_plot
+    from pilot.viz.plots import write_result_plot
 
     result = QuantumResult(
         "t",

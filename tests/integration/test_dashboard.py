@@ -112,7 +112,7 @@ def test_pilots_and_tasks_are_listed_under_their_names(ray_dashboard: str, workd
         assert all(sum(r.counts.values()) == 50 for r in results)
         # The first goes straight to the actor (PilotActor.run); those that follow at
         # once share one call (a coalesced window, named after its first task; see
-        # pilot/coalesce.py). On a slow machine a window may close holding one task, so
+        # pilot/runtime/coalesce.py). On a slow machine a window may close holding one task, so
         # each task is then one call, by either method.
         coalesced = sum(r.metadata.get("batch_size", 1) > 1 for r in results)
         calls = 3 - coalesced + (1 if coalesced else 0)

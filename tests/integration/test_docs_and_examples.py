@@ -190,8 +190,8 @@ def test_readme_quick_start_installs_what_the_demo_and_the_cli_defaults_use() ->
     second is the test command CI greps for.  The first installs the SDK of every
     executor the demo and the CLI's defaults start."""
     from pilot.backends.registry import resolve_executor
-    from pilot.cli import DEFAULT_RESOURCE_EXECUTORS
-    from pilot.demo import DEMO_EXECUTORS
+    from pilot.cli.demo import DEMO_EXECUTORS
+    from pilot.cli.main import DEFAULT_RESOURCE_EXECUTORS
 
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
@@ -432,7 +432,7 @@ CLI_PAGES = [p for p in PAGES if _cli_lines(p)]
 def test_doc_cli_lines_name_real_options(page: str) -> None:
     import typer
 
-    from pilot.cli import app
+    from pilot.cli.main import app
 
     for where, words in _cli_lines(page):
         command: Any = typer.main.get_command(app)  # (typer's own copy of click)

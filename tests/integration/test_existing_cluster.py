@@ -615,7 +615,7 @@ def test_without_an_address_the_service_says_it_joined_the_running_cluster(
     for channel in ("origin", "repr", "report"):
         assert said in data[channel], (channel, data)
     assert "ray_address='local'" in data["origin"] and "RAY_ADDRESS=local" in data["origin"]
-    assert f"LOG WARNING pilot.service {said}" in out.stderr, out
+    assert f"LOG WARNING pilot.runtime.service {said}" in out.stderr, out
 
 
 @pytest.mark.parametrize("how", ["argument", "environment"])

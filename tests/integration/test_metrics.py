@@ -1,4 +1,4 @@
-"""Our custom metrics (``pilot.metrics``) as Prometheus reads them from Ray.
+"""Our custom metrics (``pilot.observe.metrics``) as Prometheus reads them from Ray.
 
 Two quantum pilots on the session's Ray: a local Aer simulator and Braket's
 SV1 (the real SDK against the fake HTTP service, so it is priced and polled

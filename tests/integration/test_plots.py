@@ -28,8 +28,8 @@ from dreamer.ranking import Ranker
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.workload import TaskRequirements, WorkloadProfile
 from pilot import MissingDependencyError, PilotComputeService, QuantumTask
-from pilot.inspect import ranking_rows
-from pilot.plots import plot_ranking, write_ranking_plot
+from pilot.cli.views import ranking_rows
+from pilot.viz.plots import plot_ranking, write_ranking_plot
 from tests.helpers import bell_qiskit, cli_error_line, run_cli
 
 #: Eight qubits: too wide for fake_manila (5), fine for Aer and the fake QPU.

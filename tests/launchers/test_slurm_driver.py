@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 
-from pilot.launchers.slurm import SlurmJob, job_script
-from pilot.launchers.slurm_driver import (
+from pilot.batch.slurm import (
     DriverJob,
     JobStatus,
     driver_script,
     driver_state,
 )
+from pilot.launchers.slurm import SlurmJob, job_script
 from pilot.states import PilotState
 from tests.helpers import cli_error_line, run_cli
 

@@ -1,4 +1,4 @@
-"""Single submissions that arrive close together share actor calls (pilot.coalesce).
+"""Single submissions that arrive close together share actor calls (pilot.runtime.coalesce).
 
 Every test uses pilots created with the defaults and plain ``submit_quantum_task``
 loops, as users write them.  Results tell whether a task was coalesced:

@@ -1,4 +1,4 @@
-"""The task journal's storage layer (``pilot.journal``): no Ray, a real SQLite file.
+"""The task journal's storage layer (``pilot.journal.store``): no Ray, a real SQLite file.
 
 Resuming, bytes per task and memory over a long run, deleting old runs,
 migrating a version-1 file, corruption, crash safety (a subprocess killed
@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from pilot.errors import JournalCorruptError, JournalError, PilotError
-from pilot.journal import (
+from pilot.journal.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     TaskJournal,
@@ -435,10 +435,10 @@ def test_a_corrupt_journal_is_refused_without_resume_too(tmp_path: Path) -> None
 def test_a_journal_locked_by_another_program_is_not_called_corrupt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pilot.journal
+    import pilot.journal.store
 
     _good_journal(tmp_path)
-    monkeypatch.setattr(pilot.journal, "BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(pilot.journal.store, "BUSY_TIMEOUT", 0.2)
     other = sqlite3.connect(tmp_path / FILE, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
@@ -460,7 +460,7 @@ def test_an_empty_file_is_a_fresh_journal(tmp_path: Path, caplog: pytest.LogCapt
     committed task: it is what a driver killed right after creating the file leaves."""
     _write(tmp_path / FILE, b"")
     _write(tmp_path / f"{FILE}-wal", b"stale WAL of a deleted journal")
-    with caplog.at_level(logging.WARNING, logger="pilot.journal"):
+    with caplog.at_level(logging.WARNING, logger="pilot.journal.store"):
         j = _journal(tmp_path, resume=True)
     with j:
         assert not j.resumed
@@ -642,7 +642,7 @@ def test_keep_runs_zero_keeps_every_run(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- migration
 
-# Schema version 1, as pilot/journal.py wrote it before version 2.
+# Schema version 1, as pilot/journal/store.py wrote it before version 2.
 _V1_SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE runs (
@@ -846,7 +846,7 @@ def test_a_version_1_journal_that_cannot_be_migrated_is_left_as_it_was(tmp_path:
 
 _KILLED_WRITER = """
 import os, sys
-from pilot.journal import TaskJournal, description_hash
+from pilot.journal.store import TaskJournal, description_hash
 
 j = TaskJournal(sys.argv[1], resume=False, run_id="killed")
 i = 0
@@ -1128,7 +1128,7 @@ def hash_cases() -> dict[str, str]:
 # fresh processes with different hash seeds.
 _HASH_SCRIPT = """
 import json
-from pilot.journal import description_hash as H
+from pilot.journal.store import description_hash as H
 from tests.pilot.test_journal import hash_cases
 
 GATES = {"h", "cx", "rz", "measure"}  # a set of strings: its order follows the hash seed

@@ -14,8 +14,8 @@ import pytest
 
 from pilot.backends.jobs import JobContext, running
 from pilot.errors import ConfigError
-from pilot.logs import configure
-from pilot.secrets import remember
+from pilot.observe.logs import configure
+from pilot.observe.redaction import remember
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ def restore_logging() -> Iterator[None]:
 def test_the_library_is_silent_until_a_program_configures_logging() -> None:
     code = (
         "import logging, pilot, dreamer\n"
-        "logging.getLogger('pilot.service').warning('should not print')\n"
+        "logging.getLogger('pilot.runtime.service').warning('should not print')\n"
         "print(logging.getLogger('pilot').handlers)\n"
     )
     out = subprocess.run(
@@ -54,16 +54,16 @@ def test_configured_lines_carry_the_task_id_and_mask_credentials(
     with running(JobContext("f00dfeed01234567")):
         log.info("created job with token %s", "sk-planted-0123456789")
     log.info("no task here")
-    logging.getLogger("pilot.service").info("explicit", extra={"task_id": "abc123"})
-    logging.getLogger("pilot.supervisor").warning("task %s: moved to %s", "0a1b2c", "b")
-    logging.getLogger("pilot.service").debug("below the level")
+    logging.getLogger("pilot.runtime.service").info("explicit", extra={"task_id": "abc123"})
+    logging.getLogger("pilot.runtime.supervisor").warning("task %s: moved to %s", "0a1b2c", "b")
+    logging.getLogger("pilot.runtime.service").debug("below the level")
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 4, err
     assert "INFO    pilot.backends.braket [f00dfeed01234567] created job with token " in err[0]
     assert "sk-planted" not in "\n".join(err)
     assert "[-] no task here" in err[1]
     assert "[abc123] explicit" in err[2]
-    assert "WARNING pilot.supervisor [0a1b2c] task 0a1b2c: moved to b" in err[3]
+    assert "WARNING pilot.runtime.supervisor [0a1b2c] task 0a1b2c: moved to b" in err[3]
 
 
 def test_bad_level_or_file_is_a_config_error(restore_logging: None, tmp_path: Path) -> None:

@@ -339,7 +339,7 @@ def test_freed_heap_goes_back_to_the_system_on_glibc() -> None:
     """The supervisor's trim after forgetting records (bench/soak.py measures its effect)."""
     import platform
 
-    from pilot.supervisor import _return_free_memory
+    from pilot.runtime.supervisor import _return_free_memory
 
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert _return_free_memory() is glibc

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from pilot import PilotComputeService, QuantumTask
 from pilot.errors import TaskFailedError
-from pilot.report import TASK_COLUMNS, Report
+from pilot.observe.report import TASK_COLUMNS, Report
 from tests.helpers import basis
 
 

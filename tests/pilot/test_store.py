@@ -1,4 +1,4 @@
-"""pilot.store.ResultStore against a real S3-compatible HTTP server (moto) on loopback.
+"""pilot.journal.bucket.ResultStore against a real S3-compatible HTTP server (moto) on loopback.
 
 Results come from real circuits run in-process by ``QuantumWorker`` (Aer, and
 a noisy fake_lagos with a real QDREAMER ranking); the store talks to the
@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from pilot.errors import ConfigError, CredentialsError, PilotError
+from pilot.journal.bucket import ResultStore, load_results
 from pilot.results import QuantumResult
-from pilot.store import ResultStore, load_results
 from tests.fakes.s3_server import SECRET_ACCESS_KEY, FlakyS3Proxy, MotoS3
 from tests.helpers import bell_qiskit
 
@@ -78,9 +78,9 @@ def real_results() -> list[QuantumResult]:
     from dreamer.workload import TaskRequirements
     from pilot.config import parse_description
     from pilot.convert import load_circuit
-    from pilot.profile import profile_loaded
+    from pilot.convert.workload import profile_loaded
+    from pilot.pilots.actor import QuantumWorker
     from pilot.selection import candidate_summary
-    from pilot.workers import QuantumWorker
 
     def worker(pilot: str, **quantum: Any) -> QuantumWorker:
         cfg = parse_description({"resource_type": "quantum", "quantum": quantum}).quantum
@@ -275,7 +275,7 @@ def test_failed_writes_are_logged_and_counted_and_results_kept(
     s3.client().delete_bucket(Bucket=bucket)  # ...and no longer
     result = real_results[0]
     before = result.to_json()
-    with caplog.at_level(logging.WARNING, logger="pilot.store"):
+    with caplog.at_level(logging.WARNING, logger="pilot.journal.bucket"):
         for i in range(3):
             st.put(dataclasses.replace(result, task_id=f"t{i}"))
         assert st.flush(timeout=60)
@@ -283,7 +283,7 @@ def test_failed_writes_are_logged_and_counted_and_results_kept(
     task_id, reason = st.errors[0]
     assert task_id in {"t0", "t1", "t2"}
     assert f"bucket {bucket!r} does not exist" in reason
-    logged = [r.getMessage() for r in caplog.records if r.name == "pilot.store"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "pilot.journal.bucket"]
     assert len(logged) == 3 and all("not written to s3://" in m for m in logged)
     assert result.to_json() == before and result.counts  # the local result is untouched
     st.close()

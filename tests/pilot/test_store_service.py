@@ -2,8 +2,8 @@
 
 Real local Ray, real Aer pilot, real moto S3 server on loopback.  The wiring
 (``PilotComputeService(results_store=...)``, ``[service] results_store``,
-``pcs.results_store``, ``pcs.load_results``) lives in pilot/service.py and
-pilot/supervisor.py.
+``pcs.results_store``, ``pcs.load_results``) lives in pilot/runtime/service.py and
+pilot/runtime/supervisor.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pilot import ConfigError, PilotComputeService, QuantumTask
-from pilot.store import ResultStore, load_results
+from pilot.journal.bucket import ResultStore, load_results
 from tests.fakes.s3_server import MotoS3
 from tests.helpers import bell_qiskit
 

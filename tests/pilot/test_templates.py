@@ -20,7 +20,7 @@ from qiskit.circuit.library import QFTGate
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from pilot import ConfigError, PilotComputeService, QuantumTask
-from pilot.templates import (
+from pilot.library.templates import (
     TEMPLATES,
     ParameterSpec,
     Template,

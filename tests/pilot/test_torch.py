@@ -1,4 +1,4 @@
-"""``pilot.torch``: QuantumLayer values and parameter-shift gradients against PennyLane.
+"""``pilot.ml``: QuantumLayer values and parameter-shift gradients against PennyLane.
 
 Two layers of tests:
 
@@ -29,7 +29,7 @@ from qiskit.circuit import Parameter, ParameterVector
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from pilot import CircuitError, ConfigError, PilotComputeService
-from pilot.torch import ParameterShiftCircuit, QuantumLayer
+from pilot.ml import ParameterShiftCircuit, QuantumLayer
 
 N_QUBITS = 3
 
@@ -320,11 +320,11 @@ def test_missing_torch_names_the_extra() -> None:
     import subprocess
     import sys
 
-    code = "import sys; sys.modules['torch'] = None; import pilot.torch"
+    code = "import sys; sys.modules['torch'] = None; import pilot.ml"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 1
     assert "MissingDependencyError" in out.stderr
-    assert "module 'pilot.torch' needs the Python package that provides 'torch'" in out.stderr
+    assert "module 'pilot.ml' needs the Python package that provides 'torch'" in out.stderr
     assert "pip install 'qdreamer[torch]'" in out.stderr
 
 

@@ -3,7 +3,7 @@
 Each builder returns a :class:`Template`: a Qiskit ``QuantumCircuit`` ready to
 put in a :class:`~pilot.tasks.QuantumTask`, and the schema of its parameters::
 
-    from pilot.templates import template
+    from pilot.library.templates import template
 
     t = template("hardware_efficient", n=4, layers=2)
     t.parameters            # (ParameterSpec("theta[0]", -pi, pi, "ry angle on qubit 0 ..."), ...)

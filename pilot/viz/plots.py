@@ -5,7 +5,7 @@ Two drawings, each onto a matplotlib ``Axes`` the caller may pass in:
 * :func:`plot_result` (``QuantumResult.plot()``): a bar chart of a result's
   counts, or of its exact probabilities when it has no counts.  Returns the
   ``Axes``, as matplotlib's own plotting methods do.
-* :func:`plot_ranking`: QDREAMER's ranking (:func:`pilot.inspect.ranking_rows`)
+* :func:`plot_ranking`: QDREAMER's ranking (:func:`pilot.cli.views.ranking_rows`)
   as a scatter of estimated fidelity against expected wait, marker area
   proportional to estimated cost, the chosen resource ringed.  Returns the
   ``Figure`` (the scatter carries ``gid="ranking"``, the ring ``gid="chosen"``,
@@ -289,7 +289,7 @@ def _place_labels(
 def plot_ranking(
     rows: Sequence[Mapping[str, Any]], ax: Axes | None = None, *, title: str | None = None
 ) -> Figure:
-    """Draw a ranking (rows of :func:`pilot.inspect.ranking_rows`); returns the Figure.
+    """Draw a ranking (rows of :func:`pilot.cli.views.ranking_rows`); returns the Figure.
 
     x is the expected wait before the task starts (log scale when the waits
     span more than two decades), y the estimated fidelity.  Marker area is

@@ -17,10 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cachetools import LRUCache
 
 from dreamer.ranking import RankedResource
-from pilot.cluster import check_reachable, join_error, running_local_cluster
-from pilot.coalesce import Coalescer
 from pilot.config import parse_description, service_defaults
-from pilot.dag import ClassicalFunction, Dependencies, QuantumFunction, failed_stage
 from pilot.errors import (
     ConfigError,
     JournalError,
@@ -33,21 +30,29 @@ from pilot.errors import (
     TaskTimeoutError,
     closest,
 )
-from pilot.journal import TaskJournal, description_hash
+from pilot.journal.store import TaskJournal, description_hash
 from pilot.launchers import launcher_for
-from pilot.pilot import ClassicalPilot, Pilot, QuantumPilot
-from pilot.progress import Bar, progress_bar
-from pilot.report import METRICS_FILE, Report, TaskLog
+from pilot.observe.progress import Bar, progress_bar
+from pilot.observe.redaction import tighten_ray_token
+from pilot.observe.report import METRICS_FILE, Report, TaskLog
+from pilot.pilots.actor import Fallback
+from pilot.pilots.pilot import ClassicalPilot, Pilot, QuantumPilot
 from pilot.results import QuantumResult, decode_outcome
-from pilot.secrets import tighten_ray_token
+from pilot.runtime.cluster import check_reachable, join_error, running_local_cluster
+from pilot.runtime.coalesce import Coalescer
+from pilot.runtime.dependencies import (
+    ClassicalFunction,
+    Dependencies,
+    QuantumFunction,
+    failed_stage,
+)
+from pilot.runtime.supervisor import Record, Supervisor, held_by
 from pilot.selection import QDreamer, candidate_summary
 from pilot.states import PilotState
-from pilot.supervisor import Record, Supervisor, held_by
 from pilot.tasks import CircuitBlob, QuantumTask, TaskSpec, check_declared, new_task_id
-from pilot.workers import Fallback
 
 if TYPE_CHECKING:
-    from pilot.store import ResultStore
+    from pilot.journal.bucket import ResultStore
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +107,12 @@ class PilotComputeService:
             the latest ``[service] journal_keep_runs`` runs).
         journal: record every task (description hash, states, chosen
             resource, remote job ids, result; classical results up to 1 MiB)
-            in ``<working_directory>/journal.sqlite3`` (see :mod:`pilot.journal`).
+            in ``<working_directory>/journal.sqlite3`` (see :mod:`pilot.journal.store`).
         results_store: ``"s3://bucket/prefix"`` (or ``[service] results_store``):
             every finished quantum result is also written there as JSON, one
             object per task under the run's id (credentials and endpoint from
             the environment, as for the AWS CLI); ``load_results()`` reads them
-            back.  See :mod:`pilot.store`.
+            back.  See :mod:`pilot.journal.bucket`.
 
     The service only stops what it started: ``cancel()`` releases its pilots
     and, if it started the local Ray instance, shuts that down; a cluster it
@@ -143,7 +148,7 @@ class PilotComputeService:
         defaults = service_defaults()
         store_url = results_store or defaults.get("results_store")
         if store_url:
-            from pilot.store import parse_url
+            from pilot.journal.bucket import parse_url
 
             parse_url(store_url)  # a bad URL fails before Ray starts
         self.working_directory = (
@@ -167,7 +172,7 @@ class PilotComputeService:
         self._tasks = TaskLog(self.working_directory / METRICS_FILE)
         self.results_store: ResultStore | None = None
         if store_url:
-            from pilot.store import ResultStore
+            from pilot.journal.bucket import ResultStore
 
             run_id = self.journal.run_id if self.journal is not None else None
             self.results_store = ResultStore(store_url, run_id=run_id)
@@ -177,7 +182,7 @@ class PilotComputeService:
         self._fits: set[tuple[float, float, int | None]] = set()
         self._optioned: LRUCache[tuple[Any, ...], Any] = LRUCache(maxsize=4096)
         self._methods: LRUCache[tuple[int, str, str], tuple[Any, Any]] = LRUCache(maxsize=4096)
-        #: Single submissions that arrive close together share actor calls (pilot.coalesce).
+        #: Single submissions that arrive close together share actor calls (pilot.runtime.coalesce).
         self._coalescer = Coalescer()
         #: The last circuit blob made, and what is known of recent blobs' circuits (their
         #: description hash, their loaded form): a loop submitting one circuit pays once.
@@ -488,7 +493,7 @@ class PilotComputeService:
 
     @staticmethod
     def _coalescible(pilot: QuantumPilot, spec: TaskSpec, qt: QuantumTask) -> bool:
-        """Can ``spec`` share an actor call with its neighbours (see :mod:`pilot.coalesce`)?"""
+        """Can ``spec`` share an actor call with its neighbours (:mod:`pilot.runtime.coalesce`)?"""
         import ray
 
         return (
@@ -834,7 +839,7 @@ class PilotComputeService:
         rec = self._supervisor.record(ref)
         if rec is None or rec.kind != "quantum" or rec.actor is None or rec.done:
             return False
-        from pilot.workers import PilotActor
+        from pilot.pilots.actor import PilotActor
 
         rec.actor.cancel_remote.options(concurrency_group=PilotActor.CONTROL).remote([rec.task_id])
         return rec.batched
@@ -869,7 +874,7 @@ class PilotComputeService:
         with ``SchedulingError`` rather than waiting.
 
         With the journal on, the task's result is journaled when it is small
-        (at most :data:`pilot.supervisor.CLASSICAL_RESULT_LIMIT` bytes), so a
+        (at most :data:`pilot.runtime.supervisor.CLASSICAL_RESULT_LIMIT` bytes), so a
         resumed driver gets it back without running ``fn`` again.
         """
         self._check_open()
@@ -1025,7 +1030,7 @@ class PilotComputeService:
         """Wait until every ref is ready or ``timeout`` passes; returns ``(ready, not_ready)``.
 
         ``progress``: show a progress bar (default: when waiting for several
-        tasks in a terminal or notebook; see :mod:`pilot.progress`).
+        tasks in a terminal or notebook; see :mod:`pilot.observe.progress`).
         """
         refs = list(refs)
         if not refs:
@@ -1138,7 +1143,7 @@ class PilotComputeService:
 
     def report(self) -> Report:
         """Tasks per pilot and resource so far: attempts, failures, mean queue and run
-        seconds, estimated cost (see :class:`pilot.report.Report`).  ``print()`` it in a
+        seconds, estimated cost (see :class:`pilot.observe.report.Report`).  ``print()`` it in a
         terminal; a notebook shows it as a table; ``.to_json()`` for scripts.  The
         per-task rows are in :attr:`metrics_file`."""
         self._coalescer.flush()
@@ -1156,7 +1161,7 @@ class PilotComputeService:
         if self.results_store is None:
             raise ConfigError(
                 "this service has no results store: pass results_store='s3://bucket/prefix' "
-                "(or set [service] results_store), or use pilot.store.load_results(url)",
+                "(or set [service] results_store), or use pilot.journal.bucket.load_results(url)",
                 key="results_store",
             )
         store = self.results_store

@@ -119,7 +119,7 @@ class _RedactingHandler(logging.Handler):
     """Emits nothing; its filter masks each record before parent loggers' handlers see it.
 
     A filter added to a logger only sees records logged at that very logger,
-    not those of its children (``pilot.service``...), which go straight to the
+    not those of its children (``pilot.runtime.service``...), which go straight to the
     handlers up the hierarchy; a handler on the package logger sees them all,
     and before the root's handlers do.
     """

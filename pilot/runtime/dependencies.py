@@ -35,7 +35,7 @@ from pilot.errors import ConfigError
 from pilot.tasks import QuantumTask
 
 if TYPE_CHECKING:
-    from pilot.service import PilotComputeService
+    from pilot.runtime.service import PilotComputeService
 
 logger = logging.getLogger(__name__)
 

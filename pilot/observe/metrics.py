@@ -12,7 +12,7 @@ with ``ray_`` and adds ``SessionName``, ``NodeAddress`` and ``WorkerId`` tags
 is logged once at DEBUG and never reaches a task.
 
 Per resource (tags ``pilot``, ``resource``, ``executor``, plus the extra tag
-shown), recorded in the pilot actor (:class:`pilot.workers.PilotActor`) or by
+shown), recorded in the pilot actor (:class:`pilot.pilots.actor.PilotActor`) or by
 QDREAMER on the driver (:mod:`pilot.selection`), all names ``qdreamer_...``:
 
 =========================== ========= ======== ===================================
@@ -23,7 +23,7 @@ name                        type      extra    meaning
 ``tasks_finished_total``    counter   outcome  task attempts that ended here:
                                                ``done``, ``failed``, ``cancelled``,
                                                ``timeout`` (see
-                                               :func:`pilot.workers.task_row`); an
+                                               :func:`pilot.pilots.actor.task_row`); an
                                                attempt forwarded to a fallback
                                                ends there
 ``tasks_failed_total``      counter   outcome  those of the attempts above whose
@@ -262,7 +262,7 @@ def publish_running() -> None:
 
 
 def attempts_finished(rows: Sequence[Mapping[str, Any]]) -> None:
-    """Count rows of :func:`pilot.workers.task_row`: outcomes, latency, accrued cost.
+    """Count rows of :func:`pilot.pilots.actor.task_row`: outcomes, latency, accrued cost.
 
     Counters are incremented once per (resource, outcome) of the batch; the
     latency histogram gets every attempt.

@@ -119,8 +119,8 @@ class Coalescer:
 
     def _start(self, key: bytes, actor: Any, pilot: str, spec: Any, now: float) -> Window:
         """Open a window on ``actor`` (caller holds the lock)."""
+        from pilot.pilots.actor import PilotActor
         from pilot.tasks import new_task_id
-        from pilot.workers import PilotActor
 
         size = self._size.get(key, MIN_SIZE)
         # Named after its first task (a burst is usually one circuit submitted many
@@ -144,7 +144,7 @@ class Coalescer:
         return window
 
     def _send(self, window: Window) -> None:
-        from pilot.workers import PilotActor
+        from pilot.pilots.actor import PilotActor
 
         key = window.actor._actor_id.binary()
         fill = self._fills.get(key)

@@ -2,7 +2,7 @@
 
 ::
 
-    pilot actor: one row per attempt that ended there (pilot.workers.task_row)
+    pilot actor: one row per attempt that ended there (pilot.pilots.actor.task_row)
         │  drain_events(), about once a second, on the supervisor thread
         ▼
     TaskLog.add(rows) ──> <working_directory>/tasks.csv   (appended, one writer)
@@ -34,7 +34,7 @@ from cachetools import LRUCache
 
 logger = logging.getLogger(__name__)
 
-#: Columns of the metrics file, in order (rows made by :func:`pilot.workers.task_row`).
+#: Columns of the metrics file, in order (rows made by :func:`pilot.pilots.actor.task_row`).
 TASK_COLUMNS = (
     "task_id",
     "name",

@@ -12,9 +12,9 @@ from dreamer.resource import ResourceCapabilities
 from pilot.backends.registry import resolve_executor
 from pilot.errors import MissingDependencyError, PilotError, PilotStartError, SchedulingError
 from pilot.launchers import Allocation, Launcher
+from pilot.pilots.actor import PilotActor
 from pilot.selection import with_pilot
 from pilot.states import TERMINAL_STATES, PilotState
-from pilot.workers import PilotActor
 
 if TYPE_CHECKING:
     from pilot.config import PilotDescription
@@ -29,7 +29,7 @@ FRESH_INSTANCE = (
 
 
 class Pilot:
-    """Capacity a :class:`~pilot.service.PilotComputeService` created.
+    """Capacity a :class:`~pilot.runtime.service.PilotComputeService` created.
 
     Attributes:
         name: unique within the service.

@@ -28,12 +28,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pilot.report import table_width
+from pilot.observe.report import table_width
 
 if TYPE_CHECKING:
     from pilot.convert import LoadedCircuit
     from pilot.results import QuantumResult
-    from pilot.service import PilotComputeService
+    from pilot.runtime.service import PilotComputeService
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _main(
     ] = "WARNING",
 ) -> None:
     _state["debug"] = debug
-    from pilot.logs import configure
+    from pilot.observe.logs import configure
 
     # conf/logging.toml (or $QDREAMER_LOGGING_CONFIG): task ids, credentials masked
     # in every record, SDKs' too.
@@ -270,7 +270,7 @@ def pilot_descriptions(executors: Sequence[str], cpus: float | None) -> list[dic
 
 
 def check_reachable(address: str, key: str = "address") -> None:
-    from pilot.cluster import check_reachable as check
+    from pilot.runtime.cluster import check_reachable as check
 
     check(address, key=key)
 
@@ -288,7 +288,7 @@ def _ray_init_kwargs() -> dict[str, Any]:
 @contextlib.contextmanager
 def _service(address: str | None) -> Iterator[PilotComputeService]:
     """A temporary service: joins ``address`` or starts a local Ray (stopped afterwards)."""
-    from pilot.service import PilotComputeService
+    from pilot.runtime.service import PilotComputeService
 
     extra = _ray_init_kwargs()
     if address:
@@ -337,7 +337,7 @@ NAME_ROOM = 16
 
 
 def ranking_table(rows: Sequence[dict[str, Any]], title: str, width: int | None = None) -> Table:
-    """The ``resources`` table of :func:`pilot.inspect.ranking_rows`' rows.
+    """The ``resources`` table of :func:`pilot.cli.views.ranking_rows`' rows.
 
     Numbers never wrap or get cut; resource and pilot names and the reasons
     fold when they must (the reasons first).  When a console ``width`` would
@@ -459,7 +459,7 @@ def executors_table(rows: Sequence[dict[str, Any]], width: int | None = None) ->
 
 
 def pilots_table(found: Sequence[Any], title: str) -> Table:
-    """``qdreamer pilots``'s table of :func:`pilot.inspect.cluster_pilots`' pilots."""
+    """``qdreamer pilots``'s table of :func:`pilot.cli.views.cluster_pilots`' pilots."""
     table = Table(title=escape(title))
     table.add_column("pilot", overflow="fold")
     table.add_column("kind", no_wrap=True)
@@ -489,7 +489,7 @@ def demo(
 
     Example: qdreamer demo --shots 2000
     """
-    from pilot.demo import run_demo
+    from pilot.cli.demo import run_demo
 
     with err_console.status("starting Ray and pilots..."):
         results, scores, skipped = run_demo(shots, ray_init_kwargs=_ray_init_kwargs())
@@ -600,8 +600,8 @@ def resources(
     Example: qdreamer resources --objective balanced --plot ranking.png
     """
     from pilot.backends.registry import check_installed, resolve_executor
+    from pilot.cli.views import ranking_rows
     from pilot.errors import MissingDependencyError
-    from pilot.inspect import ranking_rows
     from pilot.tasks import QuantumTask
 
     _check_objective(objective)
@@ -629,7 +629,7 @@ def resources(
         f"objective {objective}"
     )
     if plot is not None:
-        from pilot.plots import write_ranking_plot
+        from pilot.viz.plots import write_ranking_plot
 
         write_ranking_plot(rows, plot, title=title)
     if as_json:
@@ -663,8 +663,8 @@ def pilots(
     """
     import ray
 
+    from pilot.cli.views import cluster_pilots
     from pilot.errors import ConfigError
-    from pilot.inspect import cluster_pilots
 
     if not address:
         raise ConfigError(
@@ -691,14 +691,14 @@ def pilots(
 
 
 def _require_matplotlib() -> None:
-    from pilot.plots import require_matplotlib
+    from pilot.viz.plots import require_matplotlib
 
     require_matplotlib("--plot")
 
 
 def _check_plot_path(path: Path) -> None:
     """Before any work: matplotlib is there, the directory exists, the suffix is a format."""
-    from pilot.plots import supported_formats
+    from pilot.viz.plots import supported_formats
 
     _require_matplotlib()
     if not path.parent.is_dir():
@@ -788,7 +788,7 @@ def run(
     selection = result.selection or {}
     breakdown = selection.get("breakdown") or {}
     if plot is not None:
-        from pilot.plots import write_result_plot
+        from pilot.viz.plots import write_result_plot
 
         write_result_plot(
             result, plot, title=f"{name}: {shots} shots on {result.backend} ({result.pilot})"
@@ -853,7 +853,7 @@ JobIdArgument = Annotated[str, typer.Argument(metavar="JOBID", help="Slurm job i
 
 
 def _job_id(value: str) -> str:
-    from pilot.launchers.slurm_driver import check_job_id
+    from pilot.batch.slurm import check_job_id
 
     try:
         return check_job_id(value)
@@ -946,7 +946,7 @@ def slurm_submit(
 
     Example: qdreamer slurm submit driver.py --environment-setup 'module load python' --dry-run
     """
-    from pilot.launchers.slurm_driver import DriverJob, driver_script, submit
+    from pilot.batch.slurm import DriverJob, driver_script, submit
 
     workdir = (working_directory or Path.cwd()).expanduser().resolve()
     job = DriverJob(
@@ -996,7 +996,7 @@ def slurm_status(job_id: JobIdArgument, as_json: JsonOption = False) -> None:
 
     Example: qdreamer slurm status 4242 --json
     """
-    from pilot.launchers.slurm_driver import job_status
+    from pilot.batch.slurm import job_status
 
     status = job_status(_job_id(job_id))
     if as_json:
@@ -1035,7 +1035,7 @@ def slurm_cancel(
 
     Example: qdreamer slurm cancel 4242
     """
-    from pilot.launchers.slurm_driver import cancel
+    from pilot.batch.slurm import cancel
 
     job_id = _job_id(job_id)
     with err_console.status(f"cancelling Slurm job {job_id}..."):
@@ -1087,7 +1087,3 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-if __name__ == "__main__":
-    main()

@@ -3,7 +3,7 @@
 ::
 
     from qiskit.circuit import ParameterVector
-    from pilot.torch import QuantumLayer
+    from pilot.ml import QuantumLayer
 
     x, w = ParameterVector("x", 2), ParameterVector("w", 4)
     qc = QuantumCircuit(2)
@@ -82,7 +82,7 @@ try:
     from torch.autograd.function import once_differentiable
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError(
-        "pilot.torch", "torch", "pip install 'qdreamer[torch]'", what="module 'pilot.torch'"
+        "pilot.ml", "torch", "pip install 'qdreamer[torch]'", what="module 'pilot.ml'"
     ) from exc
 
 logger = logging.getLogger(__name__)
@@ -415,7 +415,7 @@ class QuantumLayer(nn.Module):
     """A ``torch.nn.Module`` whose output is the expectation values of a circuit.
 
     Args:
-        pcs: the :class:`~pilot.service.PilotComputeService` that runs the
+        pcs: the :class:`~pilot.runtime.service.PilotComputeService` that runs the
             circuits (it needs at least one quantum pilot).
         circuit: a Qiskit ``QuantumCircuit`` template; its parameters must be
             exactly the union of ``input_params`` and ``weight_params``.  Any gate Qiskit can

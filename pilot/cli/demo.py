@@ -10,7 +10,7 @@ from typing import Any
 from pilot.backends.registry import check_installed, resolve_executor
 from pilot.errors import MissingDependencyError
 from pilot.results import QuantumResult
-from pilot.service import PilotComputeService
+from pilot.runtime.service import PilotComputeService
 from pilot.tasks import QuantumTask
 
 logger = logging.getLogger(__name__)

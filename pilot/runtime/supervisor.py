@@ -48,14 +48,14 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
-from pilot import metrics
 from pilot.backends.base import is_unavailable
 from pilot.errors import PilotLostError
+from pilot.observe import metrics
 from pilot.states import TERMINAL_STATES, PilotState
 
 if TYPE_CHECKING:
-    from pilot.pilot import ClassicalPilot, QuantumPilot
-    from pilot.service import PilotComputeService
+    from pilot.pilots.pilot import ClassicalPilot, QuantumPilot
+    from pilot.runtime.service import PilotComputeService
     from pilot.tasks import TaskSpec
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class Supervisor:
     ) -> None:
         self._service = service
         self.journal = journal
-        #: A pilot.store.ResultStore: finished quantum results are written to it.
+        #: A pilot.journal.bucket.ResultStore: finished quantum results are written to it.
         self.store = store
         self._records: LRUCache[bytes, Record] = LRUCache(maxsize=1_000_000)
         self._by_task: LRUCache[str, Record] = LRUCache(maxsize=1_000_000)
@@ -224,7 +224,7 @@ class Supervisor:
         errors, cancel, an argument of a later task): Ray's own reference counts say
         when that has ended.  Returns how many records went.
         """
-        from pilot.dag import referenced
+        from pilot.runtime.dependencies import referenced
 
         self._pruned_at = time.monotonic()
         if not force and len(self._records) <= PRUNE_ABOVE:
@@ -433,7 +433,7 @@ class Supervisor:
         return None
 
     def _journal_outcome(self, task_id: str, value: Any) -> None:
-        from pilot.journal import JournalError
+        from pilot.journal.store import JournalError
 
         assert self.journal is not None
         try:
@@ -451,7 +451,7 @@ class Supervisor:
         """Collect remote pilots' events; with ``everyone``, every pilot's task rows."""
         import ray
 
-        from pilot.workers import PilotActor
+        from pilot.pilots.actor import PilotActor
 
         if everyone:
             self._drained_at = time.monotonic()
@@ -480,7 +480,7 @@ class Supervisor:
                 if rec is not None:
                     rec.remote_jobs.append(job_id)
                 if self.journal is not None:
-                    from pilot.journal import JournalError
+                    from pilot.journal.store import JournalError
 
                     try:
                         self.journal.remote_jobs(task_id, [job_id])
@@ -495,7 +495,7 @@ class Supervisor:
         """Journal results from the records their pilots made (nothing fetched here)."""
         if self.journal is None or not records:
             return
-        from pilot.journal import JournalError
+        from pilot.journal.store import JournalError
 
         for task_id, record in records:
             rec = self._by_task.get(task_id)
@@ -518,7 +518,7 @@ class Supervisor:
     def _check_pilots(self) -> None:
         import ray
 
-        from pilot.workers import PilotActor
+        from pilot.pilots.actor import PilotActor
 
         self._checked_at = issued = time.monotonic()  # before any ping is sent
         pings = {}
@@ -651,7 +651,7 @@ class Supervisor:
         for rec in records:
             spec = rec.spec
             if rec.failover is not None and spec is not None:
-                from pilot.workers import failed_over
+                from pilot.pilots.actor import failed_over
 
                 moved = failed_over(spec, rec.failover)
                 moved.args, moved.kwargs = spec.args, spec.kwargs
@@ -712,7 +712,7 @@ class Supervisor:
         return None
 
     def _resubmit_classical(self, rec: Record, lost: ClassicalPilot) -> None:
-        from pilot.pilot import ClassicalPilot
+        from pilot.pilots.pilot import ClassicalPilot
 
         others = [
             p

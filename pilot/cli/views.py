@@ -10,7 +10,7 @@ what Ray itself knows:
   (:mod:`pilot.launchers.local`);
 * a quantum pilot's backend actors are named ``pilot-<name>`` (one actor) or
   ``pilot-<name>-<i>`` (several), in the namespace of the driver that made
-  them (:mod:`pilot.pilot`); asked ``describe()``, they name their executor
+  them (:mod:`pilot.pilots.pilot`); asked ``describe()``, they name their executor
   and devices.
 
 Actors are listed with Ray's state API when the cluster runs a dashboard

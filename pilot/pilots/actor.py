@@ -19,7 +19,6 @@ from typing import Any
 from cachetools import LRUCache
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from pilot import metrics
 from pilot.backends.base import QuantumBackend, is_unavailable
 from pilot.backends.jobs import JobContext, RetryPolicy, running
 from pilot.backends.registry import resolve_executor
@@ -31,7 +30,8 @@ from pilot.errors import (
     TaskCancelledError,
     TaskTimeoutError,
 )
-from pilot.execution import Outcome, execute
+from pilot.observe import metrics
+from pilot.pilots.execution import Outcome, execute
 from pilot.results import QuantumResult, encode_outcome
 from pilot.tasks import CircuitBlob, TaskSpec, check_declared, circuit_of
 
@@ -201,7 +201,7 @@ class QuantumWorker:
         """
         from pilot.convert.load import bind_values, is_qiskit_circuit
         from pilot.convert.observables import to_pauli_sums
-        from pilot.execution import has_measurements
+        from pilot.pilots.execution import has_measurements
 
         groups: list[list[int]] = []
         for i, spec in enumerate(specs):
@@ -305,7 +305,7 @@ class QuantumWorker:
 def task_row(
     spec: TaskSpec, value: Any, pilot: str, executor: str, started: float
 ) -> dict[str, Any]:
-    """One attempt of a task as a metrics row (:data:`pilot.report.TASK_COLUMNS`):
+    """One attempt of a task as a metrics row (:data:`pilot.observe.report.TASK_COLUMNS`):
     ``outcome`` is ``done``, ``failed``, ``cancelled`` or ``timeout``; times are
     seconds since the epoch."""
     from ray.exceptions import RayTaskError
@@ -469,7 +469,7 @@ class PilotActor(QuantumWorker):
 
     # ------------------------------------------------------------ coalesced windows
     def run_window(self, window_id: str, size: int) -> list[Any]:
-        """Run the tasks of one coalesced window (see :mod:`pilot.coalesce`).
+        """Run the tasks of one coalesced window (see :mod:`pilot.runtime.coalesce`).
 
         Called (``num_returns=size``) when the driver opens the window, before it
         knows its tasks; waits here for :meth:`fill_window`, runs them as one

@@ -1,0 +1,1 @@
+"""Batch submission: run a driver program inside a Slurm job (``qdreamer slurm submit``)."""

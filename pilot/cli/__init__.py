@@ -1,0 +1,1 @@
+"""The ``qdreamer`` command line."""

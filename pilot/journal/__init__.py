@@ -1,0 +1,1 @@
+"""Durable results: the SQLite task journal and the object-store sink."""

@@ -1,0 +1,1 @@
+"""Observability: logs, metrics, reports, progress bars and secret redaction."""

@@ -1,0 +1,1 @@
+"""Pilots and the actor each quantum pilot runs (see docs/architecture.md)."""

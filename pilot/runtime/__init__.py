@@ -1,0 +1,1 @@
+"""The runtime behind ``PilotComputeService``: submission, supervision, dependencies."""
