@@ -24,7 +24,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dreamer import Candidate, ResourceCapabilities, first_feasible
@@ -408,12 +407,3 @@ def candidate_summary(chosen: RankedResource | Candidate, objective: str) -> dic
         "breakdown": {},
         "estimated_cost": None,
     }
-
-
-def with_pilot(cap: ResourceCapabilities, pilot: str, gpus: float) -> ResourceCapabilities:
-    """A backend's capabilities, tied to its pilot and priced from ``conf/pricing.toml``."""
-    from pilot.config import pricing_for
-
-    return replace(
-        cap, pilot=pilot, num_gpus=gpus, pricing=pricing_for(cap.executor, cap.name, cap.provider)
-    )

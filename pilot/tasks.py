@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dreamer.workload import NON_GATES, TaskRequirements, canonical_gates
-from pilot.convert.observables import check_observables
+from pilot.convert.observables import check_observables, with_observables
 from pilot.errors import CircuitError, ConfigError, closest
 
 if TYPE_CHECKING:
@@ -283,7 +283,7 @@ class QuantumTask:
             return None
         first = self.parameter_values[0] if self.parameter_values is not None else None
         loaded = load_circuit(self.circuit, self.args, self.kwargs, parameters=first)
-        return loaded.with_observables(self.observables) if self.observables else loaded
+        return with_observables(loaded, self.observables) if self.observables else loaded
 
     def requirements(
         self, num_qubits: int | None = None, needs: frozenset[str] = frozenset()

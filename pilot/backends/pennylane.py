@@ -145,7 +145,7 @@ class PennyLaneBackend(QuantumBackend):
         """
         from pennylane.ops import MidMeasure
 
-        from pilot.convert.dynamic import pennylane_tape
+        from pilot.convert.pennylane import pennylane_tape
 
         out = []
         for qc in circuits:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from pilot.convert.portable import Observable, PauliTerm
-from pilot.errors import ConfigError
+from pilot.convert.portable import LoadedCircuit, Observable, PauliTerm
+from pilot.errors import ConfigError, UnsupportedOperationError
 
 #: Source formats whose Pauli strings put qubit 0 on the right.
 QISKIT_ORDER = frozenset({"qiskit", "qasm2", "qasm3"})
@@ -106,6 +107,19 @@ def _coefficient(coeff: Any, i: int, word: str) -> float:
 def _is_sdk_observable(obj: Any) -> bool:
     module = type(obj).__module__ or ""
     return module.startswith(("qiskit", "pennylane", "braket"))
+
+
+def with_observables(loaded: LoadedCircuit, observables: tuple[Any, ...]) -> LoadedCircuit:
+    """``loaded``, also reporting ``observables`` (converted and checked against its width now)."""
+    if loaded.needs:
+        raise UnsupportedOperationError(
+            "observables of a dynamic circuit",
+            None,
+            "a circuit with mid-circuit measurements, resets or branches reports counts; "
+            "drop observables=... (or measure only at the end)",
+        )
+    sums = to_pauli_sums(observables, loaded.num_qubits, loaded.source_format, loaded.wires)
+    return replace(loaded, observables=observables, observable_sums=sums, _portable=None)
 
 
 def to_pauli_sums(

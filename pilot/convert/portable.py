@@ -29,7 +29,7 @@ ran it:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -159,6 +159,9 @@ class LoadedCircuit:
     wires: dict[Any, int] | None = None
     #: Observables the task asks for (``QuantumTask(..., observables=[...])``).
     observables: tuple[Any, ...] = ()
+    #: Those observables as Pauli sums over this circuit's qubits
+    #: (:func:`pilot.convert.observables.with_observables` sets both).
+    observable_sums: tuple[Observable, ...] = ()
     #: The dynamic features it uses (:data:`dreamer.workload.DYNAMIC_FEATURES`).
     needs: frozenset[str] = frozenset()
     #: A dynamic circuit as a Qiskit circuit (measures, resets, branches kept), and
@@ -170,37 +173,13 @@ class LoadedCircuit:
     def framework(self) -> str | None:
         return NATIVE_FRAMEWORK[self.source_format]
 
-    def with_observables(self, observables: tuple[Any, ...]) -> LoadedCircuit:
-        """This circuit, also reporting ``observables`` (checked against its width now)."""
-        from dataclasses import replace
-
-        from pilot.convert.observables import to_pauli_sums
-        from pilot.errors import UnsupportedOperationError
-
-        if self.needs:
-            raise UnsupportedOperationError(
-                "observables of a dynamic circuit",
-                None,
-                "a circuit with mid-circuit measurements, resets or branches reports counts; "
-                "drop observables=... (or measure only at the end)",
-            )
-        to_pauli_sums(observables, self.num_qubits, self.source_format, self.wires)
-        return replace(self, observables=observables, _portable=None)
-
     def portable(self) -> PortableCircuit:
         if self._portable is None:
             p = self.to_portable()
             if self.observables:
-                from dataclasses import replace
-
-                from pilot.convert.observables import to_pauli_sums
-
-                extra = to_pauli_sums(
-                    self.observables, self.num_qubits, self.source_format, self.wires
-                )
                 p = replace(
                     p,
-                    observables=p.observables + extra,
+                    observables=p.observables + self.observable_sums,
                     measured=p.measured if self.measures else (),
                     want_counts=p.want_counts and self.measures,
                 )

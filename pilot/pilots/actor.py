@@ -24,6 +24,7 @@ from pilot.backends.jobs import JobContext, RetryPolicy, running
 from pilot.backends.registry import resolve_executor
 from pilot.config import QuantumConfig
 from pilot.convert import LoadedCircuit, load_circuit
+from pilot.convert.observables import to_pauli_sums, with_observables
 from pilot.errors import (
     BackendUnavailableError,
     SchedulingError,
@@ -200,7 +201,6 @@ class QuantumWorker:
         cannot run this way (or that fails) is left to the general path.
         """
         from pilot.convert.load import bind_values, is_qiskit_circuit
-        from pilot.convert.observables import to_pauli_sums
         from pilot.pilots.execution import has_measurements
 
         groups: list[list[int]] = []
@@ -255,7 +255,7 @@ class QuantumWorker:
             circuit_of(spec.circuit), tuple(args), kwargs, parameters=spec.parameters
         )
         if spec.observables:
-            loaded = loaded.with_observables(spec.observables)
+            loaded = with_observables(loaded, spec.observables)
         check_declared(spec.num_qubits, spec.gate_set, loaded.num_qubits, loaded.gates, spec.name)
         cap = self._caps.get(spec.resource)
         if cap is None:

@@ -6,14 +6,15 @@ import itertools
 import logging
 import sys
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities
 from pilot.backends.registry import resolve_executor
+from pilot.config import pricing_for
 from pilot.errors import MissingDependencyError, PilotError, PilotStartError, SchedulingError
 from pilot.launchers import Allocation, Launcher
 from pilot.pilots.actor import PilotActor
-from pilot.selection import with_pilot
 from pilot.states import TERMINAL_STATES, PilotState
 
 if TYPE_CHECKING:
@@ -317,7 +318,7 @@ class QuantumPilot(Pilot):
                 f"pilot {self.name!r} ({self.executor}): backend actor died while starting: "
                 f"{text}{hint}"
             ) from None
-        self._caps = [with_pilot(cap, self.name, gpus) for cap in described[0]["resources"]]
+        self._caps = [_with_pilot(cap, self.name, gpus) for cap in described[0]["resources"]]
 
     def _import_error(self, cause: ImportError) -> BaseException:
         """An SDK the pilot's workers could not import, with the Python they run: on a
@@ -377,3 +378,10 @@ class QuantumPilot(Pilot):
                 logger.debug("pilot %s: kill: %s", self.name, exc)
         self.actors = []
         super()._release()
+
+
+def _with_pilot(cap: ResourceCapabilities, pilot: str, gpus: float) -> ResourceCapabilities:
+    """A backend's capabilities, tied to its pilot and priced from ``conf/pricing.toml``."""
+    return replace(
+        cap, pilot=pilot, num_gpus=gpus, pricing=pricing_for(cap.executor, cap.name, cap.provider)
+    )

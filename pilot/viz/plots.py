@@ -26,15 +26,13 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pilot.errors import MissingDependencyError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from pilot.results import QuantumResult
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +41,20 @@ logger = logging.getLogger(__name__)
 INSTALL = "pip install 'qdreamer[plot]' (or: pip install matplotlib)"
 
 SORTS = ("bitstring", "count")
+
+
+class QuantumResult(Protocol):
+    """What a plot reads of a :class:`pilot.results.QuantumResult` (this layer sits
+    above results, so it names the fields instead of importing the class)."""
+
+    task_id: str
+    name: str
+    counts: dict[str, int] | None
+    shots: int | None
+    probabilities: dict[str, float] | None
+    expectation_values: list[float] | None
+    backend: str
+
 
 #: Marker areas (points²) in the ranking: free resources, the smallest and the
 #: largest priced marker.  Priced areas are proportional to cost, floored at

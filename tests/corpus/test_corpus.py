@@ -312,7 +312,7 @@ def make_input(c: CorpusCircuit, fmt: str) -> Input:
     if c.is_dynamic and fmt == "pennylane":
         # As a user writes it: qml.measure for each measurement (reset=True for a
         # reset), qml.cond on the measured bits, counts of the measurement values.
-        from pilot.convert.dynamic import pennylane_tape
+        from pilot.convert.pennylane import pennylane_tape
         from pilot.errors import UnsupportedOperationError
 
         try:
