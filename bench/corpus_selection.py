@@ -195,7 +195,7 @@ def device_truth(
     from qiskit.transpiler.exceptions import TranspilerError
     from qiskit_aer import AerSimulator
 
-    from pilot.backends.qiskit import fake_devices
+    from pilot.backends.fake_devices import fake_devices
 
     if not _BACKENDS:
         _BACKENDS.update(fake_devices())  # builds every fake device: once per process

@@ -42,7 +42,8 @@ from dreamer.monitor import StatusMonitor
 from dreamer.ranking import Ranker
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.workload import TaskRequirements
-from pilot.backends.qiskit import capabilities_from_target, fake_devices
+from pilot.backends.fake_devices import fake_devices
+from pilot.backends.qiskit import capabilities_from_target
 from pilot.convert.workload import profile_circuit
 
 #: Shots of each noisy simulation in the selection-quality run.

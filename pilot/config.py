@@ -128,7 +128,7 @@ class NoiseConfig(_Strict):
                 f"from_backend takes the device's own noise and cannot be combined with "
                 f"{', '.join(mixed)}; give one or the other"
             )
-        from pilot.backends.noise import device_name
+        from pilot.backends.fake_devices import device_name
 
         return device_name(value)  # ConfigError with the closest name
 

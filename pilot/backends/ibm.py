@@ -112,13 +112,9 @@ from pilot.backends.base import (
     bits_from_qiskit_key,
     is_transient,
 )
+from pilot.backends.fake_devices import fake_devices, normalise_fake_name
 from pilot.backends.jobs import RetryPolicy, current_job, retrying, submit
-from pilot.backends.qiskit import (
-    QiskitDevices,
-    capabilities_from_target,
-    fake_devices,
-    normalise_fake_name,
-)
+from pilot.backends.qiskit import QiskitDevices, capabilities_from_target
 from pilot.convert.qiskit import measured_circuit, register_sizes, spaced_counts
 from pilot.errors import (
     BackendUnavailableError,

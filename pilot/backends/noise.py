@@ -31,11 +31,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pilot.backends.qiskit import fake_devices, normalise_fake_name
-from pilot.errors import ConfigError
+from pilot.backends.fake_devices import device_name, fake_devices
 
 if TYPE_CHECKING:
     from pilot.config import NoiseConfig
@@ -77,24 +75,6 @@ class AerNoise:
         identity = np.eye(2)
         default = identity if self.default_confusion is None else self.default_confusion
         return [self.confusion.get(q, default) for q in qubits]
-
-
-@cache
-def fake_device_names() -> tuple[str, ...]:
-    """Names of the fake devices ``from_backend`` accepts (loaded once per process)."""
-    return tuple(sorted(fake_devices()))
-
-
-def device_name(raw: str) -> str:
-    """``lagos``, ``FakeLagosV2``, ``fake_lagos`` -> ``fake_lagos``; else ``ConfigError``.
-
-    The error lists the valid names and suggests the closest.
-    """
-    name = normalise_fake_name(raw)
-    names = fake_device_names()
-    if name not in names:
-        raise ConfigError.unknown("fake device", "quantum.noise.from_backend", str(raw), names)
-    return name
 
 
 def build_noise(noise: NoiseConfig) -> AerNoise:

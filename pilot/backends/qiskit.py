@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities
 from dreamer.workload import VIRTUAL_GATES, canonical_gate
 from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend, bits_from_qiskit_key
+from pilot.backends.fake_devices import fake_devices, normalise_fake_name
 from pilot.convert.qiskit import measured_circuit
 from pilot.errors import ConfigError, TaskFailedError, UnsupportedOperationError
 
@@ -373,25 +373,6 @@ def _physical_qubits(qc: QuantumCircuit, qubits: Sequence[int]) -> list[int]:
         return list(qubits)
     final = qc.layout.final_index_layout()
     return [final[q] for q in qubits]
-
-
-def fake_devices() -> dict[str, Any]:
-    """Every fake device of ``qiskit_ibm_runtime.fake_provider`` by name (loaded lazily)."""
-    import warnings
-
-    from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
-
-    with warnings.catch_warnings():
-        # e.g. fake_nighthawk: "Properties ... are not intended to represent typical ... values"
-        warnings.filterwarnings("ignore", message=".*not intended to represent typical")
-        return {b.name: b for b in FakeProviderForBackendV2().backends()}
-
-
-def normalise_fake_name(name: str) -> str:
-    """``FakeLagosV2``, ``fake_lagos``, ``lagos`` -> ``fake_lagos``."""
-    low = re.sub(r"v2$", "", str(name).strip().lower())
-    low = low.removeprefix("fake_").removeprefix("fake")
-    return "fake_" + low.strip("_")
 
 
 class QiskitDevices:

@@ -3,7 +3,9 @@
 An executor name (as written in a pilot description's ``quantum.executor``)
 maps to a backend class that is imported only when a pilot needs it, so a
 missing SDK matters only to the executor that uses it, and its error carries
-the exact install command.
+the exact install command (:func:`pilot.backends.loader.backend_class`).
+This table is data: it imports no adapter, so configuration checks executor
+names against it without loading an SDK.
 """
 
 from __future__ import annotations
@@ -11,12 +13,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pilot.errors import ConfigError, MissingDependencyError
-
-if TYPE_CHECKING:
-    from pilot.backends.base import QuantumBackend
 
 
 @dataclass(frozen=True)
@@ -29,12 +27,6 @@ class ExecutorSpec:
     aliases: tuple[str, ...] = ()
     #: I/O-bound (remote jobs): the actor serves several tasks at once.
     remote: bool = False
-
-    def backend_class(self) -> type[QuantumBackend]:
-        check_installed(self)
-        module_name, cls_name = self.backend.split(":")
-        cls: type[QuantumBackend] = getattr(importlib.import_module(module_name), cls_name)
-        return cls
 
 
 _SPECS = (

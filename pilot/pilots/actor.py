@@ -21,6 +21,7 @@ from cachetools import LRUCache
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from pilot.backends.base import QuantumBackend, is_unavailable
 from pilot.backends.jobs import JobContext, RetryPolicy, running
+from pilot.backends.loader import backend_class
 from pilot.backends.registry import resolve_executor
 from pilot.config import QuantumConfig
 from pilot.convert import LoadedCircuit, load_circuit
@@ -84,7 +85,7 @@ class QuantumWorker:
         # Ray would report it as a dead actor and lose the exception's type.
         self._init_error: BaseException | None = None
         try:
-            backend_cls = resolve_executor(config.executor).backend_class()
+            backend_cls = backend_class(resolve_executor(config.executor))
             self.backend: QuantumBackend = backend_cls(config, pilot=pilot, num_cpus=num_cpus)
             self._caps = {c.name: c for c in self.backend.resources()}
         except Exception as exc:

@@ -26,7 +26,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from cachetools import LRUCache
 from ray.dag.dag_node import DAGNode
@@ -34,8 +34,22 @@ from ray.dag.dag_node import DAGNode
 from pilot.errors import ConfigError
 from pilot.tasks import QuantumTask
 
-if TYPE_CHECKING:
-    from pilot.runtime.service import PilotComputeService
+
+class Submitter(Protocol):
+    """What a decorated function submits through: the service's two submission calls
+    (:class:`pilot.runtime.service.PilotComputeService` is one)."""
+
+    def submit_quantum_task(self, quantum_task: QuantumTask) -> Any: ...
+
+    def submit_task(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        pilot: str | None = None,
+        resources: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +93,7 @@ class QuantumFunction:
     calling a remote function.
     """
 
-    def __init__(self, service: PilotComputeService, circuit: Any, **options: Any) -> None:
+    def __init__(self, service: Submitter, circuit: Any, **options: Any) -> None:
         _check_options(options, QUANTUM_OPTIONS, "quantum function")
         self._service = service
         self._circuit = circuit
@@ -119,7 +133,7 @@ class ClassicalFunction:
     :class:`QuantumFunction`.
     """
 
-    def __init__(self, service: PilotComputeService, fn: Callable[..., Any], **options: Any):
+    def __init__(self, service: Submitter, fn: Callable[..., Any], **options: Any):
         _check_options(options, CLASSICAL_OPTIONS, "classical function")
         if not callable(fn):
             raise ConfigError(f"@task needs a function, got {type(fn).__name__}", key="fn")

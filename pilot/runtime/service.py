@@ -9,7 +9,7 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,7 +176,7 @@ class PilotComputeService:
 
             run_id = self.journal.run_id if self.journal is not None else None
             self.results_store = ResultStore(store_url, run_id=run_id)
-        self._supervisor = Supervisor(self, self.journal, self.results_store)
+        self._supervisor = Supervisor(_Dispatch(self), self.journal, self.results_store)
         self._remote_fns: dict[Callable[..., Any], Any] = {}
         self._deps = Dependencies()
         self._fits: set[tuple[float, float, int | None]] = set()
@@ -1148,7 +1148,7 @@ class PilotComputeService:
         per-task rows are in :attr:`metrics_file`."""
         self._coalescer.flush()
         self._supervisor.sync()
-        self._supervisor._drain_events(everyone=True)
+        self._supervisor.drain_events(everyone=True)
         report = self._tasks.report()
         report.pilots = [p.summary() for p in self._pilots.values()]
         report.ray = self.ray_origin
@@ -1269,3 +1269,42 @@ class PilotComputeService:
             f"PilotComputeService(working_directory={str(self.working_directory)!r}, "
             f"pilots={sorted(self._pilots)}, closed={self._closed}, ray={self.ray_origin!r})"
         )
+
+
+class _Dispatch:
+    """The service as its supervisor sees it (:class:`~pilot.runtime.supervisor.Dispatcher`):
+    the supervisor calls these, never the service's own attributes."""
+
+    def __init__(self, service: PilotComputeService) -> None:
+        self._s = service
+        self.pilots: Mapping[str, Pilot] = service._pilots
+        self.quantum: Mapping[str, QuantumPilot] = service._quantum
+
+    def prune_selection(self) -> None:
+        self._s._selector.prune()
+
+    def prune_dependencies(self, alive: set[bytes]) -> None:
+        self._s._deps.prune(alive)
+
+    def upstream(self, key: bytes) -> Iterable[bytes]:
+        return self._s._deps.upstream(key)
+
+    def resource_failed(self, pilot: str | None, resource: str | None) -> None:
+        self._s._resource_failed(pilot, resource)
+
+    def record_rows(self, rows: Iterable[Any]) -> None:
+        self._s._tasks.add(rows)
+
+    def dispatch(self, prepared: Sequence[tuple[QuantumPilot, TaskSpec]]) -> list[Any]:
+        return self._s._dispatch(prepared, None)
+
+    def submit_classical(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        pilot: str | None,
+        resources: dict[str, Any],
+        task_id: str | None,
+    ) -> Any:
+        return self._s._submit_classical(fn, args, kwargs, pilot, resources, task_id=task_id)

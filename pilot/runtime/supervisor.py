@@ -42,9 +42,9 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cachetools import LRUCache
 
@@ -54,11 +54,50 @@ from pilot.observe import metrics
 from pilot.states import TERMINAL_STATES, PilotState
 
 if TYPE_CHECKING:
-    from pilot.pilots.pilot import ClassicalPilot, QuantumPilot
-    from pilot.runtime.service import PilotComputeService
+    from pilot.pilots.pilot import ClassicalPilot, Pilot, QuantumPilot
     from pilot.tasks import TaskSpec
 
 logger = logging.getLogger(__name__)
+
+
+class Dispatcher(Protocol):
+    """What the supervisor needs of the service that owns it: the pilots by name,
+    and the few calls that send work again.  ``PilotComputeService`` hands it one
+    (see ``pilot.runtime.service._Dispatch``); a test can hand it its own."""
+
+    #: Every pilot of the service, and its quantum pilots, by name.
+    pilots: Mapping[str, Pilot]
+    quantum: Mapping[str, QuantumPilot]
+
+    def prune_selection(self) -> None:
+        """Drop finished tasks from selection's in-flight lists (they hold refs)."""
+
+    def prune_dependencies(self, alive: set[bytes]) -> None:
+        """Forget the dependencies of refs no longer ``alive``."""
+
+    def upstream(self, key: bytes) -> Iterable[bytes]:
+        """The refs (binary) a task's arguments wait for."""
+
+    def resource_failed(self, pilot: str | None, resource: str | None) -> None:
+        """A provider answered that ``resource`` on ``pilot`` is unavailable."""
+
+    def record_rows(self, rows: Iterable[Any]) -> None:
+        """Per-task rows the pilots reported (the metrics file and ``report()``)."""
+
+    def dispatch(self, prepared: Sequence[tuple[QuantumPilot, TaskSpec]]) -> list[Any]:
+        """Send quantum tasks to their pilots again; one ref per task, in order."""
+
+    def submit_classical(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        pilot: str | None,
+        resources: dict[str, Any],
+        task_id: str | None,
+    ) -> Any:
+        """Run a classical task again on ``pilot``; its ref."""
+
 
 #: Seconds between the supervisor thread's rounds.
 TICK = 0.2
@@ -137,9 +176,7 @@ def _return_free_memory() -> bool:
 
 
 class Supervisor:
-    def __init__(
-        self, service: PilotComputeService, journal: Any = None, store: Any = None
-    ) -> None:
+    def __init__(self, service: Dispatcher, journal: Any = None, store: Any = None) -> None:
         self._service = service
         self.journal = journal
         #: A pilot.journal.bucket.ResultStore: finished quantum results are written to it.
@@ -178,7 +215,7 @@ class Supervisor:
         self._thread = None
         try:
             self.sync()
-            self._drain_events(everyone=True)
+            self.drain_events(everyone=True)
             if self.journal is not None:  # what finished but has no record yet
                 with self._lock:
                     late: list[Any] = []
@@ -229,7 +266,7 @@ class Supervisor:
         self._pruned_at = time.monotonic()
         if not force and len(self._records) <= PRUNE_ABOVE:
             return 0
-        self._service._selector.prune()  # its in-flight lists hold refs too
+        self._service.prune_selection()  # its in-flight lists hold refs too
         alive = referenced()
         with self._lock:
             finished = [(key, rec) for key, rec in list(self._records.items()) if rec.done]
@@ -242,7 +279,7 @@ class Supervisor:
                 if rec.task_id and self._by_task.get(rec.task_id) is rec:
                     del self._by_task[rec.task_id]
         if alive is not None:
-            self._service._deps.prune(alive)
+            self._service.prune_dependencies(alive)
         if gone:
             logger.debug("supervisor: forgot %d finished tasks", len(gone))
             self._forgotten += len(gone)
@@ -318,7 +355,7 @@ class Supervisor:
             self._journal_classical(classical)
         # With a journal, every pilot each round: results reach it from their records
         # within a round of finishing (a killed driver then loses little to re-run).
-        self._drain_events(
+        self.drain_events(
             everyone=self.journal is not None or time.monotonic() - self._drained_at >= ROWS_SECONDS
         )
 
@@ -352,7 +389,7 @@ class Supervisor:
     def _remote(self, pilot_name: str) -> bool:
         from pilot.backends.registry import resolve_executor
 
-        pilot = self._service._quantum.get(pilot_name)
+        pilot = self._service.quantum.get(pilot_name)
         return pilot is not None and resolve_executor(pilot.executor).remote
 
     def suspect(self, ref: Any) -> bool:
@@ -363,7 +400,7 @@ class Supervisor:
             return False
         if rec.replaced_by is not None or rec.lost is not None:
             return True
-        pilot = self._service._pilots.get(rec.pilot)
+        pilot = self._service.pilots.get(rec.pilot)
         return (rec.actor is not None and rec.actor in self._dead_actors) or (
             pilot is not None and pilot.state is not PilotState.RUNNING
         )
@@ -419,7 +456,7 @@ class Supervisor:
             # Its resource kept failing and its actor could not forward it (all its
             # forward slots busy): move it to the next-ranked resource from here.
             rec.failover = cause
-            self._service._resource_failed(rec.pilot, rec.spec.resource)
+            self._service.resource_failed(rec.pilot, rec.spec.resource)
             return rec
         if self.journal is not None and rec.task_id and not rec.journaled:
             self._journal_outcome(rec.task_id, value)
@@ -447,7 +484,7 @@ class Supervisor:
             logger.debug("journal: %s", exc)
 
     # ------------------------------------------------------------ remote jobs
-    def _drain_events(self, everyone: bool = False) -> None:
+    def drain_events(self, everyone: bool = False) -> None:
         """Collect remote pilots' events; with ``everyone``, every pilot's task rows."""
         import ray
 
@@ -458,7 +495,7 @@ class Supervisor:
             metrics.flush()  # QDREAMER's selections counted since the last round
         pilots = [
             p
-            for p in self._service._quantum.values()
+            for p in self._service.quantum.values()
             if p.state is PilotState.RUNNING and (everyone or self._remote(p.name))
         ]
         calls = {
@@ -487,8 +524,8 @@ class Supervisor:
                     except JournalError as exc:
                         logger.debug("journal: %s", exc)
             for pilot, resource in set(events["failing"]):
-                self._service._resource_failed(pilot, resource)
-            self._service._tasks.add(events.get("rows", ()))
+                self._service.resource_failed(pilot, resource)
+            self._service.record_rows(events.get("rows", ()))
             self._journal_records(events.get("journal", ()))
 
     def _journal_records(self, records: Sequence[tuple[str, bytes]]) -> None:
@@ -522,7 +559,7 @@ class Supervisor:
 
         self._checked_at = issued = time.monotonic()  # before any ping is sent
         pings = {}
-        for pilot in list(self._service._quantum.values()):
+        for pilot in list(self._service.quantum.values()):
             if pilot.state is not PilotState.RUNNING:
                 continue
             for actor in list(pilot.actors):
@@ -561,7 +598,7 @@ class Supervisor:
                         keep.append((seen, key, ref))
                 self._unconfirmed[actor] = keep
         self._settle_late(late)
-        for any_pilot in list(self._service._pilots.values()):
+        for any_pilot in list(self._service.pilots.values()):
             if any_pilot.state is PilotState.RUNNING and any_pilot.config.is_slurm:
                 try:
                     state = any_pilot.refresh()
@@ -611,7 +648,7 @@ class Supervisor:
             if actor is None or actor in self._dead_actors:
                 return
             self._dead_actors.add(actor)
-        pilot = self._service._quantum.get(pilot_name)
+        pilot = self._service.quantum.get(pilot_name)
         logger.warning("pilot %s: an actor died (%s)", pilot_name, str(err).splitlines()[0])
         if pilot is not None:
             pilot.actor_lost(actor)
@@ -631,7 +668,7 @@ class Supervisor:
             # Only tasks none of whose inputs is cancelled too (see Dependencies.cancel:
             # Ray 2.60 aborts on that race); the others fail with their input.
             for key, ref in refs.items():
-                if any(u in refs for u in self._service._deps.upstream(key)):
+                if any(u in refs for u in self._service.upstream(key)):
                     continue
                 try:
                     ray.cancel(ref, force=True)
@@ -655,7 +692,7 @@ class Supervisor:
 
                 moved = failed_over(spec, rec.failover)
                 moved.args, moved.kwargs = spec.args, spec.kwargs
-                ahead = self._service._quantum.get(moved.pilot)
+                ahead = self._service.quantum.get(moved.pilot)
                 if ahead is None or ahead.state is not PilotState.RUNNING or not ahead.actors:
                     self._fail(rec, f"its fallback pilot {moved.pilot!r} is not running")
                     continue
@@ -678,7 +715,7 @@ class Supervisor:
             owners.append(rec)
         if not prepared:
             return
-        refs = self._service._dispatch(prepared, None)
+        refs = self._service.dispatch(prepared)
         for rec, ref in zip(owners, refs, strict=True):
             new = self._records.get(ref.binary())
             if new is not None:
@@ -697,9 +734,9 @@ class Supervisor:
     def _live_quantum(self, rec: Record, spec: TaskSpec | None) -> QuantumPilot | None:
         if spec is None:
             return None
-        same = self._service._quantum.get(rec.pilot)
+        same = self._service.quantum.get(rec.pilot)
         pilots = [same] if same is not None else []
-        pilots += [p for p in self._service._quantum.values() if p is not same]
+        pilots += [p for p in self._service.quantum.values() if p is not same]
         for p in pilots:
             if (
                 p is not None
@@ -716,7 +753,7 @@ class Supervisor:
 
         others = [
             p
-            for p in self._service._pilots.values()
+            for p in self._service.pilots.values()
             if isinstance(p, ClassicalPilot) and p is not lost and p.state is PilotState.RUNNING
         ]
         if rec.call is None or not others or rec.resubmits >= MAX_RESUBMITS:
@@ -731,7 +768,7 @@ class Supervisor:
         kwargs = {
             k: self.resolve(v) if isinstance(v, ray.ObjectRef) else v for k, v in kwargs.items()
         }
-        ref = self._service._submit_classical(
+        ref = self._service.submit_classical(
             fn, args, kwargs, others[0].name, resources, task_id=rec.task_id or None
         )
         new = self._records.get(ref.binary())
@@ -748,7 +785,7 @@ class Supervisor:
         )
 
     def _fail(self, rec: Record, why: str) -> None:
-        pilot = self._service._pilots.get(rec.pilot)
+        pilot = self._service.pilots.get(rec.pilot)
         job_id = pilot.job_id if pilot is not None else None
         job = f" (Slurm job {job_id})" if job_id else ""
         rec.lost = PilotLostError(

@@ -78,7 +78,7 @@ def test_every_corpus_circuit_is_ranked(fleet: cs.FixedFleet, cc: Any, form: str
 
 @functools.cache
 def _target_ops() -> dict[str, frozenset[str]]:
-    from pilot.backends.qiskit import fake_devices
+    from pilot.backends.fake_devices import fake_devices
 
     devices = fake_devices()
     return {name: frozenset(devices[name].target.operation_names) for name in CAPS}
