@@ -48,7 +48,7 @@ from pilot.errors import ConfigError, UnsupportedOperationError
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
-    from pilot.config import QuantumConfig
+    from pilot.backends.options import QuantumConfig
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from pilot.errors import (
 )
 
 if TYPE_CHECKING:
-    from pilot.config import QuantumConfig
+    from pilot.backends.options import QuantumConfig
 
 logger = logging.getLogger(__name__)
 

@@ -129,7 +129,7 @@ from pilot.observe.redaction import IBM_TOKEN_ENV, remember
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
-    from pilot.config import QuantumConfig
+    from pilot.backends.options import QuantumConfig
 
 logger = logging.getLogger(__name__)
 

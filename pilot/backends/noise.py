@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from pilot.backends.fake_devices import device_name, fake_devices
 
 if TYPE_CHECKING:
-    from pilot.config import NoiseConfig
+    from pilot.backends.options import NoiseConfig
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pilot.convert.pennylane import to_pennylane_ops
 from pilot.errors import CircuitError, UnsupportedOperationError
 
 if TYPE_CHECKING:
-    from pilot.config import QuantumConfig
+    from pilot.backends.options import QuantumConfig
 
 logger = logging.getLogger(__name__)
 

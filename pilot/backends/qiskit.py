@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
     from pilot.backends.noise import AerNoise
-    from pilot.config import QuantumConfig
+    from pilot.backends.options import QuantumConfig
 
 logger = logging.getLogger(__name__)
 

@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from qiskit import QuantumCircuit
     from qiskit.circuit import Parameter
 
-    from pilot.config import QuantumConfig
+    from pilot.backends.options import QuantumConfig
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from dreamer.resource import ResourceCapabilities, ResourceStatus
 from pilot.backends.base import QuantumBackend, is_unavailable
 from pilot.backends.jobs import JobContext, RetryPolicy, running
 from pilot.backends.loader import backend_class
+from pilot.backends.options import QuantumConfig
 from pilot.backends.registry import resolve_executor
-from pilot.config import QuantumConfig
 from pilot.convert import LoadedCircuit, load_circuit
 from pilot.convert.observables import to_pauli_sums, with_observables
 from pilot.errors import (
