@@ -27,8 +27,8 @@ from pilot.errors import (
     TaskTimeoutError,
     UnsupportedOperationError,
 )
-from pilot.observe.redaction import install_log_redaction
 from pilot.pilots.pilot import ClassicalPilot, Pilot, QuantumPilot
+from pilot.redaction import install_log_redaction
 from pilot.results import QuantumResult
 from pilot.runtime.service import ExecutionEngine, PilotComputeService
 from pilot.states import TERMINAL_STATES, PilotState

@@ -30,7 +30,7 @@ from dreamer.pricing import Pricing
 from pilot.backends.options import NoiseConfig, QuantumConfig, RetryConfig, Strict
 from pilot.backends.registry import EXECUTORS, resolve_executor
 from pilot.errors import ConfigError, closest
-from pilot.observe.redaction import SECRET_ENV, check_private_file, redact, remember
+from pilot.redaction import SECRET_ENV, check_private_file, redact, remember
 
 logger = logging.getLogger(__name__)
 

@@ -50,3 +50,18 @@ def test_dreamer_sources_do_not_mention_pilot() -> None:
     for path in root.glob("*.py"):
         text = path.read_text()
         assert "import pilot" not in text and "from pilot" not in text, path
+
+
+def test_import_contracts_hold() -> None:
+    """The layers, no cycles (imports inside functions and under TYPE_CHECKING count),
+    a pure dreamer, and configuration that imports no adapter: pyproject.toml's
+    [tool.importlinter] contracts, checked by import-linter."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run(
+        [str(lint), "--no-cache"], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "Contracts: 4 kept, 0 broken." in out.stdout, out.stdout[-2000:]

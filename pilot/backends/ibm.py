@@ -124,7 +124,7 @@ from pilot.errors import (
     TaskCancelledError,
     TaskTimeoutError,
 )
-from pilot.observe.redaction import IBM_TOKEN_ENV, remember
+from pilot.redaction import IBM_TOKEN_ENV, remember
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit

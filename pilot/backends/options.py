@@ -23,7 +23,7 @@ from pydantic import (
 
 from pilot.backends.fake_devices import device_name
 from pilot.backends.registry import resolve_executor
-from pilot.observe.redaction import remember
+from pilot.redaction import remember
 
 
 class Strict(BaseModel):

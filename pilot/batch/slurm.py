@@ -59,7 +59,7 @@ from pilot.launchers.slurm import (
     sbatch_value,
     walltime,
 )
-from pilot.observe.redaction import write_private
+from pilot.redaction import write_private
 from pilot.states import TERMINAL_STATES, PilotState
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ Credentials and endpoint come from boto3's usual places and nowhere else:
 shared files, an instance role), and for an S3-compatible server (MinIO,
 Ceph, moto) ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``, which botocore
 honours, or the ``endpoint_url`` argument.  The URL itself may not hold
-credentials.  Nothing written holds a known secret (:func:`pilot.observe.redaction.redact`
+credentials.  Nothing written holds a known secret (:func:`pilot.redaction.redact`
 is applied to every string of the document).
 
 Writing
@@ -61,7 +61,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pilot.errors import ConfigError, CredentialsError, MissingDependencyError, PilotError, closest
-from pilot.observe.redaction import MASK, known_secrets, redact
+from pilot.redaction import MASK, known_secrets, redact
 from pilot.results import JSON_SCHEMA, QuantumResult
 
 logger = logging.getLogger(__name__)

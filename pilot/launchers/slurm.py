@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from pilot.errors import ConfigError, PilotError, PilotStartError
 from pilot.launchers.base import Allocation, Launcher
-from pilot.observe.redaction import write_private
+from pilot.redaction import write_private
 from pilot.states import TERMINAL_STATES, PilotState
 
 if TYPE_CHECKING:

@@ -1,1 +1,2 @@
-"""Observability: logs, metrics, reports, progress bars and secret redaction."""
+"""Observability: logs, metrics, reports and progress bars (secret redaction, which
+everything below uses, is :mod:`pilot.redaction`)."""

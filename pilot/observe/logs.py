@@ -3,7 +3,7 @@
 The library never configures logging: every module has its own logger
 (``logging.getLogger(__name__)``) and the packages add a ``NullHandler``.
 ``configure()`` applies ``conf/logging.toml`` (or your file), whose handler
-masks credentials (:class:`pilot.observe.redaction.RedactingFilter`) and prints the id
+masks credentials (:class:`pilot.redaction.RedactingFilter`) and prints the id
 of the task each record is about (:class:`TaskIdFilter`).
 """
 

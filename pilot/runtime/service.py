@@ -33,10 +33,10 @@ from pilot.errors import (
 from pilot.journal.store import TaskJournal, description_hash
 from pilot.launchers import launcher_for
 from pilot.observe.progress import Bar, progress_bar
-from pilot.observe.redaction import tighten_ray_token
 from pilot.observe.report import METRICS_FILE, Report, TaskLog
 from pilot.pilots.actor import Fallback
 from pilot.pilots.pilot import ClassicalPilot, Pilot, QuantumPilot
+from pilot.redaction import tighten_ray_token
 from pilot.results import QuantumResult, decode_outcome
 from pilot.runtime.cluster import check_reachable, join_error, running_local_cluster
 from pilot.runtime.coalesce import Coalescer

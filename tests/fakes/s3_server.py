@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ACCESS_KEY_ID = "AKIAMOTOTESTKEY00000"
-# Long enough (>= MIN_SECRET_LENGTH) to be masked by pilot.observe.redaction.redact.
+# Long enough (>= MIN_SECRET_LENGTH) to be masked by pilot.redaction.redact.
 SECRET_ACCESS_KEY = "moto-dummy-secret-key-for-tests-only-0000"
 REGION = "us-east-1"
 

@@ -15,7 +15,7 @@ import pytest
 from pilot.backends.jobs import JobContext, running
 from pilot.errors import ConfigError
 from pilot.observe.logs import configure
-from pilot.observe.redaction import remember
+from pilot.redaction import remember
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -44,7 +44,7 @@ from pilot.batch.slurm import DriverJob, driver_script, submit
 from pilot.config import load_config, parse_description
 from pilot.errors import ConfigError, CredentialsError, PilotStartError, TaskFailedError
 from pilot.launchers.slurm import SlurmLauncher, job_script
-from pilot.observe.redaction import (
+from pilot.redaction import (
     MASK,
     RedactingFilter,
     install_log_redaction,
@@ -654,7 +654,7 @@ def test_a_ray_the_service_starts_keeps_auth_on_its_dashboard_on_loopback_and_sh
 
 def test_rays_token_file_is_made_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ray 2.60 writes its token file 0644; the service tightens it after starting Ray."""
-    from pilot.observe.redaction import tighten_ray_token
+    from pilot.redaction import tighten_ray_token
 
     token = tmp_path / "auth_token"
     token.write_text("0123abcd")
