@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from dreamer.pricing import Pricing
+from dreamer.ranking import OBJECTIVES
 from pilot.backends.options import NoiseConfig, QuantumConfig, RetryConfig, Strict
 from pilot.backends.registry import EXECUTORS, resolve_executor
 from pilot.errors import ConfigError, closest
@@ -167,8 +168,6 @@ class DreamerTable(Strict):
     @field_validator("objective")
     @classmethod
     def _known_objective(cls, value: str | None) -> str | None:
-        from dreamer.ranking import OBJECTIVES
-
         if value is not None and value not in OBJECTIVES:
             hint = closest(value, OBJECTIVES)
             raise ValueError(

@@ -10,6 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 
+import cloudpickle
+
+from pilot.viz.plots import plot_result
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -70,8 +74,6 @@ class QuantumResult:
             return None
         cached = self.__dict__.get("_native")
         if cached is None:
-            import cloudpickle
-
             cached = self.__dict__["_native"] = cloudpickle.loads(self.native_bytes)
         return cached
 
@@ -176,8 +178,6 @@ class QuantumResult:
         ``ValueError`` for results with expectation values only.  See
         :func:`pilot.viz.plots.plot_result`.
         """
-        from pilot.viz.plots import plot_result
-
         return plot_result(self, ax, sort=sort, top=top, title=title)
 
     def __repr__(self) -> str:
@@ -293,7 +293,6 @@ def encode_outcome(value: Any) -> bytes:
         else:
             deflate = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=_DICTIONARY)
             return RECORD_TAG + deflate.compress(body) + deflate.flush()
-    import cloudpickle
 
     return bytes(cloudpickle.dumps(value))
 
@@ -305,6 +304,5 @@ def decode_outcome(data: bytes) -> Any:
         inflate = zlib.decompressobj(-15, zdict=_DICTIONARY)
         values = pickle.loads(inflate.decompress(data[2:]) + inflate.flush())
         return QuantumResult(**dict(zip(_RECORD_FIELDS, values, strict=True)))
-    import cloudpickle
 
     return cloudpickle.loads(data)

@@ -26,6 +26,8 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import ray
+
 from dreamer import Candidate, ResourceCapabilities, first_feasible
 from dreamer.cache import StatusCache
 from dreamer.errors import NoFeasibleResourceError as _DreamerNoFeasible
@@ -36,8 +38,10 @@ from dreamer.resource import ResourceStatus
 from dreamer.workload import TaskRequirements, WorkloadProfile
 from pilot.backends.registry import resolve_executor
 from pilot.config import dreamer_defaults
+from pilot.convert.workload import profile_loaded
 from pilot.errors import ConfigError, NoFeasibleResourceError
 from pilot.observe import metrics
+from pilot.pilots.actor import PilotActor
 from pilot.states import PilotState
 
 if TYPE_CHECKING:
@@ -194,8 +198,6 @@ class QDreamer:
     def _prune_pilot(self, pilot: str) -> None:
         """Drop ``pilot``'s finished tasks from its in-flight list (tasks tracked while
         Ray is asked stay)."""
-        import ray
-
         with self._lock:
             refs = list(self._inflight.get(pilot, ()))
         if refs:
@@ -229,8 +231,6 @@ class QDreamer:
     def profile(task: QuantumTask, loaded: LoadedCircuit | None) -> WorkloadProfile:
         """The task's workload (from the circuit when it is known on the driver)."""
         if loaded is not None:
-            from pilot.convert.workload import profile_loaded
-
             return profile_loaded(loaded, task.shots)
         return WorkloadProfile.unknown(task.num_qubits or 1, task.shots)
 
@@ -359,10 +359,6 @@ def _status_call(
     pilot: QuantumPilot, resource: str, timeout: float
 ) -> Callable[[], ResourceStatus]:
     def call() -> ResourceStatus:
-        import ray
-
-        from pilot.pilots.actor import PilotActor
-
         actor = pilot.actors[0]
         call = actor.status.options(concurrency_group=PilotActor.CONTROL)
         try:

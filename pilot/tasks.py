@@ -12,12 +12,18 @@ import numbers
 import os
 import pickle
 import random
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import ray
+
 from dreamer.workload import NON_GATES, TaskRequirements, canonical_gates
+from pilot.convert import ACCEPTED, is_circuit_object, load_circuit
+from pilot.convert.load import bind_values, is_qiskit_circuit, parameter_names
 from pilot.convert.observables import check_observables, with_observables
+from pilot.convert.qiskit import standard_only
 from pilot.errors import CircuitError, ConfigError, closest
 
 if TYPE_CHECKING:
@@ -107,7 +113,6 @@ class QuantumTask:
     ) -> None:
         if circuit is None:
             raise ConfigError("QuantumTask needs a circuit", key="circuit")
-        from pilot.convert import ACCEPTED, is_circuit_object
 
         if not callable(circuit) and not is_circuit_object(circuit):
             raise CircuitError(
@@ -181,8 +186,6 @@ class QuantumTask:
         )
 
     def _parameter_values(self, values: Any) -> list[Any]:
-        from pilot.convert.load import bind_values, parameter_names
-
         if hasattr(values, "tolist"):  # numpy arrays
             values = values.tolist()
         if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
@@ -273,11 +276,8 @@ class QuantumTask:
         A callable builds its circuit on the worker, and ObjectRef arguments
         resolve there: then only the worker can load it.
         """
-        from pilot.convert import is_circuit_object, load_circuit
-
         if not is_circuit_object(self.circuit):
             return None
-        import ray
 
         if any(isinstance(v, ray.ObjectRef) for v in (*self.args, *self.kwargs.values())):
             return None
@@ -424,10 +424,6 @@ class CircuitBlob:
 
     def _remember(self, circuit: Any) -> None:
         """Keep what :meth:`_unchanged` compares, when the circuit allows it."""
-        import weakref
-
-        from pilot.convert.qiskit import standard_only
-
         try:
             if circuit.metadata or not standard_only(circuit):
                 return
@@ -443,8 +439,6 @@ class CircuitBlob:
         its bytes are the same); anything that is not a Qiskit circuit, or that the
         standard pickle cannot carry (a class defined in the script), is returned as
         it is."""
-        from pilot.convert.load import is_qiskit_circuit
-
         if not is_qiskit_circuit(circuit):
             return circuit
         if previous is not None and previous._unchanged(circuit):

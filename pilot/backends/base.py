@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from pilot.errors import ConfigError, UnsupportedOperationError
+from pilot.errors import BackendUnavailableError, ConfigError, UnsupportedOperationError
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -212,8 +212,6 @@ def is_unavailable(exc: BaseException) -> bool:
     Braket's ``ThrottlingException`` or a device reported offline.  False for
     errors in the task itself (a bad circuit, a validation error).
     """
-    from pilot.errors import BackendUnavailableError
-
     if isinstance(exc, (BackendUnavailableError, ConnectionError, TimeoutError)):
         return True
     response = getattr(exc, "response", None)

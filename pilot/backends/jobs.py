@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pilot.backends.base import is_transient
 from pilot.errors import TaskCancelledError
 
 logger = logging.getLogger(__name__)
@@ -185,8 +186,6 @@ def retrying(
     outlast the total time or the task's deadline is raised as it is; a
     cancelled task stops retrying at once.
     """
-    from pilot.backends.base import is_transient
-
     ctx = ctx if ctx is not None else current_job()
     policy = policy or (ctx.retry if ctx is not None else RetryPolicy())
     rng = rng or random.Random()

@@ -28,6 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import ray
+from ray.util.state import list_actors
+
 from dreamer.ranking import RankedResource
 from pilot.states import PilotState
 
@@ -153,11 +156,7 @@ class ClusterPilot:
 
 def _pilot_actors(state_api_timeout: float) -> tuple[list[ActorInfo], str]:
     """Named ``pilot-*`` actors that are not dead, and which API listed them."""
-    import ray
-
     try:
-        from ray.util.state import list_actors
-
         listed = list_actors(
             filters=[("state", "!=", "DEAD")],
             limit=10_000,  # the API server's maximum
@@ -220,8 +219,6 @@ def _owner(actor: ActorInfo, groups: dict[str, dict[str, Any]], held: dict[str, 
 
 def _describe(actors: Sequence[ActorInfo], timeout: float) -> dict[tuple[str, str], dict[str, Any]]:
     """``describe()`` of each actor that answers within ``timeout``, by (namespace, name)."""
-    import ray
-
     pending: dict[Any, tuple[str, str]] = {}
     for a in actors:
         if a.state != "ALIVE":
@@ -251,8 +248,6 @@ def cluster_pilots(
     Removed placement groups (cancelled pilots, which Ray lists for a while)
     are left out unless ``include_removed``.
     """
-    import ray
-
     groups = {
         pg_id: pg
         for pg_id, pg in ray.util.placement_group_table().items()

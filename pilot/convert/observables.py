@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from pilot.convert.braket import _observable
+from pilot.convert.pennylane import pauli_sum
 from pilot.convert.portable import LoadedCircuit, Observable, PauliTerm
 from pilot.errors import ConfigError, UnsupportedOperationError
 
@@ -149,8 +151,6 @@ def _one(
     if module.startswith("qiskit"):
         return _from_qiskit(obs, i, width)
     if module.startswith("pennylane"):
-        from pilot.convert.pennylane import pauli_sum
-
         wmap = dict(wires) if wires is not None else {q: q for q in range(width)}
         try:
             terms = pauli_sum(obs, _Wires(wmap, i, width))
@@ -158,8 +158,6 @@ def _one(
             raise ConfigError(exc.args[0], key="observables") from None
         return terms
     if module.startswith("braket"):
-        from pilot.convert.braket import _observable
-
         count = int(getattr(obs, "qubit_count", 0) or 0)
         if count != width:
             raise ConfigError(

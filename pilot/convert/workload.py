@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dreamer.workload import VIRTUAL_GATES, WorkloadProfile, canonical_gate
+from pilot.convert.dynamic import dynamic_counts
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -108,8 +109,6 @@ def profile_loaded(loaded: LoadedCircuit, shots: int | None) -> WorkloadProfile:
         return replace(WorkloadProfile.unknown(loaded.num_qubits, shots), needs=loaded.needs)
     if loaded.dynamic is not None:
         from dataclasses import replace
-
-        from pilot.convert.dynamic import dynamic_counts
 
         counts = dynamic_counts(loaded.dynamic)
         return replace(

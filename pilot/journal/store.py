@@ -125,6 +125,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
 
+import cloudpickle
+import numpy as np
+
 from pilot.errors import JournalCorruptError, JournalError
 
 logger = logging.getLogger(__name__)
@@ -1731,8 +1734,6 @@ def _qualname(cls: type) -> str:
 
 
 def _encode_numpy(obj: Any, out: list[bytes], path: str) -> bool:
-    import numpy as np
-
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             out.append(_blob(b"A", repr(obj.shape).encode()))
@@ -1903,8 +1904,6 @@ def _encode_circuit(qc: Any, out: list[bytes], path: str) -> None:
 
 
 def _stable_pickle(obj: Any, path: str) -> bytes:
-    import cloudpickle
-
     class _Pickler(cloudpickle.Pickler):
         # persistent_id sees every object, builtins included (reducer_override does
         # not see sets).  These bytes are only hashed, never unpickled.

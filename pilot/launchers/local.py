@@ -20,8 +20,16 @@ import warnings
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
+import ray
+from ray.util import placement_group_table
+from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+from rich.console import Console
+from rich.markup import escape
+
 from pilot.errors import PilotStartError, PilotWaitWarning
 from pilot.launchers.base import Allocation, Launcher
+from pilot.observe.progress import interactive
 from pilot.states import PilotState
 
 if TYPE_CHECKING:
@@ -45,8 +53,6 @@ def _fmt(resources: dict[str, float]) -> str:
 def holders(exclude: str | None = None) -> list[tuple[str, dict[str, float]]]:
     """Pilots (of any driver) holding a placement group on the cluster, with what they
     hold: ``[(pilot name, {"CPU": n, "GPU": g})]`` (not the pilot ``exclude``)."""
-    from ray.util import placement_group_table
-
     out: list[tuple[str, dict[str, float]]] = []
     for entry in placement_group_table().values():
         name = str(entry.get("name") or "")
@@ -65,8 +71,6 @@ def holders(exclude: str | None = None) -> list[tuple[str, dict[str, float]]]:
 def capacity_report(asked: dict[str, float], exclude: str | None = None) -> str:
     """What is asked, what the cluster has and who holds it (pilots other than
     ``exclude``, then everything else), in one sentence."""
-    import ray
-
     total = ray.cluster_resources()
     free = ray.available_resources()
     held = holders(exclude)
@@ -92,8 +96,6 @@ class LocalLauncher(Launcher):
     def start(
         self, name: str, description: PilotDescription, bundles: list[dict[str, float]]
     ) -> Allocation:
-        import ray
-
         info: dict[str, Any] = {
             "launcher": "local",
             "ray_address": ray.get_runtime_context().gcs_address,
@@ -101,7 +103,6 @@ class LocalLauncher(Launcher):
         if not bundles:  # nothing reserved: the actors share the node
             logger.info("pilot %s: reserves nothing (shares the node)", name)
             return Allocation(pilot=name, bundles=[], state=PilotState.PENDING, info=info)
-        from ray.util.placement_group import placement_group
 
         self._check_possible(name, bundles)
         strategy = "PACK" if len(bundles) == 1 else "SPREAD"
@@ -115,8 +116,6 @@ class LocalLauncher(Launcher):
     @staticmethod
     def _check_possible(name: str, bundles: list[dict[str, float]]) -> None:
         """Fail at once when no node of the cluster could ever hold a bundle."""
-        import ray
-
         nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
         total = ray.cluster_resources()
         for bundle in bundles:
@@ -163,8 +162,6 @@ class LocalLauncher(Launcher):
     @staticmethod
     def _blocked(allocation: Allocation) -> bool:
         """The cluster has less free than the reservation asks (others hold it)."""
-        import ray
-
         free = ray.available_resources()
         blocked = any(free.get(k, 0.0) + 1e-9 < v for k, v in allocation.totals.items())
         return blocked and not allocation.handle.wait(timeout_seconds=0)
@@ -187,19 +184,14 @@ class LocalLauncher(Launcher):
     @staticmethod
     def _status(text: str) -> Any:
         """A status line on standard error while waiting, in a terminal or notebook."""
-        from pilot.observe.progress import interactive
-
         if not interactive():
             return nullcontext()
-        from rich.console import Console
-        from rich.markup import escape
 
         return Console(stderr=True).status(escape(text))
 
     def actor_options(self, allocation: Allocation, index: int) -> dict[str, Any]:
         if allocation.handle is None:
             return {}
-        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
         return {
             "scheduling_strategy": PlacementGroupSchedulingStrategy(
@@ -210,7 +202,6 @@ class LocalLauncher(Launcher):
     def task_options(self, allocation: Allocation) -> dict[str, Any]:
         if allocation.handle is None:
             return {}
-        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
         return {
             "scheduling_strategy": PlacementGroupSchedulingStrategy(
@@ -219,8 +210,6 @@ class LocalLauncher(Launcher):
         }
 
     def cancel(self, allocation: Allocation) -> None:
-        from ray.util.placement_group import remove_placement_group
-
         if allocation.handle is not None and allocation.state is not PilotState.CANCELED:
             try:
                 remove_placement_group(allocation.handle)

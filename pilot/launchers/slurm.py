@@ -25,16 +25,20 @@ the check of a walltime against its partition's time limit before ``sbatch``
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
+
+import ray
 
 from pilot.errors import ConfigError, PilotError, PilotStartError
 from pilot.launchers.base import Allocation, Launcher
@@ -425,8 +429,6 @@ def check_walltime(job: SlurmJob, timeout: float = 30) -> None:
 
 def job_script(job: SlurmJob) -> str:
     """The batch script for ``job`` (a pure function: tested by string checks)."""
-    import json
-
     if job.nodes < 1 or job.cores_per_node < 1:
         raise ValueError("a Slurm pilot needs at least one node and one core per node")
     if UNSAFE.search(job.working_directory):
@@ -487,8 +489,6 @@ class SlurmLauncher(Launcher):
     def start(
         self, name: str, description: PilotDescription, bundles: list[dict[str, float]]
     ) -> Allocation:
-        import ray
-
         job = self.job_for(name, description, ray.get_runtime_context().gcs_address)
         check_walltime(job, self.COMMAND_TIMEOUT)
         workdir = Path(job.working_directory)
@@ -524,8 +524,6 @@ class SlurmLauncher(Launcher):
 
     @staticmethod
     def job_for(name: str, description: PilotDescription, ray_address: str) -> SlurmJob:
-        import sys
-
         cores, gpus = description.reserved()
         if cores != int(cores) or gpus != int(gpus):
             raise ConfigError(
@@ -592,8 +590,6 @@ class SlurmLauncher(Launcher):
         return pilot_state(text.splitlines()[0]) if text else None
 
     def registered_nodes(self, allocation: Allocation) -> int:
-        import ray
-
         resource = allocation.info["resource"]
         return sum(1 for n in ray.nodes() if n.get("Alive") and resource in n.get("Resources", {}))
 

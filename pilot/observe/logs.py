@@ -17,6 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pilot.backends.jobs import current_job
 from pilot.errors import ConfigError
 
 #: Environment variable naming a logging configuration file of your own.
@@ -31,7 +32,6 @@ class TaskIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "task_id", None):
             return True
-        from pilot.backends.jobs import current_job
 
         ctx = current_job()
         task_id = ctx.task_id if ctx is not None else "-"

@@ -69,6 +69,9 @@ from collections import Counter as _Tally
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import ray
+from ray.util.metrics import Counter, Gauge, Histogram
+
 if TYPE_CHECKING:
     from dreamer.cache import StatusCache
     from dreamer.ranking import RankedResource
@@ -114,8 +117,6 @@ class _Series:
     """Every metric object of this process (made on first use, after ``ray.init``)."""
 
     def __init__(self) -> None:
-        from ray.util.metrics import Counter, Gauge, Histogram
-
         r = RESOURCE_TAGS
         self.running = Gauge(
             "qdreamer_tasks_running",
@@ -197,7 +198,6 @@ def _get() -> _Series | None:
     """The metric objects, or ``None`` outside Ray (nothing to export to)."""
     if _state.series is not None:
         return _state.series
-    import ray
 
     if not ray.is_initialized():
         return None

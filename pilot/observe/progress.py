@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 
 def interactive() -> bool:
     """Standard error is a terminal, or this is a Jupyter kernel."""
@@ -54,14 +57,6 @@ def progress_bar(total: int, description: str, wanted: bool | None) -> Iterator[
     if not show:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
 
     progress = Progress(
         TextColumn("[bold]{task.description}"),

@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from cachetools import LRUCache
+from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
 
 logger = logging.getLogger(__name__)
 
@@ -187,17 +192,12 @@ DEFAULT_WIDTH = 120
 
 def table_width(table: Any) -> int:
     """The columns a ``rich`` table takes when nothing in it wraps."""
-    from rich.console import Console
-    from rich.measure import Measurement
-
     wide = Console(width=100_000, file=io.StringIO(), color_system=None)
     return Measurement.get(wide, wide.options, table).maximum
 
 
 def terminal_width() -> int:
     """``$COLUMNS``, else the terminal's width, else :data:`DEFAULT_WIDTH`."""
-    import shutil
-
     return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
 
 
@@ -248,8 +248,6 @@ class Report:
         columns go on two lines, and then the executor column (the resource
         implies it) is left out.
         """
-        from rich.markup import escape
-        from rich.table import Table
 
         def build(short: bool, executor: bool, cap: int | None = None) -> Table:
             table = Table(title="Qdreamer: tasks per pilot and resource")
@@ -277,9 +275,6 @@ class Report:
     def pilots_table(self) -> Any:
         """The pilots (what each holds of the cluster) as a ``rich.table.Table``; the
         caption says which Ray cluster the service is on."""
-        from rich.markup import escape
-        from rich.table import Table
-
         table = Table(title="Qdreamer: pilots")
         for _key, heading, _ in _PILOT_COLUMNS:
             table.add_column(heading, overflow="fold")
@@ -295,8 +290,6 @@ class Report:
         yield self.table(options.max_width)
 
     def __str__(self) -> str:
-        from rich.console import Console
-
         width = terminal_width()
         out = io.StringIO()
         console = Console(file=out, width=width, color_system=None, force_terminal=False)

@@ -13,10 +13,15 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from typing import Any
 
+import cloudpickle
+import ray
 from cachetools import LRUCache
+from ray.exceptions import RayTaskError
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from pilot.backends.base import QuantumBackend, is_unavailable
@@ -25,6 +30,7 @@ from pilot.backends.loader import backend_class
 from pilot.backends.options import QuantumConfig
 from pilot.backends.registry import resolve_executor
 from pilot.convert import LoadedCircuit, load_circuit
+from pilot.convert.load import bind_values, is_qiskit_circuit
 from pilot.convert.observables import to_pauli_sums, with_observables
 from pilot.errors import (
     BackendUnavailableError,
@@ -33,7 +39,7 @@ from pilot.errors import (
     TaskTimeoutError,
 )
 from pilot.observe import metrics
-from pilot.pilots.execution import Outcome, execute
+from pilot.pilots.execution import Outcome, execute, has_measurements
 from pilot.results import QuantumResult, encode_outcome
 from pilot.tasks import CircuitBlob, TaskSpec, check_declared, circuit_of
 
@@ -53,8 +59,6 @@ def _native_bytes(value: Any) -> bytes | None:
     if value is None:
         return None
     try:
-        import cloudpickle
-
         return bytes(cloudpickle.dumps(value))
     except Exception:  # some SDK results hold sockets or locks
         return None
@@ -64,7 +68,6 @@ def _resolve_refs(
     args: Sequence[Any], kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Resolve ObjectRefs that Ray did not (those nested in a batch's specs)."""
-    import ray
 
     def get(v: Any) -> Any:
         return ray.get(v) if isinstance(v, ray.ObjectRef) else v
@@ -139,8 +142,6 @@ class QuantumWorker:
         ``RayTaskError`` wrapping its exception, which Ray raises from that
         task's own ObjectRef (the method is called with ``num_returns=len(specs)``).
         """
-        from ray.exceptions import RayTaskError
-
         started = time.time()
         out: list[Any] = [None] * len(specs)
         done = self._estimate_sweeps(specs, out, started)
@@ -201,9 +202,6 @@ class QuantumWorker:
         Fills ``out`` for the rows it ran and returns their indices; anything it
         cannot run this way (or that fails) is left to the general path.
         """
-        from pilot.convert.load import bind_values, is_qiskit_circuit
-        from pilot.pilots.execution import has_measurements
-
         groups: list[list[int]] = []
         for i, spec in enumerate(specs):
             if not (
@@ -309,8 +307,6 @@ def task_row(
     """One attempt of a task as a metrics row (:data:`pilot.observe.report.TASK_COLUMNS`):
     ``outcome`` is ``done``, ``failed``, ``cancelled`` or ``timeout``; times are
     seconds since the epoch."""
-    from ray.exceptions import RayTaskError
-
     error = value.cause if isinstance(value, RayTaskError) else value
     if isinstance(value, QuantumResult):
         outcome, text = "done", ""
@@ -477,8 +473,6 @@ class PilotActor(QuantumWorker):
         :meth:`run_batch`, and returns ``size`` values: each task's result (or
         its error, raised from that task's ref), then ``None`` for unused slots.
         """
-        from ray.exceptions import RayTaskError
-
         deadline = time.monotonic() + self.WINDOW_WAIT_SECONDS
         with self._mail_cv:
             while window_id not in self._mail:
@@ -520,8 +514,6 @@ class PilotActor(QuantumWorker):
         return result
 
     def run_batch(self, specs: Sequence[TaskSpec]) -> list[Any]:
-        from ray.exceptions import RayTaskError
-
         if self._remote:
             # Remote jobs: each task in its own job context, `concurrency` at once.
             return self._run_each(specs)
@@ -544,8 +536,6 @@ class PilotActor(QuantumWorker):
     def _run_uncancelled(self, specs: Sequence[TaskSpec]) -> list[Any]:
         """``run_batch`` of the tasks not cancelled (``cancel_remote``) before they
         started; the cancelled ones get their ``TaskCancelledError``."""
-        from ray.exceptions import RayTaskError
-
         with self._lock:
             reasons = [self._cancelled.get(spec.task_id) for spec in specs]
         if not any(reasons):
@@ -562,10 +552,6 @@ class PilotActor(QuantumWorker):
         return out
 
     def _run_each(self, specs: Sequence[TaskSpec]) -> list[Any]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from ray.exceptions import RayTaskError
-
         def one(spec: TaskSpec) -> Any:
             try:
                 return self.run(spec)
@@ -628,9 +614,6 @@ class PilotActor(QuantumWorker):
         """Run with a deadline: a late task is cancelled (its remote jobs at their
         provider) and fails with ``TaskTimeoutError``.  A local simulator cannot be
         interrupted: it finishes in the background and its result is dropped."""
-        from concurrent.futures import Future
-        from concurrent.futures import TimeoutError as FutureTimeout
-
         left = ctx.remaining()
         if left is not None and left <= 0:
             ctx.cancel("timed out")
@@ -747,8 +730,6 @@ class PilotActor(QuantumWorker):
     def _forward(
         self, spec: TaskSpec, exc: BaseException, args: Sequence[Any], kwargs: dict[str, Any]
     ) -> QuantumResult:
-        import ray
-
         if not self._forwards.acquire(blocking=False):
             raise exc  # every forward slot is waiting: fail now rather than risk a wait cycle
         if not args and not kwargs:  # a task of a batch: its arguments travel in its spec

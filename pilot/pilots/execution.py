@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dreamer.feasibility import DYNAMIC_HINT
+from dreamer.workload import DYNAMIC_FEATURES
 from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
 from pilot.convert.portable import LoadedCircuit, Observable, PortableCircuit
 from pilot.errors import UnsupportedOperationError
@@ -163,9 +165,6 @@ def _check_dynamic(
     backend: QuantumBackend, resource: str, circuits: Sequence[LoadedCircuit], shots: int | None
 ) -> None:
     """The worker's own check (QDREAMER makes the same one before a task is sent)."""
-    from dreamer.feasibility import DYNAMIC_HINT
-    from dreamer.workload import DYNAMIC_FEATURES
-
     cap = next((c for c in backend.resources() if c.name == resource), None)
     offered = cap.dynamic if cap is not None else frozenset()
     for circuit in circuits:

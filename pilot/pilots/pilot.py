@@ -9,6 +9,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import ray
+
 from dreamer.resource import ResourceCapabilities
 from pilot.backends.registry import resolve_executor
 from pilot.config import pricing_for
@@ -248,8 +250,6 @@ class QuantumPilot(Pilot):
         return self.config.quantum.actors
 
     def _start_workers(self) -> None:
-        import ray
-
         quantum = self.config.quantum
         assert quantum is not None and self._allocation is not None
         spec = resolve_executor(quantum.executor)
@@ -361,8 +361,6 @@ class QuantumPilot(Pilot):
             Pilot._release(self)
 
     def _release(self) -> None:
-        import ray
-
         # Gracefully first: each backend's close() (an IBM session or batch is closed).
         try:
             if self.actors:

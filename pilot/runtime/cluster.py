@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import socket
 
+from ray._private.utils import read_ray_address
+
 from pilot.errors import ConfigError, CredentialsError
 
 logger = logging.getLogger(__name__)
@@ -25,8 +27,6 @@ def running_local_cluster(temp_dir: str | None = None) -> str | None:
     is ignored (a new local instance starts instead).
     """
     try:
-        from ray._private.utils import read_ray_address
-
         address = read_ray_address(temp_dir)
     except Exception:  # a private helper: without it, assume none
         logger.debug("cannot read Ray's current-cluster file", exc_info=True)

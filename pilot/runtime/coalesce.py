@@ -44,6 +44,9 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from pilot.pilots.actor import PilotActor
+from pilot.tasks import new_task_id
+
 logger = logging.getLogger(__name__)
 
 #: A submission this soon after the previous one to the same pilot is part of a burst.
@@ -119,9 +122,6 @@ class Coalescer:
 
     def _start(self, key: bytes, actor: Any, pilot: str, spec: Any, now: float) -> Window:
         """Open a window on ``actor`` (caller holds the lock)."""
-        from pilot.pilots.actor import PilotActor
-        from pilot.tasks import new_task_id
-
         size = self._size.get(key, MIN_SIZE)
         # Named after its first task (a burst is usually one circuit submitted many
         # times): the Ray dashboard lists it as that task, as a direct call would be.
@@ -144,8 +144,6 @@ class Coalescer:
         return window
 
     def _send(self, window: Window) -> None:
-        from pilot.pilots.actor import PilotActor
-
         key = window.actor._actor_id.binary()
         fill = self._fills.get(key)
         if fill is None:

@@ -28,10 +28,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+import ray
 from cachetools import LRUCache
 from ray.dag.dag_node import DAGNode
 
-from pilot.errors import ConfigError
+from pilot.errors import ConfigError, closest
 from pilot.tasks import QuantumTask
 
 
@@ -72,8 +73,6 @@ CLASSICAL_OPTIONS = ("pilot", "num_cpus", "num_gpus", "memory")
 
 
 def _check_options(given: Mapping[str, Any], valid: tuple[str, ...], what: str) -> None:
-    from pilot.errors import closest
-
     for key in given:
         if key not in valid:
             raise ConfigError(
@@ -221,8 +220,6 @@ def failed_stage(error: BaseException) -> str | None:
 
 
 def object_refs(values: Iterable[Any]) -> list[Any]:
-    import ray
-
     return [v for v in values if isinstance(v, ray.ObjectRef)]
 
 
@@ -287,8 +284,6 @@ class Dependencies:
         when it returns True it has stopped the task and ``ray.cancel`` is not
         called.  Returns the set's size.
         """
-        import ray
-
         chosen = {ref.binary()}
         inputs: dict[bytes, tuple[bytes, ...]] = {}
         todo = [ref.binary()]
@@ -329,8 +324,6 @@ class Dependencies:
         counts: Mapping[bytes, int] | None,
         held_internally: Callable[[bytes], int],
     ) -> bool:
-        import ray
-
         with self._lock:
             consumers = set(self._consumers.get(u, ()))
         others: list[Any] = [ray.ObjectRef(c) for c in consumers - cancelled]
@@ -345,8 +338,6 @@ class Dependencies:
 
 def _cancel(ref: Any, force: bool) -> None:
     """``ray.cancel``; actor tasks (quantum stages) cannot be forced, so they are not."""
-    import ray
-
     try:
         ray.cancel(ref, force=force)
     except ValueError:
@@ -360,8 +351,6 @@ def _ray_reference_counts() -> dict[bytes, dict[str, int]] | None:
     Python-held refs, ``submitted``: pending tasks' arguments); ``None`` if unavailable
     (a private API)."""
     try:
-        import ray
-
         worker: Any = ray._private.worker.global_worker
         counts = worker.core_worker.get_all_reference_counts()
     except Exception:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import inspect
 import logging
 import math
 import os
@@ -14,12 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import ray
 from cachetools import LRUCache
+from ray.remote_function import RemoteFunction
 
 from dreamer.ranking import RankedResource
+from pilot.backends.registry import check_installed, resolve_executor
 from pilot.config import parse_description, service_defaults
 from pilot.errors import (
     ConfigError,
+    JournalCorruptError,
     JournalError,
     PilotError,
     PilotLostError,
@@ -30,11 +35,12 @@ from pilot.errors import (
     TaskTimeoutError,
     closest,
 )
+from pilot.journal.bucket import ResultStore, parse_url
 from pilot.journal.store import TaskJournal, description_hash
 from pilot.launchers import launcher_for
 from pilot.observe.progress import Bar, progress_bar
 from pilot.observe.report import METRICS_FILE, Report, TaskLog
-from pilot.pilots.actor import Fallback
+from pilot.pilots.actor import Fallback, PilotActor
 from pilot.pilots.pilot import ClassicalPilot, Pilot, QuantumPilot
 from pilot.redaction import tighten_ray_token
 from pilot.results import QuantumResult, decode_outcome
@@ -68,8 +74,6 @@ class ExecutionEngine(enum.StrEnum):
 
 def _as_function(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``ray.remote`` takes only Python functions: wrap builtins and callable objects."""
-    import inspect
-
     if inspect.isfunction(fn):
         return fn
 
@@ -148,8 +152,6 @@ class PilotComputeService:
         defaults = service_defaults()
         store_url = results_store or defaults.get("results_store")
         if store_url:
-            from pilot.journal.bucket import parse_url
-
             parse_url(store_url)  # a bad URL fails before Ray starts
         self.working_directory = (
             Path(working_directory or defaults["working_directory"]).expanduser().resolve()
@@ -172,8 +174,6 @@ class PilotComputeService:
         self._tasks = TaskLog(self.working_directory / METRICS_FILE)
         self.results_store: ResultStore | None = None
         if store_url:
-            from pilot.journal.bucket import ResultStore
-
             run_id = self.journal.run_id if self.journal is not None else None
             self.results_store = ResultStore(store_url, run_id=run_id)
         self._supervisor = Supervisor(_Dispatch(self), self.journal, self.results_store)
@@ -195,8 +195,6 @@ class PilotComputeService:
 
     def _open_journal(self, resume: bool) -> TaskJournal | None:
         """The task journal; a fresh run whose journal another driver holds goes without."""
-        from pilot.errors import JournalCorruptError
-
         try:
             keep = service_defaults().get("journal_keep_runs")
             return TaskJournal(self.working_directory, resume=resume, keep_runs=keep)
@@ -222,8 +220,6 @@ class PilotComputeService:
         address file), whose workers may run another Python environment: that
         is done, but said in a warning, in ``repr(pcs)`` and in ``pcs.report()``.
         """
-        import ray
-
         if ray.is_initialized():
             if address:
                 logger.warning("already connected to Ray; ignoring ray_address=%r", address)
@@ -307,8 +303,6 @@ class PilotComputeService:
                 f"a pilot named {name!r} already exists; choose another name", key="name"
             )
         if config.quantum is not None:
-            from pilot.backends.registry import check_installed, resolve_executor
-
             check_installed(resolve_executor(config.quantum.executor))
         launcher = launcher_for(config.resource)
         pilot: Pilot
@@ -494,8 +488,6 @@ class PilotComputeService:
     @staticmethod
     def _coalescible(pilot: QuantumPilot, spec: TaskSpec, qt: QuantumTask) -> bool:
         """Can ``spec`` share an actor call with its neighbours (:mod:`pilot.runtime.coalesce`)?"""
-        import ray
-
         return (
             spec.deadline is None
             and not pilot.remote
@@ -587,7 +579,6 @@ class PilotComputeService:
         base = self._description_hash(qt, circuits, rows[0][1].circuit if rows else None)
         if base is None:
             return {}
-        import ray
 
         out: dict[int, Any] = {}
         for i, (_pilot, spec) in enumerate(rows):
@@ -669,8 +660,6 @@ class PilotComputeService:
     def _stable_arg(self, value: Any) -> Any:
         """An argument as it enters a description hash: an ObjectRef by the id of the
         task producing it (``LookupError`` if the service did not submit it)."""
-        import ray
-
         if isinstance(value, ray.ObjectRef):
             rec = self._supervisor.record(value)
             if rec is None or not rec.task_id:
@@ -809,8 +798,6 @@ class PilotComputeService:
         Returns how many tasks were asked to cancel; ``ray.get`` of a
         cancelled ref raises ``TaskCancelledError``.
         """
-        import ray
-
         if not isinstance(ref, ray.ObjectRef):
             raise ConfigError(
                 f"cancel_task takes an ObjectRef, got {type(ref).__name__}", key="ref"
@@ -839,14 +826,11 @@ class PilotComputeService:
         rec = self._supervisor.record(ref)
         if rec is None or rec.kind != "quantum" or rec.actor is None or rec.done:
             return False
-        from pilot.pilots.actor import PilotActor
 
         rec.actor.cancel_remote.options(concurrency_group=PilotActor.CONTROL).remote([rec.task_id])
         return rec.batched
 
     def _check_memory(self, memory: int) -> None:
-        import ray
-
         largest = max(
             (n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")), default=0
         )
@@ -892,9 +876,6 @@ class PilotComputeService:
         task_id: str | None = None,
     ) -> Any:
         """:meth:`submit_task`; ``task_id`` given: a resubmission (not journaled again)."""
-        import ray
-        from ray.remote_function import RemoteFunction
-
         for key in res:
             if key not in TASK_RESOURCE_KEYS:
                 raise ConfigError(
@@ -955,7 +936,6 @@ class PilotComputeService:
         journal = self.journal
         if journal is None:
             return None, task_id
-        from ray.remote_function import RemoteFunction
 
         body = fn._function if isinstance(fn, RemoteFunction) else fn
         try:
@@ -973,8 +953,6 @@ class PilotComputeService:
         key = journal.key(h)
         entry = journal.lookup(key) if self._resume else None
         if entry is not None and entry.finished and entry.result is not None:
-            import ray
-
             ref = ray.put(decode_outcome(entry.result))
             self._supervisor.watch(
                 ref, Record(entry.task_id, name, entry.pilot, "resumed", done=True)
@@ -1003,8 +981,6 @@ class PilotComputeService:
     def _plain_options(
         self, num_cpus: float, num_gpus: float, memory: int | None
     ) -> dict[str, Any]:
-        import ray
-
         want = {"CPU": num_cpus, "GPU": num_gpus, "memory": float(memory or 0)}
         key = (num_cpus, num_gpus, memory)
         # A request that fitted a node is not re-checked (ray.nodes() is a GCS call,
@@ -1060,8 +1036,6 @@ class PilotComputeService:
     def _ready(self, refs: list[Any], deadline: float | None, bar: Bar | None) -> list[Any]:
         """``ray.wait`` for all of ``refs`` until ``deadline`` (nothing fetched); with a
         bar, in short steps that update it."""
-        import ray
-
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if bar is None:
@@ -1098,8 +1072,6 @@ class PilotComputeService:
         place.  ``timeout`` (seconds) bounds the wait: ``TaskTimeoutError``.
         ``progress``: as for :meth:`wait_tasks`.
         """
-        import ray
-
         single = isinstance(refs, ray.ObjectRef)
         lst = [refs] if single else list(refs)
         self._coalescer.flush()  # windows still gathering tasks go now
@@ -1118,8 +1090,6 @@ class PilotComputeService:
         return values[0] if single else values
 
     def _values(self, lst: list[Any], return_exceptions: bool) -> list[Any]:
-        import ray
-
         try:
             values = ray.get([self._supervisor.resolve(r) for r in lst])
             failed = False
@@ -1177,8 +1147,6 @@ class PilotComputeService:
     def _get_one(self, ref: Any) -> Any:
         """``ray.get`` of the task's latest submission: one lost with its pilot is
         resubmitted (and waited for), or raises ``PilotLostError``."""
-        import ray
-
         while True:
             current = self._supervisor.resolve(ref)
             try:
@@ -1193,8 +1161,6 @@ class PilotComputeService:
     def _failure(self, ref: Any, err: BaseException) -> PilotError:
         """The error ``get_results`` raises for a task: ``TaskCancelledError`` /
         ``TaskTimeoutError`` for a cancelled or timed-out task, else ``TaskFailedError``."""
-        import ray
-
         rec = self._supervisor.record(self._supervisor.resolve(ref))
         task_id, stage, pilot = (rec.task_id, rec.stage, rec.pilot) if rec else ("", "task", "?")
         cause = (
@@ -1251,8 +1217,6 @@ class PilotComputeService:
             except PilotError as exc:
                 errors.append(exc)
         if self._owns_ray:
-            import ray
-
             ray.shutdown()
         logger.info("service cancelled (%d pilots)", len(self._pilots))
         if errors:

@@ -38,6 +38,7 @@ pilot's death as Ray reports it.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import threading
@@ -46,11 +47,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+import ray
 from cachetools import LRUCache
 
 from pilot.backends.base import is_unavailable
+from pilot.backends.registry import resolve_executor
 from pilot.errors import PilotLostError
+from pilot.journal.store import JournalError
 from pilot.observe import metrics
+from pilot.pilots.actor import PilotActor, failed_over
+from pilot.pilots.pilot import ClassicalPilot
+from pilot.results import encode_outcome
+from pilot.runtime.dependencies import referenced
 from pilot.states import TERMINAL_STATES, PilotState
 
 if TYPE_CHECKING:
@@ -154,8 +162,6 @@ class Record:
 def _malloc_trim() -> Any:
     """glibc's ``malloc_trim`` (``None`` elsewhere: macOS, musl)."""
     try:
-        import ctypes
-
         return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None
@@ -261,8 +267,6 @@ class Supervisor:
         errors, cancel, an argument of a later task): Ray's own reference counts say
         when that has ended.  Returns how many records went.
         """
-        from pilot.runtime.dependencies import referenced
-
         self._pruned_at = time.monotonic()
         if not force and len(self._records) <= PRUNE_ABOVE:
             return 0
@@ -318,8 +322,6 @@ class Supervisor:
             self._sync()
 
     def _sync(self) -> None:
-        import ray
-
         with self._lock:
             groups = [(g, list(refs.values())) for g, refs in self._pending.items() if refs]
         now = time.monotonic()
@@ -364,7 +366,6 @@ class Supervisor:
         (their sizes asked of Ray, nothing fetched); a bigger one is run again on resume."""
         if not refs:
             return
-        import ray
 
         try:
             sizes = ray.experimental.get_object_locations(refs, timeout_ms=5000)
@@ -387,8 +388,6 @@ class Supervisor:
                 self._journal_outcome(rec.task_id, value)
 
     def _remote(self, pilot_name: str) -> bool:
-        from pilot.backends.registry import resolve_executor
-
         pilot = self._service.quantum.get(pilot_name)
         return pilot is not None and resolve_executor(pilot.executor).remote
 
@@ -433,8 +432,6 @@ class Supervisor:
 
     def _complete(self, ref: Any, value: Any) -> Record | None:
         """Note a finished quantum task; returns its record if it was lost with its actor."""
-        import ray
-
         with self._lock:
             rec = self._records.get(ref.binary())
             if rec is None or rec.done:
@@ -470,15 +467,11 @@ class Supervisor:
         return None
 
     def _journal_outcome(self, task_id: str, value: Any) -> None:
-        from pilot.journal.store import JournalError
-
         assert self.journal is not None
         try:
             if isinstance(value, BaseException):
                 self.journal.failed(task_id, f"{type(value).__name__}: {value}"[:2000])
             else:
-                from pilot.results import encode_outcome
-
                 self.journal.finished(task_id, encode_outcome(value))
         except JournalError as exc:  # a task the journal does not follow
             logger.debug("journal: %s", exc)
@@ -486,10 +479,6 @@ class Supervisor:
     # ------------------------------------------------------------ remote jobs
     def drain_events(self, everyone: bool = False) -> None:
         """Collect remote pilots' events; with ``everyone``, every pilot's task rows."""
-        import ray
-
-        from pilot.pilots.actor import PilotActor
-
         if everyone:
             self._drained_at = time.monotonic()
             metrics.flush()  # QDREAMER's selections counted since the last round
@@ -517,8 +506,6 @@ class Supervisor:
                 if rec is not None:
                     rec.remote_jobs.append(job_id)
                 if self.journal is not None:
-                    from pilot.journal.store import JournalError
-
                     try:
                         self.journal.remote_jobs(task_id, [job_id])
                     except JournalError as exc:
@@ -532,7 +519,6 @@ class Supervisor:
         """Journal results from the records their pilots made (nothing fetched here)."""
         if self.journal is None or not records:
             return
-        from pilot.journal.store import JournalError
 
         for task_id, record in records:
             rec = self._by_task.get(task_id)
@@ -553,10 +539,6 @@ class Supervisor:
             self._check_pilots()
 
     def _check_pilots(self) -> None:
-        import ray
-
-        from pilot.pilots.actor import PilotActor
-
         self._checked_at = issued = time.monotonic()  # before any ping is sent
         pings = {}
         for pilot in list(self._service.quantum.values()):
@@ -660,8 +642,6 @@ class Supervisor:
 
     def _pilot_lost(self, pilot: Any, state: PilotState) -> None:
         """A Slurm pilot's job ended under it: cancel its unfinished tasks, then move them."""
-        import ray
-
         logger.warning("pilot %s: its capacity ended (%s)", pilot.name, state)
         with self._lock:  # held until every task is moved (settle() waits for it)
             refs = dict(self._pending.pop(pilot.name, {}))
@@ -688,8 +668,6 @@ class Supervisor:
         for rec in records:
             spec = rec.spec
             if rec.failover is not None and spec is not None:
-                from pilot.pilots.actor import failed_over
-
                 moved = failed_over(spec, rec.failover)
                 moved.args, moved.kwargs = spec.args, spec.kwargs
                 ahead = self._service.quantum.get(moved.pilot)
@@ -749,8 +727,6 @@ class Supervisor:
         return None
 
     def _resubmit_classical(self, rec: Record, lost: ClassicalPilot) -> None:
-        from pilot.pilots.pilot import ClassicalPilot
-
         others = [
             p
             for p in self._service.pilots.values()
@@ -759,7 +735,6 @@ class Supervisor:
         if rec.call is None or not others or rec.resubmits >= MAX_RESUBMITS:
             self._fail(rec, "no other classical pilot is running")
             return
-        import ray
 
         fn, args, kwargs, resources = rec.call
         # Inputs that were themselves moved: their new refs (submission order keeps
@@ -802,8 +777,6 @@ class Supervisor:
 
 def _value(ref: Any, wait: float = 0.0) -> Any:
     """The value of a finished ``ref``, or the exception it raises."""
-    import ray
-
     try:
         return ray.get(ref, timeout=wait)
     except ray.exceptions.GetTimeoutError as exc:
@@ -819,8 +792,6 @@ def pings_of(pings: dict[Any, tuple[Any, str]]) -> set[Any]:
 
 def _values(refs: list[Any]) -> list[Any]:
     """The values of finished ``refs`` (one ``ray.get``), each failure as its exception."""
-    import ray
-
     if not refs:
         return []
     try:
