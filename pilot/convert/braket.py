@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -10,9 +11,12 @@ from pilot.convert.gates import FROM_BRAKET, GATES
 from pilot.convert.portable import KeyFormat, LoadedCircuit, Observable, PauliTerm, PortableCircuit
 from pilot.convert.qiskit import translate
 from pilot.errors import CircuitError, UnsupportedOperationError
+from pilot.hashing import blob, encode_sdk
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
+
+logger = logging.getLogger(__name__)
 
 
 def _gate_name(op: Any) -> str:
@@ -172,3 +176,26 @@ def to_braket(
     else:
         circ.measure(list(measured))
     return circ
+
+
+# Content hashes (pilot.hashing) ---------------------------------------------------
+
+
+def register_hashing() -> None:
+    """Teach :func:`pilot.hashing.encode_sdk` Braket circuits (by their OpenQASM 3
+    program); called when the first Braket object is hashed."""
+    from braket.circuits import Circuit
+
+    encode_sdk.register(Circuit, _hash_circuit)
+
+
+def _hash_circuit(obj: Any, out: list[bytes], path: str, bits: Any) -> bool:
+    from braket.circuits.serialization import IRType
+
+    try:
+        program = obj.to_ir(IRType.OPENQASM)
+    except Exception:  # e.g. an instruction without an OpenQASM form: pickle it
+        logger.debug("Braket circuit has no OpenQASM form; hashing its pickle", exc_info=True)
+        return False
+    out.append(blob(b"B", program.source.encode()))
+    return True

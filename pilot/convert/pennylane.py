@@ -15,6 +15,7 @@ from dreamer.workload import canonical_gate
 from pilot.convert.gates import ADJOINT_FROM_PENNYLANE, FROM_PENNYLANE, GATES
 from pilot.convert.portable import KeyFormat, LoadedCircuit, Observable, PauliTerm, PortableCircuit
 from pilot.errors import CircuitError, UnsupportedOperationError
+from pilot.hashing import encode, encode_sdk, qualname
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -714,3 +715,38 @@ def _dynamic_measurement(tape: Any) -> Any:
             "a circuit with qml.measure reports counts(), sample() or probs()",
         )
     return mp
+
+
+# Content hashes (pilot.hashing) ---------------------------------------------------
+
+#: A PennyLane device's attributes that change as it runs (random generators, trackers).
+_PENNYLANE_DEVICE_STATE = frozenset({"_rng", "_prng_key", "tracker", "_debugger"})
+
+
+def register_hashing() -> None:
+    """Teach :func:`pilot.hashing.encode_sdk` PennyLane QNodes; called when the first
+    PennyLane object is hashed."""
+    from pennylane.workflow import QNode
+
+    encode_sdk.register(QNode, _hash_qnode)
+
+
+def _hash_qnode(obj: Any, out: list[bytes], path: str, bits: Any) -> bool:
+    """A QNode by its quantum function, shots and device settings (not its RNG state)."""
+    device = obj.device
+    settings = {k: v for k, v in vars(device).items() if k not in _PENNYLANE_DEVICE_STATE}
+    out.append(b"L")
+    encode(
+        (
+            obj.func,
+            repr(obj.shots),
+            obj.diff_method,
+            qualname(type(device)),
+            device.name,
+            list(device.wires.labels),
+            settings,
+        ),
+        out,
+        f"{path} (QNode)",
+    )
+    return True

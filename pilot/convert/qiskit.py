@@ -10,7 +10,7 @@ match the user's text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dreamer.workload import NON_GATES, canonical_gate
@@ -23,6 +23,7 @@ from pilot.convert.portable import (
     qiskit_key,
 )
 from pilot.errors import CircuitError, MissingDependencyError, UnsupportedOperationError
+from pilot.hashing import blob, encode, encode_sdk, length, stable_pickle
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -582,3 +583,123 @@ def translate(body: QuantumCircuit, framework: str, backend: str) -> QuantumCirc
         raise UnsupportedOperationError(
             missing[0], backend, f"no translation into {framework} gates"
         ) from None
+
+
+# Content hashes (pilot.hashing) ---------------------------------------------------
+
+_QISKIT_STANDARD: dict[str, type] | None = None
+
+
+def _qiskit_standard() -> dict[str, type]:
+    """Instruction name -> class, for instructions whose name and parameters say everything.
+
+    A custom gate that borrows a standard name (``Gate("h", 1, [])``) has
+    another class, so its definition is hashed too.
+    """
+    global _QISKIT_STANDARD  # noqa: PLW0603 (computed once, on first use)
+    if _QISKIT_STANDARD is None:
+        from qiskit.circuit import Barrier, BreakLoopOp, ContinueLoopOp
+        from qiskit.circuit.library import UnitaryGate, get_standard_gate_name_mapping
+
+        standard = {name: type(op) for name, op in get_standard_gate_name_mapping().items()}
+        standard.update(
+            barrier=Barrier,
+            break_loop=BreakLoopOp,
+            continue_loop=ContinueLoopOp,
+            unitary=UnitaryGate,  # its matrix is its parameter
+        )
+        _QISKIT_STANDARD = standard
+    return _QISKIT_STANDARD
+
+
+def register_hashing() -> None:
+    """Teach :func:`pilot.hashing.encode_sdk` Qiskit's types (called when the first
+    Qiskit object is hashed): circuits by structure, parameters by name, bits by
+    index, classical registers by name and size."""
+    from qiskit.circuit import Bit, ClassicalRegister, ParameterExpression, QuantumCircuit
+
+    encode_sdk.register(QuantumCircuit, _hash_circuit)
+    encode_sdk.register(ParameterExpression, _hash_parameter)
+    encode_sdk.register(Bit, _hash_bit)
+    encode_sdk.register(ClassicalRegister, _hash_register)
+
+
+def _hash_circuit(qc: Any, out: list[bytes], path: str, bits: Mapping[Any, int] | None) -> bool:
+    _encode_circuit(qc, out, path)
+    return True
+
+
+def _hash_parameter(obj: Any, out: list[bytes], path: str, bits: Mapping[Any, int] | None) -> bool:
+    # A Parameter by its name (its UUID is random), an expression by its text.
+    out.append(blob(b"P", str(obj).encode()))
+    return True
+
+
+def _hash_bit(obj: Any, out: list[bytes], path: str, bits: Mapping[Any, int] | None) -> bool:
+    from qiskit.circuit import Clbit
+
+    if bits is None or obj not in bits:
+        return False
+    out.append((b"k" if isinstance(obj, Clbit) else b"q") + length(bits[obj]))
+    return True
+
+
+def _hash_register(obj: Any, out: list[bytes], path: str, bits: Mapping[Any, int] | None) -> bool:
+    out.append(blob(b"R", f"{obj.name}|{obj.size}".encode()))  # its name names a result field
+    return True
+
+
+def _encode_circuit(qc: Any, out: list[bytes], path: str) -> None:
+    bits: dict[Any, int] = {b: i for i, b in enumerate(qc.qubits)}
+    bits.update({b: i for i, b in enumerate(qc.clbits)})
+    standard = _qiskit_standard()
+    head = (
+        qc.num_qubits,
+        qc.num_clbits,
+        [r.size for r in qc.qregs],  # a QuantumRegister's name (often "q<counter>") is cosmetic
+        [(r.name, r.size) for r in qc.cregs],
+        qc.global_phase,
+        len(qc.data),
+    )
+    out.append(b"Q")
+    encode(head, out, path)
+    for i, inst in enumerate(qc.data):
+        op = inst.operation
+        where = f"{path} instruction {i} ({op.name})"
+        params = list(op.params)
+        if op.name == "for_loop" and params[1] is not None:
+            # The loop variable's name comes from a counter ("_loop_i_<n>"); rename it
+            # after its (unique) place so identical loops hash alike.
+            from qiskit.circuit import Parameter
+
+            renamed = Parameter(f"$loop@{where}")
+            params[2] = params[2].assign_parameters({params[1]: renamed}, strict=False)
+            params[1] = renamed
+        encode(
+            (
+                op.name,
+                op.num_qubits,
+                op.num_clbits,
+                [bits[q] for q in inst.qubits],
+                [bits[c] for c in inst.clbits],
+                params,
+                getattr(op, "unit", None) if op.name == "delay" else None,
+            ),
+            out,
+            where,
+            bits,
+        )
+        if standard.get(op.name) is type(op):
+            continue
+        if getattr(op, "blocks", None) is not None:  # control flow: if/while/for/switch/box
+            extra = [getattr(op, "condition", None), getattr(op, "target", None)]
+            if hasattr(op, "cases_specifier"):
+                extra.append([list(values) for values, _ in op.cases_specifier()])
+            extra.append([getattr(op, "duration", None), getattr(op, "unit", None)])
+            encode(extra, out, where, bits)
+            continue
+        definition = getattr(op, "definition", None)
+        if definition is not None:
+            _encode_circuit(definition, out, f"{where} definition")
+        else:  # an opaque instruction: all of its state
+            out.append(blob(b"p", stable_pickle(op, where)))
