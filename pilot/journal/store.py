@@ -104,7 +104,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import enum
-import errno
 import fcntl
 import hashlib
 import logging
@@ -114,7 +113,6 @@ import re
 import sqlite3
 import struct
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -126,6 +124,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 from pilot.errors import JournalCorruptError, JournalError
 from pilot.hashing import description_hash
+from pilot.journal.fs import atomic_write, fsync_file
 
 logger = logging.getLogger(__name__)
 
@@ -420,55 +419,6 @@ class _Occurrences:
         (n,) = _COUNT.unpack_from(bucket, at + DIGEST_BYTES)
         _COUNT.pack_into(bucket, at + DIGEST_BYTES, n + 1)
         return int(n)
-
-
-# --------------------------------------------------------------------------- files
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one.
-
-    The bytes go to a temporary file in the same directory, which is fsynced
-    and renamed over ``path`` (``os.replace``); the directory is fsynced so the
-    rename survives a power cut.  The file gets ``mode`` (0600: the service's
-    files are its user's).
-    """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(target.parent)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:  # not every file system lets a directory be opened
-        return
-    try:
-        os.fsync(dfd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.EBADF):
-            raise
-    finally:
-        os.close(dfd)
 
 
 # --------------------------------------------------------------------------- journal
@@ -1327,7 +1277,7 @@ class TaskJournal:
                 try:
                     conn.execute("COMMIT")
                     if durable:  # this commit holds remote job ids: make it survive a power cut
-                        _fsync_file(wal)
+                        fsync_file(wal)
                 except Exception as exc:
                     self._writer_failed(conn, exc)
                 in_tx = False
@@ -1609,6 +1559,6 @@ __all__ = [
     "TaskJournal",
     "TaskKey",
     "TaskState",
-    "atomic_write",
+    "atomic_write",  # re-exported from pilot.journal.fs
     "description_hash",  # re-exported from pilot.hashing
 ]
