@@ -43,7 +43,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -62,20 +62,17 @@ from pilot.runtime.dependencies import referenced
 from pilot.states import TERMINAL_STATES, PilotState
 
 if TYPE_CHECKING:
-    from pilot.pilots.pilot import ClassicalPilot, Pilot, QuantumPilot
+    from pilot.pilots.pilot import ClassicalPilot, QuantumPilot
+    from pilot.runtime.registry import PilotRegistry
     from pilot.tasks import TaskSpec
 
 logger = logging.getLogger(__name__)
 
 
 class Dispatcher(Protocol):
-    """What the supervisor needs of the service that owns it: the pilots by name,
-    and the few calls that send work again.  ``PilotComputeService`` hands it one
-    (see ``pilot.runtime.service._Dispatch``); a test can hand it its own."""
-
-    #: Every pilot of the service, and its quantum pilots, by name.
-    pilots: Mapping[str, Pilot]
-    quantum: Mapping[str, QuantumPilot]
+    """What the supervisor needs of the service that owns it besides its pilots (the
+    registry): the few calls that send work again and the state to prune.
+    ``PilotComputeService`` hands it one (``pilot.runtime.service._Dispatch``)."""
 
     def prune_selection(self) -> None:
         """Drop finished tasks from selection's in-flight lists (they hold refs)."""
@@ -182,7 +179,14 @@ def _return_free_memory() -> bool:
 
 
 class Supervisor:
-    def __init__(self, service: Dispatcher, journal: Any = None, store: Any = None) -> None:
+    def __init__(
+        self,
+        registry: PilotRegistry,
+        service: Dispatcher,
+        journal: Any = None,
+        store: Any = None,
+    ) -> None:
+        self._registry = registry
         self._service = service
         self.journal = journal
         #: A pilot.journal.bucket.ResultStore: finished quantum results are written to it.
@@ -388,7 +392,7 @@ class Supervisor:
                 self._journal_outcome(rec.task_id, value)
 
     def _remote(self, pilot_name: str) -> bool:
-        pilot = self._service.quantum.get(pilot_name)
+        pilot = self._registry.quantum.get(pilot_name)
         return pilot is not None and resolve_executor(pilot.executor).remote
 
     def suspect(self, ref: Any) -> bool:
@@ -399,7 +403,7 @@ class Supervisor:
             return False
         if rec.replaced_by is not None or rec.lost is not None:
             return True
-        pilot = self._service.pilots.get(rec.pilot)
+        pilot = self._registry.pilots.get(rec.pilot)
         return (rec.actor is not None and rec.actor in self._dead_actors) or (
             pilot is not None and pilot.state is not PilotState.RUNNING
         )
@@ -484,7 +488,7 @@ class Supervisor:
             metrics.flush()  # QDREAMER's selections counted since the last round
         pilots = [
             p
-            for p in self._service.quantum.values()
+            for p in self._registry.quantum.values()
             if p.state is PilotState.RUNNING and (everyone or self._remote(p.name))
         ]
         calls = {
@@ -541,7 +545,7 @@ class Supervisor:
     def _check_pilots(self) -> None:
         self._checked_at = issued = time.monotonic()  # before any ping is sent
         pings = {}
-        for pilot in list(self._service.quantum.values()):
+        for pilot in list(self._registry.quantum.values()):
             if pilot.state is not PilotState.RUNNING:
                 continue
             for actor in list(pilot.actors):
@@ -580,7 +584,7 @@ class Supervisor:
                         keep.append((seen, key, ref))
                 self._unconfirmed[actor] = keep
         self._settle_late(late)
-        for any_pilot in list(self._service.pilots.values()):
+        for any_pilot in list(self._registry.pilots.values()):
             if any_pilot.state is PilotState.RUNNING and any_pilot.config.is_slurm:
                 try:
                     state = any_pilot.refresh()
@@ -630,7 +634,7 @@ class Supervisor:
             if actor is None or actor in self._dead_actors:
                 return
             self._dead_actors.add(actor)
-        pilot = self._service.quantum.get(pilot_name)
+        pilot = self._registry.quantum.get(pilot_name)
         logger.warning("pilot %s: an actor died (%s)", pilot_name, str(err).splitlines()[0])
         if pilot is not None:
             pilot.actor_lost(actor)
@@ -670,7 +674,7 @@ class Supervisor:
             if rec.failover is not None and spec is not None:
                 moved = failed_over(spec, rec.failover)
                 moved.args, moved.kwargs = spec.args, spec.kwargs
-                ahead = self._service.quantum.get(moved.pilot)
+                ahead = self._registry.quantum.get(moved.pilot)
                 if ahead is None or ahead.state is not PilotState.RUNNING or not ahead.actors:
                     self._fail(rec, f"its fallback pilot {moved.pilot!r} is not running")
                     continue
@@ -710,28 +714,15 @@ class Supervisor:
         )
 
     def _live_quantum(self, rec: Record, spec: TaskSpec | None) -> QuantumPilot | None:
+        """Where a task lost with its pilot goes: its own pilot if it is running again,
+        else the first other pilot holding its resource."""
         if spec is None:
             return None
-        same = self._service.quantum.get(rec.pilot)
-        pilots = [same] if same is not None else []
-        pilots += [p for p in self._service.quantum.values() if p is not same]
-        for p in pilots:
-            if (
-                p is not None
-                and p.state is PilotState.RUNNING
-                and p.actors
-                and any(c.name == spec.resource for c in p.resources)
-                and (p is same or p.config.dreamer_enabled)
-            ):
-                return p
-        return None
+        holders = self._registry.holding(spec.resource, prefer=rec.pilot)
+        return holders[0] if holders else None
 
     def _resubmit_classical(self, rec: Record, lost: ClassicalPilot) -> None:
-        others = [
-            p
-            for p in self._service.pilots.values()
-            if isinstance(p, ClassicalPilot) and p is not lost and p.state is PilotState.RUNNING
-        ]
+        others = self._registry.running_classical(besides=lost)
         if rec.call is None or not others or rec.resubmits >= MAX_RESUBMITS:
             self._fail(rec, "no other classical pilot is running")
             return
@@ -760,7 +751,7 @@ class Supervisor:
         )
 
     def _fail(self, rec: Record, why: str) -> None:
-        pilot = self._service.pilots.get(rec.pilot)
+        pilot = self._registry.pilots.get(rec.pilot)
         job_id = pilot.job_id if pilot is not None else None
         job = f" (Slurm job {job_id})" if job_id else ""
         rec.lost = PilotLostError(
