@@ -1,6 +1,7 @@
 """Validated, immutable pilot descriptions; the one loader for ``conf/``.
 
-A description is the dict users pass to ``create_pilot`` (seed 001's keys).
+A description is the dict users pass to ``create_pilot``: ``resource_type``, ``quantum``,
+``cores_per_node``... as QTAU programs wrote them (docs/migration.md).
 It is merged over the user file and the packaged defaults (argument > user
 file > packaged default), then validated by pydantic.  Any mistake becomes a
 :class:`~pilot.errors.ConfigError` that names the key and suggests the closest

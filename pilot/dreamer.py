@@ -1,4 +1,4 @@
-"""Seed-001 import path: ``from pilot.dreamer import QuantumTask``.
+"""The import path QTAU programs use: ``from pilot.dreamer import QuantumTask``.
 
 The QDREAMER selection logic itself lives in the top-level ``dreamer`` package.
 """

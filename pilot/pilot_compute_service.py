@@ -1,4 +1,4 @@
-"""Seed-001 import path.
+"""The import path QTAU programs use.
 
 ``from pilot.pilot_compute_service import PilotComputeService, ExecutionEngine``
 """

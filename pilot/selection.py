@@ -1,6 +1,6 @@
 """QDREAMER for a service: which quantum resource runs a task, and why.
 
-Before ``pcs.initialize_dreamer()`` the rule is issue 2's: a task runs on the
+Before ``pcs.initialize_dreamer()`` placement is first-fit: a task runs on the
 pilot/resource it names, else on the first resource (in pilot creation
 order) that can run it.  Afterwards every resource of every running quantum
 pilot is ranked by :class:`dreamer.ranking.Ranker` -- estimated fidelity from
@@ -327,7 +327,7 @@ class QDreamer:
             "reasons": list(entry.reasons),
         }
 
-    # ------------------------------------------------------------ cache (seed 001 names)
+    # ------------------------------------------------------------ cache (QTAU's method names)
     def get_cache_info(self) -> dict[str, Any]:
         info = self.cache.info()
         info["monitoring"] = self.monitor.running

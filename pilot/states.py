@@ -32,3 +32,14 @@ class PilotState(enum.StrEnum):
 
 #: States a pilot never leaves.
 TERMINAL_STATES = frozenset({PilotState.DONE, PilotState.FAILED, PilotState.CANCELED})
+
+
+class RecordKind(enum.StrEnum):
+    """What a task the supervisor follows is (``Record.kind``)."""
+
+    #: Runs on a quantum pilot's actor; moves with its spec when the pilot is lost.
+    QUANTUM = "quantum"
+    #: A Ray task on classical capacity; runs again elsewhere from its call.
+    CLASSICAL = "classical"
+    #: Its result came from the task journal (a resumed run): nothing runs.
+    RESUMED = "resumed"

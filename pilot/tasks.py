@@ -29,7 +29,7 @@ from pilot.errors import CircuitError, ConfigError, closest
 if TYPE_CHECKING:
     from pilot.convert.portable import LoadedCircuit
 
-#: Keys accepted in ``resource_config`` (seed 001).
+#: Keys accepted in ``resource_config`` (as QTAU programs write it).
 RESOURCE_CONFIG_KEYS = ("num_qpus", "num_gpus", "memory")
 
 #: Shots of one task at most: beyond what any device takes (cloud QPUs and
@@ -63,7 +63,7 @@ class QuantumTask:
             given, a circuit using another gate is refused.
         shots: samples per circuit; ``None`` asks for exact probabilities and
             expectation values (ideal simulators only).
-        resource_config: seed 001's ``{"num_qpus": 1, "num_gpus": 0,
+        resource_config: ``{"num_qpus": 1, "num_gpus": 0,
             "memory": None}``.  ``num_qpus`` must be 1 (a task runs on one
             device); ``num_gpus`` needs a pilot with GPUs; ``memory`` (bytes)
             must fit on a node.
@@ -324,9 +324,11 @@ def _circuit_name(circuit: Any) -> str:
     return type(circuit).__name__
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaskSpec:
-    """What travels to the pilot actor for one task (arguments travel beside it)."""
+    """What travels to the pilot actor for one task (arguments travel beside it, or
+    inside it for batches and windows).  Frozen: a changed task is a new spec
+    (``dataclasses.replace``), and it holds names, never live actor handles."""
 
     task_id: str
     name: str
@@ -343,7 +345,8 @@ class TaskSpec:
     layout: tuple[int, ...] | None = None
     #: What QDREAMER decided and why (copied into the result).
     selection: dict[str, Any] | None = None
-    #: Next-ranked resources (``pilot.pilots.actor.Fallback``) if this one is unavailable.
+    #: Next-ranked resources (``pilot.pilots.actor.Fallback``: pilot, resource and the
+    #: names of its actors) if this one is unavailable.
     fallbacks: tuple[Any, ...] = ()
     #: One parameter set of a sweep (bound into the circuit on the worker).
     parameters: Any = None

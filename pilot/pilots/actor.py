@@ -6,6 +6,7 @@ runs the tasks sent to it.  Being a plain class, it is tested without Ray.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
@@ -376,9 +377,12 @@ def failed_over(spec: TaskSpec, exc: BaseException) -> TaskSpec:
 
 @dataclass(frozen=True)
 class Fallback:
-    """Where a task goes if its resource is unavailable: the next-ranked choice."""
+    """Where a task goes if its resource is unavailable: the next-ranked choice.
 
-    actor: Any  # a PilotActor handle
+    Its pilot's actors are named (``pilot-<name>[-i]``), not held: a handle carried
+    in every spec would cost a serialisation per task and outlive its actor."""
+
+    actors: tuple[str, ...]
     pilot: str
     resource: str
     layout: tuple[int, ...] | None
@@ -439,6 +443,8 @@ class PilotActor(QuantumWorker):
         self._journal: list[tuple[str, bytes]] = []
         self._compute = threading.BoundedSemaphore(max(1, concurrency))
         self._forwards = threading.BoundedSemaphore(self.FORWARD_SLOTS)
+        #: Which actor of a fallback pilot the next forwarded task goes to.
+        self._fallback_turn = itertools.count()
         self._concurrency = max(1, concurrency)
         self._retry = RetryPolicy(**config.retries.model_dump())
         self._hold = float(config.failure_hold_seconds)
@@ -727,6 +733,19 @@ class PilotActor(QuantumWorker):
             self._hold,
         )
 
+    def _fallback_actor(self, nxt: Fallback, exc: BaseException) -> Any:
+        """A live actor of the fallback's pilot, looked up by name (in turn, so that
+        tasks moving together spread over its actors); ``exc`` again if none is left."""
+        names = nxt.actors
+        start = next(self._fallback_turn)
+        for k in range(len(names)):
+            name = names[(start + k) % len(names)]
+            try:
+                return ray.get_actor(name)
+            except ValueError:  # that actor is gone for good (its pilot failed or ended)
+                continue
+        raise exc
+
     def _forward(
         self, spec: TaskSpec, exc: BaseException, args: Sequence[Any], kwargs: dict[str, Any]
     ) -> QuantumResult:
@@ -745,7 +764,8 @@ class PilotActor(QuantumWorker):
                 nxt.pilot,
                 nxt.resource,
             )
-            ref = nxt.actor.run.options(name=moved.stage).remote(moved, *args, **kwargs)
+            actor = self._fallback_actor(nxt, exc)
+            ref = actor.run.options(name=moved.stage).remote(moved, *args, **kwargs)
             result: QuantumResult = ray.get(ref)
             return result
         finally:

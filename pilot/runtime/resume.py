@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import ray
@@ -24,6 +25,7 @@ from pilot.journal.store import JournalEntry, TaskJournal
 from pilot.pilots.pilot import QuantumPilot
 from pilot.results import decode_outcome
 from pilot.runtime.supervisor import Record, Supervisor
+from pilot.states import RecordKind
 from pilot.tasks import CircuitBlob, QuantumTask, TaskSpec, new_task_id
 
 logger = logging.getLogger(__name__)
@@ -46,19 +48,23 @@ class Resume:
         qt: QuantumTask,
         rows: Sequence[tuple[QuantumPilot, TaskSpec]],
         circuits: dict[int, str] | None = None,
-    ) -> dict[int, Any]:
-        """Record the specs of ``qt`` (one per parameter set of a sweep).  Resuming,
-        returns the refs of results the journal already holds (by index in ``rows``;
-        they are not run again), and points specs whose remote jobs were submitted at
-        those jobs."""
+    ) -> tuple[list[tuple[QuantumPilot, TaskSpec]], dict[int, Any]]:
+        """Record the specs of ``qt`` (one per parameter set of a sweep).
+
+        Returns the rows to send (resuming, a task keeps its old id, and one whose
+        remote jobs were submitted is pointed at them), and the refs of results the
+        journal already holds, by index in ``rows`` (they are not run again).
+        """
+        rows = list(rows)
         journal = self.journal
         if journal is None:
-            return {}
+            return rows, {}
         base = self._quantum_hash(qt, circuits, rows[0][1].circuit if rows else None)
         if base is None:
-            return {}
+            return rows, {}
         out: dict[int, Any] = {}
-        for i, (_pilot, spec) in enumerate(rows):
+        for i, (pilot, sent) in enumerate(rows):
+            spec = sent
             h = base if spec.parameters is None else description_hash(base, spec.parameters)
             key = journal.key(h)
             entry = journal.lookup(key) if self.resume else None
@@ -67,14 +73,15 @@ class Resume:
                 continue
             if entry is not None and entry.remote_job_ids and entry.resource == spec.resource:
                 # Its remote jobs were submitted: follow them, do not pay twice.
-                spec.task_id = entry.task_id
-                spec.attach_jobs = entry.remote_job_ids
+                spec = replace(spec, task_id=entry.task_id, attach_jobs=entry.remote_job_ids)
+                rows[i] = (pilot, spec)
                 journal.attached(key, spec.task_id)
                 continue
             if entry is not None:  # submitted before, not finished: run it again
-                spec.task_id = entry.task_id
+                spec = replace(spec, task_id=entry.task_id)
+                rows[i] = (pilot, spec)
             journal.submitted(key, spec.task_id, "quantum", spec.name, spec.pilot, spec.resource)
-        return out
+        return rows, out
 
     def classical(
         self,
@@ -124,7 +131,9 @@ class Resume:
         if quantum:
             result.metadata["resumed"] = True
         ref = ray.put(result)
-        self._supervisor.watch(ref, Record(entry.task_id, stage, entry.pilot, "resumed", done=True))
+        self._supervisor.watch(
+            ref, Record(entry.task_id, stage, entry.pilot, RecordKind.RESUMED, done=True)
+        )
         return ref
 
     def _quantum_hash(

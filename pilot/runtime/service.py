@@ -43,6 +43,7 @@ from pilot.runtime.submit import Submission
 from pilot.runtime.supervisor import Supervisor, held_by
 from pilot.runtime.waiting import Waiting
 from pilot.selection import QDreamer
+from pilot.states import RecordKind
 from pilot.tasks import QuantumTask, TaskSpec
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ class PilotComputeService:
     def create_pilot(
         self, pilot_compute_description: Mapping[str, Any] | None = None, **description: Any
     ) -> Pilot:
-        """Create a pilot from a description dict (seed 001 keys) and wait until it is running.
+        """Create a pilot from a description dict and wait until it is running.
 
         A Slurm pilot (``"resource": "slurm://localhost"``) returns once its job
         is submitted (state PENDING): ``pilot.wait(timeout)`` returns when the
@@ -432,7 +433,7 @@ class PilotComputeService:
         there is to do: the task shares its actor call with others (a chunk of
         ``submit_quantum_tasks``), which ``ray.cancel`` would cancel too."""
         rec = self._supervisor.record(ref)
-        if rec is None or rec.kind != "quantum" or rec.actor is None or rec.done:
+        if rec is None or rec.kind is not RecordKind.QUANTUM or rec.actor is None or rec.done:
             return False
 
         rec.actor.cancel_remote.options(concurrency_group=PilotActor.CONTROL).remote([rec.task_id])

@@ -33,6 +33,7 @@ from pilot.runtime.registry import PilotRegistry
 from pilot.runtime.resume import Resume
 from pilot.runtime.supervisor import Record, Supervisor
 from pilot.selection import QDreamer, candidate_summary
+from pilot.states import RecordKind
 from pilot.tasks import CircuitBlob, QuantumTask, TaskSpec, check_declared, new_task_id
 
 #: Keys accepted in ``submit_task(..., resources={...})``.
@@ -107,7 +108,7 @@ class Submission:
         objective = self._selector.ranker.objective
         fallbacks = tuple(
             Fallback(
-                actor=self._registry.quantum[alt.resource.pilot].next_actor(),
+                actors=tuple(self._registry.quantum[alt.resource.pilot].actor_names),
                 pilot=alt.resource.pilot,
                 resource=alt.resource.name,
                 layout=_layout(alt),
@@ -115,6 +116,8 @@ class Submission:
             )
             for alt in alternatives
         )
+        submitted_at = time.time()
+        timeout = qt.timeout_seconds
         spec = TaskSpec(
             task_id=new_task_id(),
             name=qt.name,
@@ -124,16 +127,15 @@ class Submission:
             resource=chosen.resource.name,
             num_qubits=qt.num_qubits,
             gate_set=tuple(qt.gate_set) if qt.gate_set is not None else None,
-            submitted_at=time.time(),
+            submitted_at=submitted_at,
             layout=_layout(chosen),
             selection=candidate_summary(chosen, objective) if self._selector.enabled else None,
             fallbacks=fallbacks,
             observables=qt.observables or (),
             keep_native=qt.keep_native,
+            timeout=timeout,
+            deadline=submitted_at + timeout if timeout is not None else None,
         )
-        if qt.timeout_seconds is not None:
-            spec.timeout = qt.timeout_seconds
-            spec.deadline = spec.submitted_at + qt.timeout_seconds
         return pilot, spec
 
     def _load_on_driver(self, qt: QuantumTask, circuit: Any) -> Any:
@@ -161,20 +163,19 @@ class Submission:
         """
         pilot, spec = self._prepare(quantum_task)
         if quantum_task.parameter_values is not None:
-            rows = self._sweep(quantum_task, pilot, spec)
-            known = self._resume.quantum(quantum_task, rows)
+            rows, known = self._resume.quantum(quantum_task, self._sweep(quantum_task, pilot, spec))
             return self._dispatch_known(rows, known, None, per_actor=2)
-        known = self._resume.quantum(quantum_task, [(pilot, spec)])
+        [(pilot, spec)], known = self._resume.quantum(quantum_task, [(pilot, spec)])
         if known:
             return known[0]
         actor = pilot.next_actor()
         if self._coalescible(pilot, spec, quantum_task):
-            spec.args, spec.kwargs = quantum_task.args, quantum_task.kwargs
-            ref = self._coalescer.submit(pilot.name, actor, spec)
+            # In a window the arguments travel inside the spec.
+            windowed = replace(spec, args=quantum_task.args, kwargs=quantum_task.kwargs)
+            ref = self._coalescer.submit(pilot.name, actor, windowed)
             if ref is not None:
-                self._record(ref, spec, actor, batched=True)
+                self._record(ref, windowed, actor, batched=True)
                 return ref
-            spec.args, spec.kwargs = (), {}
         ref = self._method(actor, "run", spec.stage).remote(
             spec, *quantum_task.args, **quantum_task.kwargs
         )
@@ -213,10 +214,9 @@ class Submission:
             start = len(prepared)
             if qt.parameter_values is not None:
                 rows = self._sweep(qt, pilot, spec)
-            else:
-                spec.args, spec.kwargs = qt.args, qt.kwargs
-                rows = [(pilot, spec)]
-            journaled = self._resume.quantum(qt, rows, circuits)
+            else:  # its arguments travel inside the spec
+                rows = [(pilot, replace(spec, args=qt.args, kwargs=qt.kwargs))]
+            rows, journaled = self._resume.quantum(qt, rows, circuits)
             known.update({start + i: ref for i, ref in journaled.items()})
             prepared += rows
             spans.append((start, len(prepared), qt.parameter_values is not None))
@@ -229,7 +229,6 @@ class Submission:
         """One spec per parameter set, in contiguous blocks over the pilots holding
         the chosen resource (weighted by their actors)."""
         assert qt.parameter_values is not None
-        spec.args, spec.kwargs = qt.args, qt.kwargs
         pilots = [pilot]
         if qt.pilot is None:  # QDREAMER's choice: every pilot holding the resource takes a part
             pilots += [p for p in self._registry.holding(spec.resource) if p is not pilot]
@@ -249,6 +248,8 @@ class Submission:
                             name=f"{spec.name}[{i}]",
                             pilot=p.name,
                             parameters=qt.parameter_values[i],
+                            args=qt.args,  # they travel inside the spec
+                            kwargs=qt.kwargs,
                         ),
                     )
                 )
@@ -329,7 +330,7 @@ class Submission:
                 spec.task_id,
                 spec.stage,
                 spec.pilot,
-                "quantum",
+                RecordKind.QUANTUM,
                 spec=spec,
                 actor=actor,
                 remote_jobs=list(spec.attach_jobs),
@@ -396,7 +397,9 @@ class Submission:
             optioned = self._optioned[cache_key] = remote.options(**opts)
         ref = optioned.remote(*args, **kwargs)
         call = (fn, args, kwargs, res) if target is not None else None
-        self._supervisor.watch(ref, Record(task_id, opts["name"], where, "classical", call=call))
+        self._supervisor.watch(
+            ref, Record(task_id, opts["name"], where, RecordKind.CLASSICAL, call=call)
+        )
         self._deps.record(ref, (*args, *kwargs.values()))
         return ref
 

@@ -59,7 +59,7 @@ from pilot.pilots.actor import PilotActor, failed_over
 from pilot.pilots.pilot import ClassicalPilot
 from pilot.results import encode_outcome
 from pilot.runtime.dependencies import referenced
-from pilot.states import TERMINAL_STATES, PilotState
+from pilot.states import TERMINAL_STATES, PilotState, RecordKind
 
 if TYPE_CHECKING:
     from pilot.pilots.pilot import ClassicalPilot, QuantumPilot
@@ -136,7 +136,7 @@ class Record:
     task_id: str
     stage: str
     pilot: str
-    kind: str  # "quantum" | "classical" | "resumed" (a result from the journal)
+    kind: RecordKind
     #: Quantum: the spec with its arguments, and the actor it went to.
     spec: TaskSpec | None = None
     actor: Any = None
@@ -251,13 +251,13 @@ class Supervisor:
     def watch(self, ref: Any, record: Record) -> None:
         """Track a submitted task (quantum tasks always; classical ones on a pilot)."""
         key = ref.binary()
-        group = record.actor if record.kind == "quantum" else record.pilot
+        group = record.actor if record.kind is RecordKind.QUANTUM else record.pilot
         with self._lock:
             self._records[key] = record
             if record.task_id:
                 self._by_task[record.task_id] = record
             if (
-                record.kind == "quantum"
+                record.kind is RecordKind.QUANTUM
                 or record.call is not None
                 or (record.kind == "classical" and self.journal is not None and record.task_id)
             ):
@@ -672,8 +672,7 @@ class Supervisor:
         for rec in records:
             spec = rec.spec
             if rec.failover is not None and spec is not None:
-                moved = failed_over(spec, rec.failover)
-                moved.args, moved.kwargs = spec.args, spec.kwargs
+                moved = replace(failed_over(spec, rec.failover), args=spec.args, kwargs=spec.kwargs)
                 ahead = self._registry.quantum.get(moved.pilot)
                 if ahead is None or ahead.state is not PilotState.RUNNING or not ahead.actors:
                     self._fail(rec, f"its fallback pilot {moved.pilot!r} is not running")
