@@ -163,7 +163,7 @@ class BackendUnavailableError(PilotError):
     """A device or provider cannot take work now (offline, throttled, unreachable).
 
     Tasks chosen by QDREAMER move to their next-ranked resource on this error
-    (and on the SDK errors :func:`pilot.backends.base.is_unavailable` names).
+    (and on the SDK errors :func:`pilot.backends.errors.is_unavailable` names).
     """
 
 

@@ -345,7 +345,7 @@ class TaskSpec:
     layout: tuple[int, ...] | None = None
     #: What QDREAMER decided and why (copied into the result).
     selection: dict[str, Any] | None = None
-    #: Next-ranked resources (``pilot.pilots.actor.Fallback``: pilot, resource and the
+    #: Next-ranked resources (``pilot.pilots.failover.Fallback``: pilot, resource and the
     #: names of its actors) if this one is unavailable.
     fallbacks: tuple[Any, ...] = ()
     #: One parameter set of a sweep (bound into the circuit on the worker).

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from pilot.errors import BackendUnavailableError, ConfigError, UnsupportedOperationError
+from pilot.errors import ConfigError, UnsupportedOperationError
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -182,101 +182,3 @@ class QuantumBackend(ABC):
         names = self.resource_names()
         if resource not in names:
             raise ConfigError.unknown("resource", "resource", resource, names)
-
-
-#: Provider error codes that mean "not now", not "never" (Braket/AWS, IBM).
-UNAVAILABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "TooManyRequestsException",
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "InternalServiceException",
-        "InternalServerException",
-        "InternalFailure",
-        "DeviceOfflineException",
-        "DeviceRetiredException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "SlowDown",
-    }
-)
-UNAVAILABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    """Does ``exc`` say the resource is unavailable now (so another may run the task)?
-
-    True for :class:`~pilot.errors.BackendUnavailableError`, connection errors
-    and timeouts, HTTP 408/429/5xx responses, and provider codes such as
-    Braket's ``ThrottlingException`` or a device reported offline.  False for
-    errors in the task itself (a bad circuit, a validation error).
-    """
-    if isinstance(exc, (BackendUnavailableError, ConnectionError, TimeoutError)):
-        return True
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):  # botocore ClientError
-        error = response.get("Error") or {}
-        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-        if error.get("Code") in UNAVAILABLE_CODES or status in UNAVAILABLE_STATUS:
-            return True
-        return "offline" in str(error.get("Message", "")).lower()
-    status = getattr(exc, "status_code", None) or getattr(response, "status_code", None)
-    if status in UNAVAILABLE_STATUS:
-        return True
-    return type(exc).__name__ in _UNAVAILABLE_TYPES
-
-
-#: Provider error codes of a transient failure: the same call may succeed if repeated.
-TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "TooManyRequestsException",
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "InternalServiceException",
-        "InternalServerException",
-        "InternalFailure",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "SlowDown",
-    }
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Is ``exc`` a failure worth retrying the same call for?
-
-    Connection resets, timeouts, HTTP 408/429/5xx and the provider codes in
-    :data:`TRANSIENT_CODES`; not a device reported offline or retired (those
-    fail over at once, see :func:`is_unavailable`), nor errors in the task.
-    """
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):  # botocore ClientError
-        error = response.get("Error") or {}
-        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-        return error.get("Code") in TRANSIENT_CODES or status in UNAVAILABLE_STATUS
-    status = getattr(exc, "status_code", None) or getattr(response, "status_code", None)
-    if status in UNAVAILABLE_STATUS:
-        return True
-    return type(exc).__name__ in _UNAVAILABLE_TYPES
-
-
-#: Network failures of botocore and requests that do not subclass ConnectionError.
-_UNAVAILABLE_TYPES = frozenset(
-    {
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ReadTimeoutError",
-        "ConnectionClosedError",
-        "ProxyConnectionError",
-    }
-)
-
-
-def bits_from_qiskit_key(key: str, width: int) -> str:
-    """Qiskit count key over clbits 0..width-1 -> ordered string (clbit 0 first)."""
-    key = key.replace(" ", "")
-    return key[::-1][:width].ljust(width, "0")

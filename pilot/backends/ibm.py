@@ -103,19 +103,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from pilot.backends.base import (
-    UNAVAILABLE_STATUS,
-    Job,
-    Layout,
-    NativeOutput,
-    QuantumBackend,
-    bits_from_qiskit_key,
-    is_transient,
-)
+from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
+from pilot.backends.errors import UNAVAILABLE_STATUS, is_transient
 from pilot.backends.fake_devices import fake_devices, normalise_fake_name
 from pilot.backends.jobs import RetryPolicy, current_job, retrying, submit
 from pilot.backends.qiskit import QiskitDevices, capabilities_from_target
-from pilot.convert.qiskit import measured_circuit, register_sizes, spaced_counts
+from pilot.convert.qiskit import (
+    bits_from_qiskit_key,
+    measured_circuit,
+    register_sizes,
+    spaced_counts,
+)
 from pilot.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -229,7 +227,7 @@ class IBMTransientError(BackendUnavailableError, ConnectionError):
 def is_ibm_transient(exc: BaseException) -> tuple[bool, int | None]:
     """Is ``exc`` (or an error it was raised from) an IBM Cloud "not now"? And its status.
 
-    True for what :func:`~pilot.backends.base.is_transient` says, an SDK or
+    True for what :func:`~pilot.backends.errors.is_transient` says, an SDK or
     IAM error carrying HTTP status 408/429/5xx, and the SDK's wrapped network
     failures (:data:`TRANSIENT_TEXT`).  False for authentication, certificate
     and validation errors.

@@ -16,7 +16,7 @@ pilot actor opens around each task it runs::
         └── ctx.remaining() bounds the backend's wait for the result
 
 :func:`retrying` wraps a provider call with bounded retries for transient
-errors (:func:`~pilot.backends.base.is_transient`): exponential backoff
+errors (:func:`~pilot.backends.errors.is_transient`): exponential backoff
 with full jitter, a bounded number of attempts and a bounded total time.
 """
 
@@ -32,13 +32,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pilot.backends.base import is_transient
+from pilot.backends.errors import is_transient
+from pilot.backends.options import RetryConfig
 from pilot.errors import TaskCancelledError
 
 logger = logging.getLogger(__name__)
 
 H = TypeVar("H")
 T = TypeVar("T")
+
+
+_DEFAULT = RetryConfig()
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,17 @@ class RetryPolicy:
     ``total_seconds`` have passed since the first, whichever comes first.
     """
 
-    max_attempts: int = 8
-    backoff_seconds: float = 0.5
-    max_backoff_seconds: float = 30.0
-    total_seconds: float = 300.0
+    # The defaults of ``quantum.retries`` (one place: RetryConfig; conf/defaults.toml
+    # documents them, and a test checks that the two agree).
+    max_attempts: int = _DEFAULT.max_attempts
+    backoff_seconds: float = _DEFAULT.backoff_seconds
+    max_backoff_seconds: float = _DEFAULT.max_backoff_seconds
+    total_seconds: float = _DEFAULT.total_seconds
+
+    @classmethod
+    def of(cls, config: RetryConfig) -> RetryPolicy:
+        """The policy a pilot's ``quantum.retries`` asks for."""
+        return cls(**config.model_dump())
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         return rng.uniform(0.0, min(self.max_backoff_seconds, self.backoff_seconds * 2**attempt))

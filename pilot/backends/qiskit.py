@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities
 from dreamer.workload import VIRTUAL_GATES, canonical_gate
-from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend, bits_from_qiskit_key
+from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
 from pilot.backends.fake_devices import fake_devices, normalise_fake_name
-from pilot.convert.qiskit import measured_circuit
+from pilot.convert.qiskit import bits_from_qiskit_key, measured_circuit
 from pilot.errors import ConfigError, TaskFailedError, UnsupportedOperationError
 
 if TYPE_CHECKING:
@@ -236,10 +236,6 @@ def counts_from_result(result: Any, index: int) -> dict[str, int]:
     except Exception:  # no measurements -> no counts
         return {}
     return {str(key): int(value) for key, value in counts.items()}
-
-
-def has_measurements(qc: QuantumCircuit) -> bool:
-    return any(inst.operation.name == "measure" for inst in qc.data)
 
 
 def _ordered_probabilities(probs: Any, width: int) -> dict[str, float]:

@@ -53,10 +53,12 @@ from pilot.launchers.slurm import (
     JOB_ID,
     PORT_BASE_EXPR,
     SlurmError,
+    listed,
     pilot_state,
     run,
     sbatch_options,
     sbatch_value,
+    state_word,
     walltime,
 )
 from pilot.redaction import write_private
@@ -464,8 +466,7 @@ def driver_state(slurm_state: str) -> PilotState:
     and a ``COMPLETING`` one is still RUNNING: it may yet end as FAILED or
     CANCELLED, and Slurm says which only once it has completed.
     """
-    word = slurm_state.strip().split()[0].rstrip("+").upper() if slurm_state.strip() else ""
-    if word in {"RUNNING", "COMPLETING"}:
+    if state_word(slurm_state) in {"RUNNING", "COMPLETING"}:
         return PilotState.RUNNING
     return pilot_state(slurm_state)
 
@@ -547,12 +548,6 @@ def job_status(job_id: str) -> JobStatus:
     )
 
 
-def listed(job_id: str) -> bool:
-    """Does ``squeue`` still show the job (in any state, COMPLETING included)?"""
-    out = run(["squeue", "-h", "-j", job_id, "-o", "%i"], timeout=COMMAND_TIMEOUT, check=False)
-    return out.returncode == 0 and job_id in out.stdout.split()
-
-
 def cancel(job_id: str, *, wait: float = 60.0, poll: float = 0.5) -> tuple[JobStatus, bool]:
     """``scancel`` the job and wait (up to ``wait`` seconds) until ``squeue`` no longer lists it.
 
@@ -566,7 +561,7 @@ def cancel(job_id: str, *, wait: float = 60.0, poll: float = 0.5) -> tuple[JobSt
         return before, False
     run(["scancel", before.job_id], timeout=COMMAND_TIMEOUT)
     deadline = time.monotonic() + wait
-    while listed(before.job_id):
+    while listed(before.job_id, COMMAND_TIMEOUT):
         if time.monotonic() > deadline:
             raise SlurmError(
                 f"job {before.job_id} is still in the queue {wait:g} s after scancel "

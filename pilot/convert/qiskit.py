@@ -33,6 +33,11 @@ _SKIP = {"barrier", "delay"}
 _CONTROL_FLOW = {"if_else", "while_loop", "for_loop", "switch_case", "box"}
 
 
+def has_measurements(qc: QuantumCircuit) -> bool:
+    """Does a Qiskit circuit measure anything?"""
+    return any(inst.operation.name == "measure" for inst in qc.data)
+
+
 def circuit_gates(qc: QuantumCircuit) -> frozenset[str]:
     """Canonical names of the gates in ``qc``, inside its branches too (measurements,
     resets, barriers and the control flow itself excluded)."""
@@ -583,6 +588,12 @@ def translate(body: QuantumCircuit, framework: str, backend: str) -> QuantumCirc
         raise UnsupportedOperationError(
             missing[0], backend, f"no translation into {framework} gates"
         ) from None
+
+
+def bits_from_qiskit_key(key: str, width: int) -> str:
+    """Qiskit count key over clbits 0..width-1 -> ordered string (clbit 0 first)."""
+    key = key.replace(" ", "")
+    return key[::-1][:width].ljust(width, "0")
 
 
 # Content hashes (pilot.hashing) ---------------------------------------------------

@@ -16,8 +16,10 @@ them again if the wait times out.
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from contextlib import nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -90,6 +92,19 @@ def capacity_report(asked: dict[str, float], exclude: str | None = None) -> str:
         f" with {_fmt({k: free.get(k, 0) for k in keys})} free; {pilots}; other tasks and "
         f"actors hold {_fmt(others)}"
     )
+
+
+#: This package's folder: frames in it are ours, not the program's.
+_PACKAGE = str(Path(__file__).resolve().parents[1]) + "/"
+
+
+def _callers_level() -> int:
+    """``stacklevel`` for a warning about the program's own call (``create_pilot``): the
+    first frame outside this package, however many of ours lie between."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class LocalLauncher(Launcher):
@@ -176,8 +191,7 @@ class LocalLauncher(Launcher):
             "leave cores_per_node/gpus_per_node out so that a quantum pilot shares the node."
         )
         logger.warning("%s", message)
-        # _wait_blocked < wait < Pilot._complete < Pilot.start < create_pilot < the caller
-        warnings.warn(message, PilotWaitWarning, stacklevel=6)
+        warnings.warn(message, PilotWaitWarning, stacklevel=_callers_level())
         with self._status(f"pilot {allocation.pilot!r} waiting: {report}"):
             return bool(pg.wait(timeout_seconds=max(0.0, timeout - GRANT_SECONDS)))
 

@@ -83,9 +83,15 @@ SLURM_STATES: dict[str, PilotState] = {
 }
 
 
+def state_word(slurm_state: str) -> str:
+    """A Slurm state as its one word: ``"CANCELLED by 0"`` and ``"CANCELLED+"`` read as
+    ``CANCELLED`` (``""`` for no state)."""
+    return slurm_state.strip().split()[0].rstrip("+").upper() if slurm_state.strip() else ""
+
+
 def pilot_state(slurm_state: str) -> PilotState:
-    """The pilot state for a Slurm state (``"CANCELLED by 0"`` reads as ``CANCELLED``)."""
-    word = slurm_state.strip().split()[0].rstrip("+").upper() if slurm_state.strip() else ""
+    """The pilot state for a Slurm state (see :func:`state_word`)."""
+    word = state_word(slurm_state)
     try:
         return SLURM_STATES[word]
     except KeyError:
@@ -159,6 +165,12 @@ def run(
             stderr=proc.stderr,
         )
     return result
+
+
+def listed(job_id: str, timeout: float) -> bool:
+    """Does ``squeue`` still show the job (in any state, COMPLETING included)?"""
+    out = run(["squeue", "-h", "-j", job_id, "-o", "%i"], timeout=timeout, check=False)
+    return out.returncode == 0 and job_id in out.stdout.split()
 
 
 def _text(value: bytes | str | None) -> str:
@@ -668,8 +680,4 @@ class SlurmLauncher(Launcher):
         allocation.state = PilotState.CANCELED
 
     def listed(self, job_id: str) -> bool:
-        """Does ``squeue`` still show the job (in any state, COMPLETING included)?"""
-        out = run(
-            ["squeue", "-h", "-j", job_id, "-o", "%i"], timeout=self.COMMAND_TIMEOUT, check=False
-        )
-        return out.returncode == 0 and job_id in out.stdout.split()
+        return listed(job_id, self.COMMAND_TIMEOUT)

@@ -16,7 +16,6 @@ import traceback
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
 from typing import Any
 
 import cloudpickle
@@ -25,7 +24,8 @@ from cachetools import LRUCache
 from ray.exceptions import RayTaskError
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from pilot.backends.base import QuantumBackend, is_unavailable
+from pilot.backends.base import QuantumBackend
+from pilot.backends.errors import is_unavailable
 from pilot.backends.jobs import JobContext, RetryPolicy, running
 from pilot.backends.loader import backend_class
 from pilot.backends.options import QuantumConfig
@@ -33,6 +33,7 @@ from pilot.backends.registry import resolve_executor
 from pilot.convert import LoadedCircuit, load_circuit
 from pilot.convert.load import bind_values, is_qiskit_circuit
 from pilot.convert.observables import to_pauli_sums, with_observables
+from pilot.convert.qiskit import has_measurements
 from pilot.errors import (
     BackendUnavailableError,
     SchedulingError,
@@ -40,7 +41,8 @@ from pilot.errors import (
     TaskTimeoutError,
 )
 from pilot.observe import metrics
-from pilot.pilots.execution import Outcome, execute, has_measurements
+from pilot.pilots.execution import Outcome, execute
+from pilot.pilots.failover import Fallback, failed_over, moves_on
 from pilot.results import QuantumResult, encode_outcome
 from pilot.tasks import CircuitBlob, TaskSpec, check_declared, circuit_of
 
@@ -348,47 +350,6 @@ def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
         return False
 
 
-def failed_over(spec: TaskSpec, exc: BaseException) -> TaskSpec:
-    """``spec`` moved to its next fallback, the move recorded in ``selection["failover"]``."""
-    nxt, *rest = spec.fallbacks
-    selection = dict(spec.selection or {})
-    path = [
-        *selection.get("failover", []),
-        {
-            "pilot": spec.pilot,
-            "resource": spec.resource,
-            "error": f"{type(exc).__name__}: {exc}"[:500],
-        },
-    ]
-    selection.update(nxt.selection or {})
-    selection["failover"] = path
-    return replace(
-        spec,
-        pilot=nxt.pilot,
-        resource=nxt.resource,
-        layout=nxt.layout,
-        fallbacks=tuple(rest),
-        selection=selection,
-        attach_jobs=(),
-        args=(),
-        kwargs={},
-    )
-
-
-@dataclass(frozen=True)
-class Fallback:
-    """Where a task goes if its resource is unavailable: the next-ranked choice.
-
-    Its pilot's actors are named (``pilot-<name>[-i]``), not held: a handle carried
-    in every spec would cost a serialisation per task and outlive its actor."""
-
-    actors: tuple[str, ...]
-    pilot: str
-    resource: str
-    layout: tuple[int, ...] | None
-    selection: dict[str, Any] | None
-
-
 class PilotActor(QuantumWorker):
     """The Ray actor of a quantum pilot: a ``QuantumWorker`` that fails over,
     tracks remote jobs, and enforces task timeouts.
@@ -407,7 +368,7 @@ class PilotActor(QuantumWorker):
     (``TaskTimeoutError``).
 
     When the backend reports its resource unavailable
-    (:func:`~pilot.backends.base.is_unavailable`, after the job context's
+    (:func:`~pilot.backends.errors.is_unavailable`, after the job context's
     retries), the resource is reported offline by :meth:`status` for
     ``failure_hold_seconds`` (so QDREAMER's monitor stops choosing it), and a
     task carrying fallbacks is forwarded to the next one, its result returned
@@ -446,7 +407,7 @@ class PilotActor(QuantumWorker):
         #: Which actor of a fallback pilot the next forwarded task goes to.
         self._fallback_turn = itertools.count()
         self._concurrency = max(1, concurrency)
-        self._retry = RetryPolicy(**config.retries.model_dump())
+        self._retry = RetryPolicy.of(config.retries)
         self._hold = float(config.failure_hold_seconds)
         self._lock = threading.Lock()
         self._contexts: dict[str, JobContext] = {}
@@ -532,7 +493,7 @@ class PilotActor(QuantumWorker):
             cause = value.cause if isinstance(value, RayTaskError) else None
             if isinstance(cause, BaseException) and is_unavailable(cause):
                 self._mark_unhealthy(spec.resource, cause)
-                if spec.fallbacks:
+                if moves_on(spec, cause):
                     try:
                         out[i] = self._forward(spec, cause, spec.args, spec.kwargs)
                     except Exception as exc:
@@ -609,7 +570,7 @@ class PilotActor(QuantumWorker):
                 if not is_unavailable(exc):
                     raise
                 self._mark_unhealthy(spec.resource, exc)
-                if not spec.fallbacks:
+                if not moves_on(spec, exc):
                     raise
                 failure = exc
         return self._forward(spec, failure, args, kwargs)

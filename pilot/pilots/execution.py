@@ -36,11 +36,6 @@ def _normalise(dist: dict[str, Any]) -> dict[str, float]:
     return {k: v / total for k, v in sorted(dist.items())} if total else {}
 
 
-def has_measurements(qc: Any) -> bool:
-    """Does a Qiskit circuit measure anything?"""
-    return any(inst.operation.name == "measure" for inst in qc.data)
-
-
 def runs_natively(circuit: LoadedCircuit, backend: QuantumBackend, shots: int | None) -> bool:
     if circuit.framework != backend.framework or circuit.observables:
         return False

@@ -25,7 +25,7 @@ from ray.remote_function import RemoteFunction
 
 from dreamer.ranking import RankedResource
 from pilot.errors import ConfigError, SchedulingError, closest
-from pilot.pilots.actor import Fallback
+from pilot.pilots.failover import Fallback
 from pilot.pilots.pilot import QuantumPilot
 from pilot.runtime.coalesce import Coalescer
 from pilot.runtime.dependencies import Dependencies

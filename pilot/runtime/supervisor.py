@@ -50,12 +50,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import ray
 from cachetools import LRUCache
 
-from pilot.backends.base import is_unavailable
 from pilot.backends.registry import resolve_executor
 from pilot.errors import PilotLostError
 from pilot.journal.store import JournalError
 from pilot.observe import metrics
-from pilot.pilots.actor import PilotActor, failed_over
+from pilot.pilots.actor import PilotActor
+from pilot.pilots.failover import failed_over, moves_on
 from pilot.pilots.pilot import ClassicalPilot
 from pilot.results import encode_outcome
 from pilot.runtime.dependencies import referenced
@@ -450,9 +450,8 @@ class Supervisor:
         if (
             isinstance(cause, BaseException)
             and rec.spec is not None
-            and rec.spec.fallbacks
             and rec.resubmits < MAX_RESUBMITS
-            and is_unavailable(cause)
+            and moves_on(rec.spec, cause)
         ):
             # Its resource kept failing and its actor could not forward it (all its
             # forward slots busy): move it to the next-ranked resource from here.

@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from pilot.backends.base import Job, is_unavailable
+from pilot.backends.base import Job
+from pilot.backends.errors import is_unavailable
 from pilot.backends.ibm import TOKEN_ENV, IBMRuntimeBackend, IBMTransientError
 from pilot.backends.jobs import JobContext, RetryPolicy, running
 from pilot.config import parse_description

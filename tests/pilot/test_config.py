@@ -193,3 +193,15 @@ def test_every_packaged_default_key_is_a_valid_description_key() -> None:
 )
 def test_what_a_pilot_reserves(description: dict[str, Any], reserved: tuple[float, float]) -> None:
     assert parse_description(description).reserved() == reserved
+
+
+def test_retry_defaults_are_stated_once() -> None:
+    """conf/defaults.toml documents quantum.retries; the options model and the policy
+    a backend retries with without one say the same."""
+    from pilot.backends.jobs import RetryPolicy
+    from pilot.backends.options import RetryConfig
+    from pilot.config import packaged_defaults
+
+    documented = packaged_defaults()["quantum"]["retries"]
+    assert RetryConfig().model_dump() == documented
+    assert RetryPolicy() == RetryPolicy.of(RetryConfig(**documented))
