@@ -70,8 +70,9 @@ class NativeOutput:
 
 
 @dataclass(frozen=True)
-class Job:
-    """A portable circuit ready to run: gates, then measure ``measured`` in order."""
+class PreparedCircuit:
+    """A portable circuit prepared for a backend: its gates, then a measurement of the
+    ``measured`` qubits in order.  (A *job* is what a provider runs: see backends/jobs.py.)"""
 
     body: QuantumCircuit
     measured: tuple[int, ...]
@@ -110,12 +111,12 @@ class QuantumBackend(ABC):
 
     @abstractmethod
     def sample(
-        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
         """Run portable jobs; counts keyed by ordered bit strings."""
 
     def exact(
-        self, resource: str, jobs: Sequence[Job], layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], layout: Layout = None
     ) -> list[dict[str, float]]:
         """Exact probabilities keyed by ordered bit strings."""
         raise UnsupportedOperationError(

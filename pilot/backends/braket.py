@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from dreamer.resource import ResourceCapabilities, ResourceStatus
 from dreamer.workload import canonical_gates
 from pilot.backends import jobs
-from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
+from pilot.backends.base import Layout, NativeOutput, PreparedCircuit, QuantumBackend
 from pilot.backends.braket_properties import calibration, status_from_metadata
 from pilot.backends.jobs import current_job
 from pilot.convert.braket import to_braket
@@ -97,7 +97,7 @@ class _BraketBase(QuantumBackend):
         return [_result_output(r, c) for r, c in zip(results, circuits, strict=True)]
 
     def sample(
-        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
         circuits = [
             to_braket(job.body, job.measured, backend=f"{self.executor} {resource}") for job in jobs
@@ -114,7 +114,7 @@ class _BraketBase(QuantumBackend):
         return out
 
     def exact(
-        self, resource: str, jobs: Sequence[Job], layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], layout: Layout = None
     ) -> list[dict[str, float]]:
         if not self._caps.supports_exact:
             return super().exact(resource, jobs)

@@ -103,7 +103,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
+from pilot.backends.base import Layout, NativeOutput, PreparedCircuit, QuantumBackend
 from pilot.backends.errors import UNAVAILABLE_STATUS, is_transient
 from pilot.backends.fake_devices import fake_devices, normalise_fake_name
 from pilot.backends.jobs import RetryPolicy, current_job, retrying, submit
@@ -649,7 +649,7 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
         return [{k[::-1]: int(v) for k, v in pub.join_data().get_counts().items()} for pub in pubs]
 
     def sample(
-        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
         circuits = [measured_circuit(j.body, j.measured) for j in jobs]
         pubs, _ = self._sample(resource, circuits, shots, layout)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities
-from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
+from pilot.backends.base import Layout, NativeOutput, PreparedCircuit, QuantumBackend
 from pilot.backends.qiskit import memory_qubit_limit
 from pilot.convert.pennylane import to_pennylane_ops
 from pilot.errors import CircuitError, UnsupportedOperationError
@@ -198,7 +198,7 @@ class PennyLaneBackend(QuantumBackend):
         return out
 
     def sample(
-        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
         import pennylane as qml
 
@@ -213,7 +213,7 @@ class PennyLaneBackend(QuantumBackend):
         return [{_bitstring(k): int(v) for k, v in r.items()} for r in self._execute(tapes)]
 
     def exact(
-        self, resource: str, jobs: Sequence[Job], layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], layout: Layout = None
     ) -> list[dict[str, float]]:
         import pennylane as qml
 

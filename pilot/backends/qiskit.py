@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dreamer.resource import ResourceCapabilities
 from dreamer.workload import VIRTUAL_GATES, canonical_gate
-from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
+from pilot.backends.base import Layout, NativeOutput, PreparedCircuit, QuantumBackend
 from pilot.backends.fake_devices import fake_devices, normalise_fake_name
 from pilot.convert.qiskit import bits_from_qiskit_key, measured_circuit
 from pilot.errors import ConfigError, TaskFailedError, UnsupportedOperationError
@@ -309,7 +309,7 @@ class _AerRunner(QuantumBackend):
         ]
 
     def sample(
-        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
         circuits = [measured_circuit(j.body, j.measured) for j in jobs]
         result = self._run(resource, circuits, shots, layout=layout)
@@ -320,7 +320,7 @@ class _AerRunner(QuantumBackend):
         return out
 
     def exact(
-        self, resource: str, jobs: Sequence[Job], layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], layout: Layout = None
     ) -> list[dict[str, float]]:
         from qiskit_aer.library import SaveProbabilities
 

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
+from pilot.backends.base import Layout, NativeOutput, PreparedCircuit, QuantumBackend
 from pilot.backends.qiskit import memory_qubit_limit
 from pilot.convert.portable import Observable, PauliTerm
 from pilot.errors import ConfigError, MissingDependencyError, UnsupportedOperationError
@@ -870,7 +870,7 @@ class TorchStatevectorBackend(QuantumBackend):
             self._compiled.popitem(last=False)
         return compiled
 
-    def _distribution(self, job: Job) -> np.ndarray:
+    def _distribution(self, job: PreparedCircuit) -> np.ndarray:
         """Exact probabilities of ``job.measured`` (float64, ``measured[0]`` most significant)."""
         compiled = self._compile(job.body)
         with torch.no_grad():
@@ -880,7 +880,7 @@ class TorchStatevectorBackend(QuantumBackend):
         return np.asarray(probs[0].to(torch.float64).cpu().numpy())
 
     def sample(
-        self, resource: str, jobs: Sequence[Job], shots: int, layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
         self.check_resource(resource)
         out = []
@@ -893,7 +893,7 @@ class TorchStatevectorBackend(QuantumBackend):
         return out
 
     def exact(
-        self, resource: str, jobs: Sequence[Job], layout: Layout = None
+        self, resource: str, jobs: Sequence[PreparedCircuit], layout: Layout = None
     ) -> list[dict[str, float]]:
         self.check_resource(resource)
         floor = _PROBABILITY_FLOOR[self.dtype]
@@ -921,7 +921,9 @@ class TorchStatevectorBackend(QuantumBackend):
                 portable = portable_from_qiskit(qc)
             except UnsupportedOperationError as exc:
                 raise UnsupportedOperationError(exc.operation, None, _HINT) from None
-            (ordered,) = self.sample(resource, [Job(portable.body, portable.measured)], shots)
+            (ordered,) = self.sample(
+                resource, [PreparedCircuit(portable.body, portable.measured)], shots
+            )
             out.append(
                 NativeOutput(
                     counts=portable.keys.format_dist(ordered),

@@ -16,7 +16,7 @@ from typing import Any
 
 from dreamer.feasibility import DYNAMIC_HINT
 from dreamer.workload import DYNAMIC_FEATURES
-from pilot.backends.base import Job, Layout, NativeOutput, QuantumBackend
+from pilot.backends.base import Layout, NativeOutput, PreparedCircuit, QuantumBackend
 from pilot.convert.portable import LoadedCircuit, Observable, PortableCircuit
 from pilot.errors import UnsupportedOperationError
 
@@ -71,7 +71,7 @@ def measurement_groups(
     return groups
 
 
-def _rotated(body: Any, basis: Basis) -> Job:
+def _rotated(body: Any, basis: Basis) -> PreparedCircuit:
     qc = body.copy()
     for q, p in sorted(basis.items()):
         if p == "X":
@@ -79,7 +79,7 @@ def _rotated(body: Any, basis: Basis) -> Job:
         elif p == "Y":
             qc.sdg(q)
             qc.h(q)
-    return Job(qc, tuple(sorted(basis)))
+    return PreparedCircuit(qc, tuple(sorted(basis)))
 
 
 def _parity_expectation(
@@ -186,10 +186,10 @@ def _from_native(out: NativeOutput) -> Outcome:
 
 def _plan(
     p: PortableCircuit,
-) -> tuple[PortableCircuit, list[Job], list[tuple[Basis, list[tuple[int, int]]]]]:
-    jobs: list[Job] = []
+) -> tuple[PortableCircuit, list[PreparedCircuit], list[tuple[Basis, list[tuple[int, int]]]]]:
+    jobs: list[PreparedCircuit] = []
     if p.measured:
-        jobs.append(Job(p.body, p.measured))
+        jobs.append(PreparedCircuit(p.body, p.measured))
     groups = measurement_groups(p.observables)
     jobs += [_rotated(p.body, basis) for basis, _ in groups]
     return p, jobs, groups
@@ -197,7 +197,7 @@ def _plan(
 
 def _from_portable(
     p: PortableCircuit,
-    jobs: list[Job],
+    jobs: list[PreparedCircuit],
     groups: list[tuple[Basis, list[tuple[int, int]]]],
     dists: list[dict[str, Any]],
     shots: int | None,

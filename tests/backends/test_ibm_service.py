@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from pilot.backends.base import Job
+from pilot.backends.base import PreparedCircuit
 from pilot.backends.errors import is_unavailable
 from pilot.backends.ibm import TOKEN_ENV, IBMRuntimeBackend, IBMTransientError
 from pilot.backends.jobs import JobContext, RetryPolicy, running
@@ -78,13 +78,13 @@ def make_backend(fake: FakeIBMQuantumPlatform, **extra: Any) -> IBMRuntimeBacken
     return IBMRuntimeBackend(cfg, pilot="ibmq")
 
 
-def bell_job() -> Job:
+def bell_job() -> PreparedCircuit:
     from qiskit import QuantumCircuit
 
     qc = QuantumCircuit(2)
     qc.h(0)
     qc.cx(0, 1)
-    return Job(qc, (0, 1))
+    return PreparedCircuit(qc, (0, 1))
 
 
 def assert_bell(counts: dict[str, int], shots: int) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pilot.backends.base import Job
+from pilot.backends.base import PreparedCircuit
 from pilot.backends.qiskit import AerBackend, FakeBackend, relaxation_error
 from pilot.config import parse_description
 from pilot.errors import ConfigError
@@ -58,12 +58,12 @@ def bell_body() -> Any:
 
 def sample(backend: AerBackend, body: Any, measured: tuple[int, ...]) -> dict[str, int]:
     name = backend.resources()[0].name
-    return backend.sample(name, [Job(body, measured)], SHOTS)[0]
+    return backend.sample(name, [PreparedCircuit(body, measured)], SHOTS)[0]
 
 
 def exact(backend: AerBackend, body: Any, measured: tuple[int, ...]) -> dict[str, float]:
     name = backend.resources()[0].name
-    return backend.exact(name, [Job(body, measured)])[0]
+    return backend.exact(name, [PreparedCircuit(body, measured)])[0]
 
 
 def odd(counts: dict[str, Any]) -> Any:
@@ -150,7 +150,7 @@ def test_from_backend_has_the_fake_devices_noise_calibration_and_coupling() -> N
     assert ours.gate_errors == theirs.gate_errors and ours.gate_errors
     assert ours.readout_errors == theirs.readout_errors
     assert ours.coupling_map == theirs.coupling_map and ours.num_qubits == 7
-    ghz, chain = Job(ghz_body(3), (0, 1, 2)), (0, 1, 2)  # lagos couples 0-1 and 1-2
+    ghz, chain = PreparedCircuit(ghz_body(3), (0, 1, 2)), (0, 1, 2)  # lagos couples 0-1 and 1-2
     mine = sim.exact(ours.name, [ghz], layout=chain)[0]
     assert mine == pytest.approx(fake.exact("fake_lagos", [ghz], layout=chain)[0], abs=1e-9)
     good = mine["000"] + mine["111"]

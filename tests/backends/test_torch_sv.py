@@ -22,7 +22,7 @@ from qiskit.quantum_info import SparsePauliOp
 
 import pilot.backends.torch_sv as torch_sv
 from pilot import ConfigError, PilotComputeService, QuantumTask
-from pilot.backends.base import Job
+from pilot.backends.base import PreparedCircuit
 from pilot.backends.torch_sv import (
     BASIS_GATES,
     ROTATION_GATES,
@@ -159,7 +159,7 @@ def test_random_circuits_match_aer(
     for seed in range(3):
         qc = random_circuit(width, 10, max_operands=min(3, width), seed=100 * width + seed)
         ref = aer_probabilities(qc)
-        job = Job(qc, tuple(range(width)))
+        job = PreparedCircuit(qc, tuple(range(width)))
         (p64,) = single.exact(RESOURCE, [job])
         (p128,) = double.exact(RESOURCE, [job])
         np.testing.assert_allclose(as_vector(p64, width), ref, atol=1e-5)
@@ -180,9 +180,9 @@ def test_measured_subset_in_order(double: TorchStatevectorBackend) -> None:
     qc = QuantumCircuit(4)
     qc.x(3)
     qc.ry(2 * math.asin(math.sqrt(0.3)), 1)  # P(q1 = 1) = 0.3
-    (dist,) = double.exact(RESOURCE, [Job(qc, (3, 1))])
+    (dist,) = double.exact(RESOURCE, [PreparedCircuit(qc, (3, 1))])
     assert dist == pytest.approx({"10": 0.7, "11": 0.3}, abs=1e-12)
-    (dist,) = double.exact(RESOURCE, [Job(qc, (1, 0, 3))])
+    (dist,) = double.exact(RESOURCE, [PreparedCircuit(qc, (1, 0, 3))])
     assert dist == pytest.approx({"001": 0.7, "101": 0.3}, abs=1e-12)
 
 
@@ -259,7 +259,7 @@ def test_shots_are_sampled_from_the_exact_distribution(single: TorchStatevectorB
     qc.h(1)
     qc.cx(1, 2)
     shots = 20_000
-    (counts,) = single.sample(RESOURCE, [Job(qc, (0, 1, 2))], shots)
+    (counts,) = single.sample(RESOURCE, [PreparedCircuit(qc, (0, 1, 2))], shots)
     assert sum(counts.values()) == shots
     assert set(counts) == {"000", "011", "100", "111"}
     expected = {"000": 0.4, "011": 0.4, "100": 0.1, "111": 0.1}
@@ -267,7 +267,7 @@ def test_shots_are_sampled_from_the_exact_distribution(single: TorchStatevectorB
         assert within_binomial(counts[key], shots, p), (key, counts)
     # quantum.seed makes the draws reproducible.
     again = TorchStatevectorBackend(config(seed=5), pilot="p")
-    assert again.sample(RESOURCE, [Job(qc, (0, 1, 2))], shots) == [counts]
+    assert again.sample(RESOURCE, [PreparedCircuit(qc, (0, 1, 2))], shots) == [counts]
 
 
 def test_native_qiskit_counts_and_refused_operations(single: TorchStatevectorBackend) -> None:

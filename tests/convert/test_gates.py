@@ -299,7 +299,7 @@ def test_load_gatedict_foreign_spellings(name: str) -> None:
 
 def test_braket_exact_keeps_the_order_of_measurement() -> None:
     """Probabilities over qubits measured out of order, one of them never acted on."""
-    from pilot.backends.base import Job
+    from pilot.backends.base import PreparedCircuit
     from pilot.backends.braket import BraketLocalBackend
     from pilot.config import parse_description
 
@@ -310,7 +310,7 @@ def test_braket_exact_keeps_the_order_of_measurement() -> None:
     body = QuantumCircuit(4)
     body.x(2)
     body.h(0)
-    (probs,) = backend.exact("braket_sv", [Job(body, (1, 2, 0, 3))])
+    (probs,) = backend.exact("braket_sv", [PreparedCircuit(body, (1, 2, 0, 3))])
     assert probs == pytest.approx({"0100": 0.5, "0110": 0.5})
 
 
