@@ -87,8 +87,8 @@ from qiskit import QuantumCircuit  # noqa: E402
 from qiskit.circuit import ParameterVector  # noqa: E402
 from qiskit.quantum_info import SparsePauliOp  # noqa: E402
 
-from pilot.backends.torch_sv import TorchCircuit, device_name  # noqa: E402
 from pilot.convert.observables import to_pauli_sums  # noqa: E402
+from pilot.sim.torch_statevector import TorchCircuit, device_name  # noqa: E402
 
 
 def ansatz(n: int, layers: int) -> QuantumCircuit:

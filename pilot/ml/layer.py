@@ -627,17 +627,20 @@ class QuantumLayer(nn.Module):
 
     def _compiled(self) -> Any:
         if self._torch_circuit is None:
-            from pilot.backends.torch_sv import TorchCircuit, as_pauli_sums
+            from pilot.backends.torch_sv import as_pauli_sums, library_errors
+            from pilot.sim.torch_statevector import TorchCircuit
 
             body = self.shift.template.remove_final_measurements(inplace=False)
             assert body is not None
-            self._torch_circuit = TorchCircuit(body, [*self.input_params, *self.weight_params])
+            with library_errors():
+                params = [*self.input_params, *self.weight_params]
+                self._torch_circuit = TorchCircuit(body, params)
             self._pauli_sums = as_pauli_sums(self.observables, body.num_qubits)
         return self._torch_circuit
 
     def _backprop(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """Expectation values ``(batch, O)`` with an autograd graph back to ``x`` and ``w``."""
-        from pilot.backends.torch_sv import precision_dtype
+        from pilot.backends.torch_sv import library_errors, precision_dtype
 
         started = time.perf_counter()
         compiled = self._compiled()
@@ -645,9 +648,10 @@ class QuantumLayer(nn.Module):
         theta = torch.cat(
             [x.to(device=w.device, dtype=dtype), w.to(dtype).expand(x.shape[0], -1)], dim=1
         )
-        values = compiled.expectations(
-            theta, self._pauli_sums, dtype=precision_dtype(self._backprop_precision(dtype))
-        )
+        with library_errors():
+            values = compiled.expectations(
+                theta, self._pauli_sums, dtype=precision_dtype(self._backprop_precision(dtype))
+            )
         self.last_forward = PassStats(
             circuits=x.shape[0], seconds=time.perf_counter() - started, method="backprop"
         )

@@ -20,24 +20,24 @@ from qiskit.circuit import Parameter, ParameterVector
 from qiskit.circuit.random import random_circuit
 from qiskit.quantum_info import SparsePauliOp
 
-import pilot.backends.torch_sv as torch_sv
+import pilot.sim.torch_statevector as torch_sv
 from pilot import ConfigError, PilotComputeService, QuantumTask
 from pilot.backends.base import PreparedCircuit
-from pilot.backends.torch_sv import (
-    BASIS_GATES,
-    ROTATION_GATES,
-    TorchCircuit,
-    TorchStatevectorBackend,
-    expectations,
-    pauli_expectations,
-    pilot_device,
-    rotation_coefficients,
-)
+from pilot.backends.torch_sv import TorchStatevectorBackend, expectations
 from pilot.config import parse_description
 from pilot.convert.observables import to_pauli_sums
 from pilot.errors import UnsupportedOperationError
 from pilot.ml import ParameterShiftCircuit, QuantumLayer
 from pilot.pilots.actor import QuantumWorker
+from pilot.sim.torch_statevector import (
+    BASIS_GATES,
+    ROTATION_GATES,
+    TorchCircuit,
+    UnsupportedInstruction,
+    pauli_expectations,
+    pilot_device,
+    rotation_coefficients,
+)
 from pilot.tasks import TaskSpec
 from tests.helpers import bell_qiskit, within_binomial
 
@@ -307,8 +307,8 @@ def test_native_qiskit_counts_and_refused_operations(single: TorchStatevectorBac
     mid.x(0)
     with pytest.raises(UnsupportedOperationError, match="'x after measure on qubit 0'"):
         run(mid)
-    with pytest.raises(UnsupportedOperationError, match="'reset' is not supported"):
-        TorchCircuit(reset.remove_final_measurements(inplace=False))
+    with pytest.raises(UnsupportedInstruction, match="'reset': torch_statevector simulates"):
+        TorchCircuit(reset.remove_final_measurements(inplace=False))  # the engine's own error
 
 
 # -- autograd -----------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Simulators that import nothing from ``pilot``: the torch statevector engine."""
