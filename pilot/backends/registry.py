@@ -27,6 +27,9 @@ class ExecutorSpec:
     aliases: tuple[str, ...] = ()
     #: I/O-bound (remote jobs): the actor serves several tasks at once.
     remote: bool = False
+    #: The ``quantum`` key that names its device (``"backends"``: a list of devices),
+    #: or ``None`` when it holds one fixed device.
+    device_key: str | None = None
 
 
 _SPECS = (
@@ -44,6 +47,7 @@ _SPECS = (
         "qiskit_ibm_runtime",
         "pip install 'qdreamer[ibm]'",
         "IBM fake devices (real calibration snapshots), noisy Aer simulation",
+        device_key="backends",
     ),
     ExecutorSpec(
         "ibm_runtime",
@@ -53,6 +57,7 @@ _SPECS = (
         "IBM Quantum Runtime SamplerV2 (quantum.local=true: local testing mode)",
         aliases=("ibmq", "ibm_quantum"),
         remote=True,
+        device_key="backends",
     ),
     ExecutorSpec(
         "pennylane_default",
@@ -60,6 +65,7 @@ _SPECS = (
         "pennylane",
         "pip install 'qdreamer[pennylane]'",
         "PennyLane default.qubit",
+        device_key="device",
     ),
     ExecutorSpec(
         "pennylane_lightning",
@@ -67,6 +73,7 @@ _SPECS = (
         "pennylane_lightning",
         "pip install 'qdreamer[pennylane]'",
         "PennyLane lightning.qubit",
+        device_key="device",
     ),
     ExecutorSpec(
         "torch_statevector",
@@ -82,6 +89,7 @@ _SPECS = (
         "braket.devices",
         "pip install 'qdreamer[braket]'",
         "Amazon Braket LocalSimulator",
+        device_key="device",
     ),
     ExecutorSpec(
         "braket_sv1",
@@ -114,6 +122,7 @@ _SPECS = (
         "pip install 'qdreamer[braket]'",
         "an Amazon Braket QPU named by quantum.braket_device_arn (AWS)",
         remote=True,
+        device_key="braket_device_arn",
     ),
 )
 

@@ -89,17 +89,6 @@ cx q[1],q[2];
 measure q -> c;
 """
 
-#: The description key a device named after ``executor:`` goes to (a list for
-#: executors holding several devices).
-_DEVICE_KEYS = {
-    "qiskit_fake": "backends",
-    "ibm_runtime": "backends",
-    "braket_local": "device",
-    "pennylane_default": "device",
-    "pennylane_lightning": "device",
-    "braket_qpu": "braket_device_arn",
-}
-
 _ADDRESS_HELP = (
     "Ray cluster to join (host:port, ray://host:port, or 'auto' for one started with "
     "`ray start` on this machine)."
@@ -226,7 +215,7 @@ def pilot_descriptions(executors: Sequence[str], cpus: float | None) -> list[dic
     Every executor's SDK is checked here, before Ray starts: a missing one is a
     ``MissingDependencyError`` with the install command.
     """
-    from pilot.backends.registry import check_installed, resolve_executor
+    from pilot.backends.registry import EXECUTORS, check_installed, resolve_executor
     from pilot.errors import ConfigError
 
     out: list[dict[str, Any]] = []
@@ -240,14 +229,15 @@ def pilot_descriptions(executors: Sequence[str], cpus: float | None) -> list[dic
         check_installed(spec)
         devices = [d.strip() for d in listed.split(",") if d.strip()]
         quantum: dict[str, Any] = {"executor": spec.name}
-        key = _DEVICE_KEYS.get(spec.name)
+        key = spec.device_key  # where a device named after ``executor:`` goes
         if spec.name == "qiskit_fake" and not devices:
             devices = list(DEFAULT_FAKE_DEVICES)
         if devices:
             if key is None:
                 raise typer.BadParameter(
                     f"executor {spec.name!r} takes no device list (got {listed!r}); "
-                    f"devices can be named for {', '.join(sorted(_DEVICE_KEYS))}",
+                    "devices can be named for "
+                    + ", ".join(sorted(s.name for s in EXECUTORS.values() if s.device_key)),
                     param_hint="'--executor'",
                 )
             if key != "backends" and len(devices) > 1:
