@@ -123,6 +123,8 @@ def environment_variables() -> set[str]:
     names: set[str] = set()
     for path in [*(ROOT / "pilot").rglob("*.py"), *(ROOT / "dreamer").rglob("*.py")]:
         module_name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        if path.name == "__main__.py":  # `python -m pilot.cli`: importing it runs the CLI
+            module_name = module_name.removesuffix(".__main__")
         try:
             module: Any = importlib.import_module(module_name.removesuffix(".__init__"))
         except ImportError:  # an optional extra (torch, matplotlib): literals still count
