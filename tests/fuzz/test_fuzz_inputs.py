@@ -49,6 +49,9 @@ from pilot.errors import CircuitError, ConfigError, PilotError, TaskFailedError
 from pilot.states import PilotState
 from tests.helpers import BELL_QASM, bell_qiskit
 
+#: ~20 s: hundreds of examples through a real service (quick tier: no).
+pytestmark = pytest.mark.slow
+
 #: Every documented error type (the tree drawn in ``pilot/errors.py``).
 DOCUMENTED: tuple[type[BaseException], ...] = tuple(
     obj
