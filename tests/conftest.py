@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+#: In CI (QDREAMER_REQUIRE_SLURM=1 or CI set) a run that leaves out any test fails.
+pytest_plugins = ["tests.ci_complete"]
+
 
 @pytest.fixture(scope="session")
 def fake_braket() -> Iterator[Any]:

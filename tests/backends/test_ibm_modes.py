@@ -122,6 +122,7 @@ def pcs(ray_session: None, workdir: Any) -> Iterator[Any]:
         yield service
 
 
+@pytest.mark.slow
 def test_session_mode_consecutive_tasks_share_one_session_until_cancel(pcs: Any) -> None:
     from pilot import QuantumTask
 
@@ -150,6 +151,7 @@ def test_session_mode_consecutive_tasks_share_one_session_until_cancel(pcs: Any)
     pcs.get_pilot("ibm-session-2").cancel()
 
 
+@pytest.mark.slow
 def test_batch_mode_a_sweep_runs_in_one_batch(pcs: Any) -> None:
     from pilot import QuantumTask
 
@@ -174,6 +176,7 @@ def test_batch_mode_a_sweep_runs_in_one_batch(pcs: Any) -> None:
     pilot.cancel()
 
 
+@pytest.mark.slow
 def test_job_mode_records_no_session(pcs: Any) -> None:
     from pilot import QuantumTask
 
@@ -298,6 +301,7 @@ def test_job_mode_opens_no_session_at_the_service(fake: FakeIBMQuantumPlatform) 
     assert fake.calls("CloseSession") == 0
 
 
+@pytest.mark.slow
 def test_cancelling_the_pilot_closes_its_session_at_the_service(
     pcs: Any, fake: FakeIBMQuantumPlatform
 ) -> None:

@@ -312,6 +312,7 @@ def _run_in(backend: IBMRuntimeBackend, ctx: JobContext, outcome: list[BaseExcep
         outcome.append(exc)
 
 
+@pytest.mark.slow
 def test_thirty_percent_transient_failures_are_retried_and_results_are_right(
     fake: FakeIBMQuantumPlatform, backend: IBMRuntimeBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -422,6 +423,7 @@ def pcs(ray_session: None, workdir: Any, _platform: FakeIBMQuantumPlatform) -> I
         yield service
 
 
+@pytest.mark.slow
 def test_bell_end_to_end_through_the_service(pcs: Any, fake: FakeIBMQuantumPlatform) -> None:
     from pilot import QuantumTask
     from tests.helpers import bell_qiskit
@@ -453,6 +455,7 @@ def test_cancel_task_cancels_the_remote_job(pcs: Any, fake: FakeIBMQuantumPlatfo
     assert raised_from(info.value, TaskCancelledError), repr(info.value)
 
 
+@pytest.mark.slow
 def test_task_timeout_cancels_the_remote_job(pcs: Any, fake: FakeIBMQuantumPlatform) -> None:
     from pilot import QuantumTask
     from tests.helpers import bell_qiskit

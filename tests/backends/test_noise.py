@@ -247,6 +247,7 @@ def pcs(ray_session: None, workdir: Any) -> Any:
         yield service
 
 
+@pytest.mark.slow
 def test_fidelity_objective_ranks_the_noisy_simulator_below_the_ideal_one(pcs: Any) -> None:
     from pilot import QuantumTask
     from pilot.cli.views import ranking_rows

@@ -388,6 +388,7 @@ def pcs(ray_session: None, workdir: Any) -> Any:
         yield service
 
 
+@pytest.mark.slow
 def test_pilot_runs_circuits_and_sweeps_through_the_service(pcs: Any) -> None:
     import ray
 

@@ -315,6 +315,7 @@ print(json.dumps([qiskit.source_format, after_qiskit, quantum_function.source_fo
 """
 
 
+@pytest.mark.slow
 def test_a_circuit_function_does_not_import_pennylane_unless_it_is_one() -> None:
     """Loading a Qiskit circuit function in a fresh process (a pilot's) leaves PennyLane
     unimported (seconds saved on the first task); a PennyLane quantum function that

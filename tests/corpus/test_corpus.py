@@ -51,6 +51,10 @@ from tests.corpus.corpus import CorpusCircuit, load_corpus
 from tests.corpus.dynamic import KNOWN
 from tests.helpers import task_spec, within_binomial
 
+#: ~4.5 min on 2 cores (186 circuits on 8 simulators, batches of 4000-20000 shots):
+#: left out of the quick tier, run in CI.
+pytestmark = pytest.mark.slow
+
 EXECUTORS: dict[str, dict[str, Any]] = {
     "qiskit_local": {"seed": 11},
     "qiskit_fake": {"backends": ["fake_manila"], "seed": 11},

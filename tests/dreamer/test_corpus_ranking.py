@@ -99,6 +99,7 @@ REGRET_SHOTS, REGRET_SEEDS = 2000, 2
 REGRET_BOUND = 0.015
 
 
+@pytest.mark.slow
 def test_regret_on_small_circuits() -> None:
     warnings.simplefilter("ignore", UserWarning)
     by_name = {c.name: c for c in CORPUS}

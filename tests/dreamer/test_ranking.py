@@ -147,6 +147,7 @@ def test_an_infeasible_resource_is_never_selected(
         assert set(info.value.rejections) == {r.key for r in ranked}
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(
     fleet=fleets(),

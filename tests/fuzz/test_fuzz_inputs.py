@@ -49,6 +49,9 @@ from pilot.errors import CircuitError, ConfigError, PilotError, TaskFailedError
 from pilot.states import PilotState
 from tests.helpers import BELL_QASM, bell_qiskit
 
+#: ~20 s: hundreds of examples through a real service (quick tier: no).
+pytestmark = pytest.mark.slow
+
 #: Every documented error type (the tree drawn in ``pilot/errors.py``).
 DOCUMENTED: tuple[type[BaseException], ...] = tuple(
     obj
@@ -217,18 +220,22 @@ def typo(word: str, draw: st.DrawFn) -> str:
 
 
 # ------------------------------------------------------------------ (a) descriptions
+#: Short start timeouts: a mutated reservation that others' capacity blocks fails with
+#: ``PilotStartError`` after waiting all of it (the same error after 2 s as after 60 s).
+#: A quantum pilot also starts its backend actor in that time (a fresh worker imports
+#: Qiskit: a few seconds on a loaded 2-core machine), hence 20 s; a classical pilot
+#: that fits is placed in milliseconds.
 QUANTUM_BASE = {
     "resource_type": "quantum",
     "cores_per_node": 0.1,
-    "start_timeout_seconds": 60,
+    "start_timeout_seconds": 20,
     "quantum": {"executor": "qiskit_local"},
 }
-#: (A short start timeout: a mutated reservation that others' capacity blocks fails soon.)
 CLASSICAL_BASE = {
     "resource_type": "classical",
     "cores_per_node": 0.1,
     "number_of_nodes": 1,
-    "start_timeout_seconds": 10,
+    "start_timeout_seconds": 2,
 }
 TOP_FIELDS = sorted(PilotDescription.model_fields)
 QUANTUM_FIELDS = sorted(QuantumConfig.model_fields)

@@ -57,6 +57,7 @@ def still_works(pcs: Any) -> None:
     assert set(r.counts) <= {"00", "11"}
 
 
+@pytest.mark.slow
 def test_unknown_executor_suggests_the_closest(pcs: Any) -> None:
     with pytest.raises(
         ConfigError, match=r"unknown executor 'braket_locl'.*did you mean 'braket_local'"
@@ -139,6 +140,7 @@ def test_more_shots_than_the_device_allows(pcs: Any) -> None:
     assert info.value.key == "shots"
 
 
+@pytest.mark.slow
 def test_oversized_requests_for_a_cloud_qpu_never_reach_the_provider(
     pcs: Any, fake_braket: Any
 ) -> None:

@@ -123,6 +123,7 @@ def test_every_command_help_shows_an_example(
     assert re.search(rf"Example: .*qdreamer {command}\b", out.stdout), out.stdout
 
 
+@pytest.mark.slow
 def test_bad_qasm_is_one_line_naming_the_line(offline_env: dict[str, str], files: Path) -> None:
     for args in (["run", "bad.qasm"], ["resources", "--circuit", "bad.qasm"]):
         line = error_line(cli(args, offline_env, files, rc=1))
@@ -245,6 +246,7 @@ def test_missing_matplotlib_is_a_missing_dependency(monkeypatch: pytest.MonkeyPa
 
 
 # ---------------------------------------------------------------- against the session's Ray
+@pytest.mark.slow
 def test_resources_json_ranks_the_ideal_simulator_first_for_fidelity(
     driver_env: dict[str, str], files: Path
 ) -> None:
@@ -262,6 +264,7 @@ def test_resources_json_ranks_the_ideal_simulator_first_for_fidelity(
     cluster_left_as_it_was()
 
 
+@pytest.mark.slow
 def test_resources_json_marks_a_too_wide_circuit_infeasible_with_the_reason(
     driver_env: dict[str, str], files: Path
 ) -> None:
@@ -276,6 +279,7 @@ def test_resources_json_marks_a_too_wide_circuit_infeasible_with_the_reason(
     cluster_left_as_it_was()
 
 
+@pytest.mark.slow
 def test_resources_table(driver_env: dict[str, str], files: Path) -> None:
     out = cli(["resources", "-e", "qiskit_local", "--objective", "speed"], driver_env, files)
     assert "QDREAMER ranking for ghz3 (3 qubits, 1000 shots), objective speed" in out.stdout
@@ -287,6 +291,7 @@ def test_resources_table(driver_env: dict[str, str], files: Path) -> None:
     cluster_left_as_it_was()
 
 
+@pytest.mark.slow
 def test_run_prints_counts_summing_to_shots(driver_env: dict[str, str], files: Path) -> None:
     out = cli(["run", "bell.qasm", "--shots", "1000", "--seed", "7"], driver_env, files)
     head = out.stdout.splitlines()[0]
@@ -298,6 +303,7 @@ def test_run_prints_counts_summing_to_shots(driver_env: dict[str, str], files: P
     cluster_left_as_it_was()
 
 
+@pytest.mark.slow
 def test_run_json_lets_qdreamer_choose(driver_env: dict[str, str], files: Path) -> None:
     args = ["run", "bell.qasm", "--shots", "500", "--json", "--objective", "fidelity"]
     args += ["-e", "qiskit_fake:fake_manila", "-e", "qiskit_local", "--cpus", "0.25"]
@@ -313,6 +319,7 @@ def test_run_json_lets_qdreamer_choose(driver_env: dict[str, str], files: Path) 
     cluster_left_as_it_was()
 
 
+@pytest.mark.slow
 def test_run_plot_writes_a_png(driver_env: dict[str, str], files: Path) -> None:
     args = ["run", "bell.qasm", "--shots", "200", "--json", "--plot", "bell.png"]
     data = json_out(cli(args, driver_env, files))
@@ -320,6 +327,7 @@ def test_run_plot_writes_a_png(driver_env: dict[str, str], files: Path) -> None:
     assert (files / "bell.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_pilots_lists_the_pilots_a_service_holds(
     driver_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -368,6 +376,7 @@ def test_pilots_lists_the_pilots_a_service_holds(
     cluster_left_as_it_was()
 
 
+@pytest.mark.slow
 def test_run_without_a_feasible_resource_is_one_line(
     driver_env: dict[str, str], files: Path
 ) -> None:

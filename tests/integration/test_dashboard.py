@@ -94,6 +94,7 @@ def double(x: int) -> int:
 METHODS = {"PilotActor.run", "PilotActor.run_window"}
 
 
+@pytest.mark.slow
 def test_pilots_and_tasks_are_listed_under_their_names(ray_dashboard: str, workdir: Any) -> None:
     suffix = uuid.uuid4().hex[:6]
     qname, cname = f"dsim{suffix}", f"dcpu{suffix}"

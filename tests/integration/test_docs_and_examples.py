@@ -60,6 +60,7 @@ def run_driver(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Co
     return out
 
 
+@pytest.mark.slow
 def test_readme_tour(driver_env: dict[str, str], tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     tour = readme.split("## A tour", 1)[1]
@@ -73,6 +74,7 @@ def test_readme_tour(driver_env: dict[str, str], tmp_path: Path) -> None:
     assert lines[1] in {"000", "111"}
 
 
+@pytest.mark.slow
 def test_readme_hybrid_programs(driver_env: dict[str, str], tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("### Hybrid programs", 1)[1]
@@ -89,6 +91,7 @@ def test_readme_hybrid_programs(driver_env: dict[str, str], tmp_path: Path) -> N
     assert values == pytest.approx([1, 1, 1, 0, 1, -1], abs=1e-9)
 
 
+@pytest.mark.slow
 def test_quickstart_example(driver_env: dict[str, str], tmp_path: Path) -> None:
     out = run_driver(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")], driver_env, tmp_path
@@ -99,6 +102,7 @@ def test_quickstart_example(driver_env: dict[str, str], tmp_path: Path) -> None:
     assert all(r[-1] == "1.000" for r in rows)  # GHZ: only 000 and 111
 
 
+@pytest.mark.slow
 def test_qdreamer_demo(driver_env: dict[str, str], tmp_path: Path) -> None:
     import json
 
@@ -449,6 +453,7 @@ def test_doc_cli_lines_name_real_options(page: str) -> None:
         assert not getattr(command, "commands", None), f"{where}: no subcommand"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", [p for p in PAGES if any(b.mode == "run" for b in doc_blocks(p))])
 def test_doc_page_runs(page: str, driver_env: dict[str, str], tmp_path: Path) -> None:
     """A page's run blocks execute as one driver on the session's Ray; each

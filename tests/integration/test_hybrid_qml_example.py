@@ -25,6 +25,7 @@ def load_example() -> ModuleType:
     return module
 
 
+@pytest.mark.slow
 def test_hybrid_classifier_reaches_90_percent(
     ray_session: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

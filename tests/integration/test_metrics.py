@@ -89,6 +89,7 @@ def pcs(ray_session: None, workdir: Any, fake_braket: Any) -> Any:
         yield service
 
 
+@pytest.mark.slow
 def test_tasks_selections_costs_and_status_calls_are_exported(pcs: Any, fake_braket: Any) -> None:
     suffix = uuid.uuid4().hex[:6]  # this run's series only (counters live as long as Ray)
     sim, sv1 = f"msim{suffix}", f"msv1{suffix}"

@@ -79,6 +79,7 @@ def scatter(fig: Any, gid: str) -> Any:
 
 
 # ---------------------------------------------------------------- QuantumResult.plot()
+@pytest.mark.slow
 def test_histogram_bars_are_the_counts(pcs: PilotComputeService) -> None:
     result = pcs.get_results(
         pcs.submit_quantum_task(QuantumTask(bell_qiskit(), shots=1000, pilot="aer"))
@@ -232,6 +233,7 @@ def is_png_with_content(path: Path) -> bool:
     return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and rgb.var() > 1e-3 and not_white > 0.01
 
 
+@pytest.mark.slow
 def test_cli_resources_plot_writes_a_png(ray_session: None, tmp_path: Path) -> None:
     import json
     import os

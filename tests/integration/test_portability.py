@@ -16,6 +16,9 @@ import pytest
 from pilot import PilotComputeService, QuantumTask
 from tests.helpers import bell_qiskit, within_binomial
 
+#: ~1 min: a pilot of every executor for the module, 183 runs through them (quick tier: no).
+pytestmark = pytest.mark.slow
+
 SHOTS = 2000
 
 EXECUTORS: dict[str, dict[str, Any]] = {

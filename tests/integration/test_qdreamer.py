@@ -82,6 +82,7 @@ def clean_fake(fake_braket: Any) -> Any:
     fake_braket.reset()
 
 
+@pytest.mark.slow
 def test_fidelity_picks_a_device_within_002_of_the_best_by_noisy_simulation(pcs: Any) -> None:
     q = pcs.initialize_dreamer(objective="fidelity", providers=["ibm-fake"])
     task = QuantumTask(ghz(4), shots=4000)

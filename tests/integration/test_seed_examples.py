@@ -69,6 +69,7 @@ def braket_circuit() -> Any:
     return circuit
 
 
+@pytest.mark.slow
 def test_seed_001_examples_as_written_in_one_driver(ray_session: None) -> None:
     assert ray.cluster_resources()["CPU"] == 2
     # Create quantum pilot
@@ -296,6 +297,7 @@ LOCAL_EXECUTORS: list[dict[str, Any]] = [
 ]
 
 
+@pytest.mark.slow
 def test_one_default_pilot_per_local_executor_and_a_plain_ray_task(
     ray_session: None, tmp_path: Any
 ) -> None:

@@ -81,6 +81,7 @@ def test_cost_hamiltonian_diagonal_is_the_cut_of_each_counts_key(qaoa: ModuleTyp
     assert qaoa.bits_of_key("000001", n) == (1, 0, 0, 0, 0, 0)
 
 
+@pytest.mark.slow
 def test_vqe_reaches_the_exact_ground_energy(ray_session: None, vqe: ModuleType) -> None:
     out = vqe.main(["--shots", "1000000"])
     assert out["exact_energy"] == pytest.approx(H2_ELECTRONIC, abs=1e-9)
@@ -97,6 +98,7 @@ def test_vqe_reaches_the_exact_ground_energy(ray_session: None, vqe: ModuleType)
     assert ray.is_initialized() and ray.cluster_resources().get("CPU") == 2
 
 
+@pytest.mark.slow
 def test_qaoa_samples_the_brute_force_maxcut(ray_session: None, qaoa: ModuleType) -> None:
     out = qaoa.main([])
     assert out["optimum"] == 8

@@ -283,6 +283,7 @@ def test_dry_run_prints_the_pure_functions_script(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [tmp_path / "drv.py"]  # nothing written
 
 
+@pytest.mark.slow
 def test_every_slurm_command_has_help_with_an_example(tmp_path: Path) -> None:
     for command in ("submit", "status", "cancel"):
         out = cli(["slurm", command, "--help"], tmp_path)
@@ -290,6 +291,7 @@ def test_every_slurm_command_has_help_with_an_example(tmp_path: Path) -> None:
     assert "--json" in cli(["slurm", "status", "--help"], tmp_path).stdout
 
 
+@pytest.mark.slow
 def test_slurm_cli_errors_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "drv.py").write_text("print('hi')\n")
     line = error_line(cli(["slurm", "submit", "missing.py", "--dry-run"], tmp_path, rc=2))

@@ -28,6 +28,7 @@ def pcs(ray_session: None, workdir: Any) -> Any:
         yield service
 
 
+@pytest.mark.slow
 def test_a_burst_of_single_submissions_shares_actor_calls(pcs: Any) -> None:
     tasks = [QuantumTask(basis(i % 1024), shots=16) for i in range(600)]
     refs = [pcs.submit_quantum_task(task) for task in tasks]
@@ -86,6 +87,7 @@ def slow_circuit(seconds: float) -> Any:
     return basis(1)
 
 
+@pytest.mark.slow
 def test_cancelling_a_task_of_a_window_cancels_only_it(pcs: Any) -> None:
     busy = pcs.submit_quantum_task(QuantumTask(slow_circuit, args=(2.0,)))  # holds the pilot
     refs = [pcs.submit_quantum_task(QuantumTask(basis(i), shots=8)) for i in range(10)]
@@ -110,6 +112,7 @@ def test_a_circuit_changed_after_submission_runs_as_it_was_submitted(pcs: Any) -
     assert [r.counts for r in results] == [{"0": 50}, {"0": 50}, {"1": 50}]
 
 
+@pytest.mark.slow
 def test_a_pilot_actor_killed_with_windows_in_flight_loses_nothing(
     ray_session: None, tmp_path: Any
 ) -> None:

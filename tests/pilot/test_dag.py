@@ -49,6 +49,7 @@ def execute(dag: Any, *args: Any) -> Any:
 
 
 # ------------------------------------------------------------------ refs both ways
+@pytest.mark.slow
 def test_seed_001_workflow_has_real_data_dependencies(pcs: Any) -> None:
     import ray
 
@@ -91,6 +92,7 @@ def test_dag_runs_classical_quantum_classical(pcs: Any) -> None:
     assert ray.get(execute(dag, 0.0)) == {"key": "00", "chosen": "aer_simulator"}
 
 
+@pytest.mark.slow
 def test_quantum_node_is_placed_when_the_dag_executes(pcs: Any) -> None:
     """The DAG is built before its pilot exists: selection happens at execution time."""
     import ray
@@ -208,6 +210,7 @@ def test_cancelling_the_final_ref_cancels_unneeded_upstream_work(pcs: Any) -> No
     ) == {"00": 10}
 
 
+@pytest.mark.slow
 def test_cancelling_keeps_upstream_work_others_need(pcs: Any) -> None:
     import ray
 

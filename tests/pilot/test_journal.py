@@ -1146,6 +1146,7 @@ print(json.dumps(hashes))
 """
 
 
+@pytest.mark.slow
 def test_hashes_are_stable_across_processes(tmp_path: Path) -> None:
     script = tmp_path / "hash_cases.py"
     script.write_text(_HASH_SCRIPT)

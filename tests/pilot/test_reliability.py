@@ -38,6 +38,7 @@ def clean_fake(fake_braket: Any) -> Any:
 
 
 # ------------------------------------------------------------------ pilot loss
+@pytest.mark.slow
 def test_killed_pilot_actor_loses_no_task(ray_session: None, workdir: Any) -> None:
     """1,000 tasks in flight over two pilots; one pilot's actor is killed: every task
     completes exactly once, correctly; the dead pilot is FAILED and no longer chosen."""
@@ -76,6 +77,7 @@ def test_killed_pilot_actor_loses_no_task(ray_session: None, workdir: Any) -> No
         assert after.pilot == "b" and sum(after.counts.values()) == 50
 
 
+@pytest.mark.slow
 def test_pilot_actor_killed_by_a_signal_restarts_when_configured(
     ray_session: None, workdir: Any
 ) -> None:
@@ -107,6 +109,7 @@ def slow_bell(seconds: float) -> Any:
     return bell_qiskit()
 
 
+@pytest.mark.slow
 def test_timeout_on_a_local_simulator(ray_session: None, workdir: Any) -> None:
     with PilotComputeService(working_directory=workdir / "timeout") as pcs:
         pcs.create_pilot(
@@ -126,6 +129,7 @@ def test_timeout_on_a_local_simulator(ray_session: None, workdir: Any) -> None:
         assert sum(ok.counts.values()) == 20
 
 
+@pytest.mark.slow
 def test_cancelling_one_task_of_a_chunk_leaves_the_others(ray_session: None, workdir: Any) -> None:
     """submit_quantum_tasks sends chunks as one actor call: cancelling one of its tasks
     must not cancel the rest (ray.cancel would)."""
@@ -164,6 +168,7 @@ def _wait_for(predicate: Any, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_cancel_task_cancels_the_braket_quantum_task(
     ray_session: None, workdir: Any, clean_fake: Any
 ) -> None:
@@ -181,6 +186,7 @@ def test_cancel_task_cancels_the_braket_quantum_task(
         assert clean_fake.task(arn).status in ("CANCELLING", "CANCELLED")
 
 
+@pytest.mark.slow
 def test_timeout_cancels_the_braket_quantum_task(
     ray_session: None, workdir: Any, clean_fake: Any
 ) -> None:
@@ -197,6 +203,7 @@ def test_timeout_cancels_the_braket_quantum_task(
 
 
 # ------------------------------------------------------------------ flaky providers
+@pytest.mark.slow
 def test_transient_errors_on_30_percent_of_calls(
     ray_session: None, workdir: Any, clean_fake: Any
 ) -> None:
@@ -213,6 +220,7 @@ def test_transient_errors_on_30_percent_of_calls(
     assert len(clean_fake.tasks) == 16  # none created twice
 
 
+@pytest.mark.slow
 def test_permanently_failing_provider_fails_over_and_is_held_offline(
     ray_session: None, workdir: Any, clean_fake: Any
 ) -> None:
@@ -262,6 +270,7 @@ def labelled_bell(label: int, shots_hint: int) -> Any:
     return bell_qiskit()
 
 
+@pytest.mark.slow
 def test_batch_tasks_failing_over_inside_their_pilot_keep_their_arguments(
     ray_session: None, workdir: Any, clean_fake: Any
 ) -> None:

@@ -33,6 +33,7 @@ def _service(workdir: Path) -> PilotComputeService:
     return pcs
 
 
+@pytest.mark.slow
 def test_report_and_metrics_file_count_every_attempt(
     ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -79,6 +80,7 @@ def test_report_and_metrics_file_count_every_attempt(
             assert float(row["queue_seconds"]) >= 0 and float(row["run_seconds"]) >= 0
 
 
+@pytest.mark.slow
 def test_progress_bar_when_asked_and_silent_otherwise(
     ray_session: None, tmp_path: Path, capsys: Any
 ) -> None:

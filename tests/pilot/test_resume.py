@@ -84,6 +84,7 @@ def done_in_journal(journal: Path) -> set[str]:
     return {r[0] for r in rows}
 
 
+@pytest.mark.slow
 def test_killed_driver_resumes_without_running_finished_circuits_again(
     ray_session: None, tmp_path: Path
 ) -> None:
@@ -203,6 +204,7 @@ def jobs_in_journal(journal: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_resumed_driver_reattaches_to_remote_jobs_instead_of_paying_twice(
     ray_session: None, tmp_path: Path, fake_braket: Any
 ) -> None:
@@ -270,6 +272,7 @@ def _big(log: str) -> Any:
     return np.ones(300_000)  # 2.4 MB: more than the journal keeps
 
 
+@pytest.mark.slow
 def test_resume_returns_journaled_classical_results_and_their_quantum_consumers(
     ray_session: None, tmp_path: Path
 ) -> None:

@@ -282,6 +282,7 @@ def test_plain_ray_tasks_without_classical_pilots(ray_session: None, tmp_path: A
             svc.submit_task(sum, [1], resources={"num_gpus": 1})
 
 
+@pytest.mark.slow
 def test_service_starts_and_stops_its_own_ray_in_a_fresh_process(tmp_path: Any) -> None:
     """Run in a subprocess: the embedded default starts Ray, binds its dashboard to loopback."""
     import subprocess

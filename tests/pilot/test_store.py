@@ -230,6 +230,7 @@ def test_thousand_results_are_listed_back_across_pages(
 # --------------------------------------------------------------------------- background writing
 
 
+@pytest.mark.slow
 def test_put_does_not_wait_for_a_slow_server(
     s3: MotoS3, bucket: str, real_results: list[QuantumResult]
 ) -> None:

@@ -387,6 +387,7 @@ def pcs(ray_session: None, workdir: Any) -> Any:
         yield service
 
 
+@pytest.mark.slow
 def test_bell_and_ghz_count_only_all_zeros_and_all_ones(pcs: Any) -> None:
     refs = [
         pcs.submit_quantum_task(QuantumTask(t.circuit, shots=500, pilot="aer"))

@@ -360,6 +360,7 @@ def hybrid_layer(pcs: Any, shots: int | None = None, seed: int = 7) -> QuantumLa
     )
 
 
+@pytest.mark.slow
 def test_layer_values_and_gradients_match_pennylane(pcs: Any) -> None:
     layer = hybrid_layer(pcs)
     xs = np.random.default_rng(1).uniform(-math.pi, math.pi, (5, N_QUBITS))

@@ -315,6 +315,7 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[Logs]:
         root.removeHandler(handler)
 
 
+@pytest.mark.slow
 def test_a_planted_secret_reaches_no_output_channel(
     ray_session: None,
     fake_braket: Any,
