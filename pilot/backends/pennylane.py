@@ -72,6 +72,23 @@ def _analytic(tape: Any) -> Any:
 DEFERRED_WIRES = 20
 
 
+def _mcm_method(tape: Any) -> str | None:
+    """How a PennyLane tape's mid-circuit measurements are simulated: ``"deferred"``
+    (one extra wire each, one simulation for all shots) while the widened circuit
+    stays within :data:`DEFERRED_WIRES`; else PennyLane's own choice (``None``), which
+    for shots is one simulation per shot.  Postselecting tapes keep PennyLane's
+    choice too: one-shot drops the shots that fail the postselection, deferred does
+    not, and the user chose those semantics by writing the tape."""
+    from pennylane.ops import MidMeasure
+
+    mids = [op for op in tape.operations if isinstance(op, MidMeasure)]
+    if not mids or tape.shots.total_shots is None:
+        return None  # no mid-circuit measurement, or exact: PennyLane defers already
+    if any(op.postselect is not None for op in mids):
+        return None
+    return "deferred" if len(tape.wires) + len(mids) <= DEFERRED_WIRES else None
+
+
 def _over_clbits(dist: dict[str, Any], written: list[int], num_clbits: int) -> dict[str, Any]:
     """Keys over the clbits ``written`` (in that order) -> keys over every clbit (0 first)."""
     out: dict[str, Any] = {}
@@ -173,7 +190,14 @@ class PennyLaneBackend(QuantumBackend):
         self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None
     ) -> list[NativeOutput]:
         tapes = [_analytic(t) if shots is None else t.copy(shots=shots) for t in circuits]
-        results = self._execute(tapes)
+        # Tapes with mid-circuit measurements run as one group per method (see _mcm_method).
+        groups: dict[str | None, list[int]] = {}
+        for i, tape in enumerate(tapes):
+            groups.setdefault(_mcm_method(tape), []).append(i)
+        results: list[Any] = [None] * len(tapes)
+        for method, idx in groups.items():
+            for i, result in zip(idx, self._execute([tapes[i] for i in idx], method), strict=True):
+                results[i] = result
         return [self._native_output(t, r) for t, r in zip(tapes, results, strict=True)]
 
     def _native_output(self, tape: Any, result: Any) -> NativeOutput:
