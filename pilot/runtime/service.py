@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ray
 
@@ -45,9 +45,6 @@ from pilot.runtime.waiting import Waiting
 from pilot.selection import QDreamer
 from pilot.states import RecordKind
 from pilot.tasks import QuantumTask, TaskSpec
-
-if TYPE_CHECKING:
-    from pilot.journal.bucket import ResultStore
 
 logger = logging.getLogger(__name__)
 
