@@ -214,9 +214,16 @@ def pilot_resource(pilot: str) -> str:
     return f"pilot:{pilot}"
 
 
-#: Shell expression for a job's first port: a block of 1,000 ports per job
-#: (pilot and driver jobs alike), so jobs sharing a node never share a block.
-PORT_BASE_EXPR = "$(( 20000 + (SLURM_JOB_ID % 40) * 1000 ))"
+#: Shell expression for a job's first port: a block of 1,000 ports per job (pilot and
+#: driver jobs alike), so jobs sharing a node do not share a block.  Every block lies
+#: in 20000-31999: below Linux's ephemeral range (32768-60999 by default), where the
+#: kernel hands out the source ports of outgoing connections, so a Ray port fixed
+#: there can be taken by any process's connection first (seen: the GCS of a job
+#: whose block started at 34000 failed with "address already in use").  Ray's own
+#: default worker ports (10002-19999) lie below the blocks.
+PORT_BASE_EXPR = "$(( 20000 + (SLURM_JOB_ID % 12) * 1000 ))"
+#: The first port of the ephemeral range on Linux by default; no block reaches it.
+EPHEMERAL_PORTS_START = 32768
 
 #: Units of the pilot resource each node advertises (work asks for a sliver).
 RESOURCE_UNITS = 10_000

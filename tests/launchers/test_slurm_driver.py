@@ -27,7 +27,7 @@ from pilot.batch.slurm import (
     driver_script,
     driver_state,
 )
-from pilot.launchers.slurm import SlurmJob, job_script
+from pilot.launchers.slurm import PORT_BASE_EXPR, SlurmJob, job_script
 from pilot.states import PilotState
 from tests.helpers import cli_error_line, run_cli
 
@@ -430,7 +430,13 @@ def test_driver_job_runs_on_its_own_ray_cluster(tmp_path: Path, scancel_at_end: 
 
     printed = json.loads(Path(final["stdout"]).read_text().strip().splitlines()[-1])
     # The driver joined the Ray head started inside its job (the job's port block) ...
-    port = 20000 + (int(job_id) % 40) * 1000 + 6
+    base = subprocess.run(
+        ["bash", "-c", f"SLURM_JOB_ID={int(job_id)}; echo {PORT_BASE_EXPR}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    port = int(base) + 6
     assert printed["gcs"] == printed["ray_address"]
     assert printed["gcs"].endswith(f":{port}")
     if ray.is_initialized():

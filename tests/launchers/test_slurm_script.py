@@ -111,7 +111,7 @@ def test_each_job_has_its_own_temp_dir_and_port_range() -> None:
     assert 'ln -sfn "${ray_tmp}" "${node_dir}/ray"' in script
     assert 'export RAY_TMPDIR="${ray_tmp}"' in script
     assert '--temp-dir="${ray_tmp}"' in script
-    assert "export QDREAMER_PORT_BASE=$(( 20000 + (SLURM_JOB_ID % 40) * 1000 ))" in script
+    assert "export QDREAMER_PORT_BASE=$(( 20000 + (SLURM_JOB_ID % 12) * 1000 ))" in script
     for flag in (
         "--node-manager-port=$((p))",
         "--object-manager-port=$((p + 1))",
@@ -301,3 +301,21 @@ def test_partition_and_time_set_in_scheduler_script_commands_are_checked(
     check_walltime(
         job(walltime_minutes=10**5, scheduler_script_commands=("#SBATCH --time=00:20:00",))
     )
+
+
+def test_port_blocks_stay_below_the_ephemeral_range() -> None:
+    """Every job's 1,000-port block lies below the ports the kernel gives outgoing
+    connections (a fixed Ray port there can already be taken), and neighbouring job
+    ids get different blocks."""
+    import re
+
+    from pilot.launchers.slurm import EPHEMERAL_PORTS_START, PORT_BASE_EXPR
+
+    m = re.fullmatch(r"\$\(\( (\d+) \+ \(SLURM_JOB_ID % (\d+)\) \* 1000 \)\)", PORT_BASE_EXPR)
+    assert m is not None, PORT_BASE_EXPR
+    first, blocks = int(m[1]), int(m[2])
+    bases = {first + (job_id % blocks) * 1000 for job_id in range(10_000)}
+    assert min(bases) >= 20000 and max(bases) + 999 < EPHEMERAL_PORTS_START
+    assert len({first + (j % blocks) * 1000 for j in range(100, 100 + blocks)}) == blocks
+    script = job_script(SlurmJob(pilot="p", working_directory="/w", ray_address="h:1"))
+    assert f"export QDREAMER_PORT_BASE={PORT_BASE_EXPR}" in script.replace("$$", "$")
