@@ -20,12 +20,16 @@ class PilotRegistry:
         self.pilots: dict[str, Pilot] = {}
         self.quantum: dict[str, QuantumPilot] = {}
 
+    def check_free(self, name: str) -> None:
+        """``ConfigError`` if a pilot is already called ``name``."""
+        if name in self.pilots:
+            raise ConfigError(
+                f"a pilot named {name!r} already exists; choose another name", key="name"
+            )
+
     def add(self, pilot: Pilot) -> None:
         """Register ``pilot`` and start it; a pilot that fails to start is forgotten."""
-        if pilot.name in self.pilots:
-            raise ConfigError(
-                f"a pilot named {pilot.name!r} already exists; choose another name", key="name"
-            )
+        self.check_free(pilot.name)
         self.pilots[pilot.name] = pilot
         try:
             pilot.start()
@@ -34,9 +38,6 @@ class PilotRegistry:
             raise
         if isinstance(pilot, QuantumPilot):
             self.quantum[pilot.name] = pilot
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.pilots
 
     def new_name(self, config: Any) -> str:
         """``<executor>-<n>`` (or ``classical-<n>``), the first not taken."""

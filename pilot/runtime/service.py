@@ -19,7 +19,6 @@ from pilot.errors import (
     JournalCorruptError,
     JournalError,
     PilotError,
-    SchedulingError,
     ServiceClosedError,
 )
 from pilot.journal.bucket import ResultStore, parse_url
@@ -261,10 +260,7 @@ class PilotComputeService:
             config = config.model_copy(
                 update={"working_directory": str(self.working_directory / "pilots" / name)}
             )
-        if name in self._registry:
-            raise ConfigError(
-                f"a pilot named {name!r} already exists; choose another name", key="name"
-            )
+        self._registry.check_free(name)  # before anything is checked or started
         if config.quantum is not None:
             check_installed(resolve_executor(config.quantum.executor))
         launcher = launcher_for(config.resource)
@@ -435,16 +431,6 @@ class PilotComputeService:
 
         rec.actor.cancel_remote.options(concurrency_group=PilotActor.CONTROL).remote([rec.task_id])
         return rec.batched
-
-    def _check_memory(self, memory: int) -> None:
-        largest = max(
-            (n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")), default=0
-        )
-        if memory > largest:
-            raise SchedulingError(
-                f"resource_config.memory={memory} bytes is more than any node of the Ray "
-                f"cluster has ({largest:.0f} bytes)"
-            )
 
     # ------------------------------------------------------------ classical tasks
     def submit_task(

@@ -151,16 +151,7 @@ class Submission:
         return loaded
 
     def quantum_task(self, quantum_task: QuantumTask) -> Any:
-        """Run ``quantum_task`` on a quantum pilot; returns an ObjectRef of a ``QuantumResult``.
-
-        The ref works with ``ray.get``/``ray.wait`` and as an argument of other
-        Ray tasks.  Selection and input errors are raised here, at once;
-        errors while running are raised by ``get_results`` (or ``ray.get``).
-
-        A sweep (``QuantumTask(..., parameter_values=[...])``) returns a list
-        of ObjectRefs, one per parameter set, in order: see
-        :meth:`submit_quantum_tasks` for how it is batched.
-        """
+        """``PilotComputeService.submit_quantum_task`` (documented there)."""
         pilot, spec = self._prepare(quantum_task)
         if quantum_task.parameter_values is not None:
             rows, known = self._resume.quantum(quantum_task, self._sweep(quantum_task, pilot, spec))
@@ -196,15 +187,7 @@ class Submission:
     def quantum_tasks(
         self, quantum_tasks: Sequence[QuantumTask], *, chunk_size: int | None = None
     ) -> list[Any]:
-        """Submit many tasks at once; one ObjectRef per task, in order (a list of refs
-        for a sweep).
-
-        Tasks are grouped per pilot and sent to its actors in chunks, each run
-        by the backend in as few SDK calls as possible (Aer runs a chunk as one
-        job, Braket a ``run_batch``).  A sweep's parameter sets are spread over
-        every pilot holding the chosen resource.  A failing task fails only
-        its own ref.
-        """
+        """``PilotComputeService.submit_quantum_tasks`` (documented there)."""
         prepared: list[tuple[QuantumPilot, TaskSpec]] = []
         spans: list[tuple[int, int, bool]] = []
         known: dict[int, Any] = {}
@@ -359,7 +342,8 @@ class Submission:
         res: dict[str, Any],
         task_id: str | None = None,
     ) -> Any:
-        """:meth:`submit_task`; ``task_id`` given: a resubmission (not journaled again)."""
+        """``PilotComputeService.submit_task``; ``task_id`` given: a resubmission (not
+        journaled again)."""
         for key in res:
             if key not in TASK_RESOURCE_KEYS:
                 raise ConfigError(

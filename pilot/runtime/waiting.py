@@ -38,11 +38,7 @@ class Waiting:
     def wait_tasks(
         self, refs: Sequence[Any], timeout: float | None = None, *, progress: bool | None = None
     ) -> tuple[list[Any], list[Any]]:
-        """Wait until every ref is ready or ``timeout`` passes; returns ``(ready, not_ready)``.
-
-        ``progress``: show a progress bar (default: when waiting for several
-        tasks in a terminal or notebook; see :mod:`pilot.observe.progress`).
-        """
+        """``PilotComputeService.wait_tasks`` (documented there)."""
         refs = list(refs)
         if not refs:
             return [], []
@@ -99,14 +95,7 @@ class Waiting:
         *,
         progress: bool | None = None,
     ) -> Any:
-        """Results of ``refs`` (a ref or a list), in order.
-
-        A task that failed raises ``TaskFailedError`` naming it, chained to the
-        original exception (with the worker's traceback); with
-        ``return_exceptions=True`` the ``TaskFailedError`` is returned in its
-        place.  ``timeout`` (seconds) bounds the wait: ``TaskTimeoutError``.
-        ``progress``: as for :meth:`wait_tasks`.
-        """
+        """``PilotComputeService.get_results`` (documented there)."""
         single = isinstance(refs, ray.ObjectRef)
         lst = [refs] if single else list(refs)
         self._flush()  # windows still gathering tasks go now
