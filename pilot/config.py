@@ -227,7 +227,18 @@ def _check_user_file(path: Path, user: dict[str, Any], defaults: dict[str, Any])
                 f"got {type(table).__name__}",
                 key=f"executors.{name}",
             )
-        tables.append((f"executors.{name}", table, _field_names(QuantumConfig)))
+        takes = EXECUTORS[name].takes
+        tables.append(
+            (
+                f"executors.{name}",
+                table,
+                {
+                    k
+                    for k in _field_names(QuantumConfig)
+                    if takes(k) or (k == "token" and takes("ibmqx_token"))
+                },
+            )
+        )
     for prefix, entries, names in tables:
         for key in entries:
             if key not in names:
@@ -382,7 +393,10 @@ def parse_description(description: Any) -> PilotDescription:
                 key="quantum.executor",
             )
         spec = resolve_executor(quantum["executor"])  # raises ConfigError with a suggestion
-        merged["quantum"] = {**conf["quantum"], **conf["executors"].get(spec.name, {}), **quantum}
+        # [quantum] holds defaults for every executor: each takes the keys it knows
+        # ([executors.<name>] and the description are checked key by key).
+        shared = {k: v for k, v in conf["quantum"].items() if spec.takes(k)}
+        merged["quantum"] = {**shared, **conf["executors"].get(spec.name, {}), **quantum}
         if merged["quantum"].get("backends") == []:
             merged["quantum"]["backends"] = None
     if merged.get("resource_type") == "classical" and quantum is not None:
@@ -448,7 +462,7 @@ def _config_error(exc: ValidationError) -> ConfigError:
         )
     cause = err.get("ctx", {}).get("error")
     if isinstance(cause, ConfigError):  # a validator's own error: already says what to do
-        return ConfigError(str(cause), key=key, suggestion=cause.suggestion)
+        return ConfigError(str(cause), key=cause.key or key, suggestion=cause.suggestion)
     msg = err["msg"].removeprefix("Value error, ")
     return ConfigError(f"{key}: {msg} (got {err.get('input')!r})", key=key)
 

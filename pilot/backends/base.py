@@ -111,12 +111,12 @@ class QuantumBackend(ABC):
 
     @abstractmethod
     def sample(
-        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
-        """Run portable jobs; counts keyed by ordered bit strings."""
+        """Run prepared circuits; counts keyed by ordered bit strings."""
 
     def exact(
-        self, resource: str, jobs: Sequence[PreparedCircuit], layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], layout: Layout = None
     ) -> list[dict[str, float]]:
         """Exact probabilities keyed by ordered bit strings."""
         raise UnsupportedOperationError(

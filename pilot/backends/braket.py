@@ -97,15 +97,16 @@ class _BraketBase(QuantumBackend):
         return [_result_output(r, c) for r, c in zip(results, circuits, strict=True)]
 
     def sample(
-        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
         circuits = [
-            to_braket(job.body, job.measured, backend=f"{self.executor} {resource}") for job in jobs
+            to_braket(pc.body, pc.measured, backend=f"{self.executor} {resource}")
+            for pc in prepared
         ]
         out = []
-        for job, result in zip(jobs, self._run_many(circuits, shots), strict=True):
+        for pc, result in zip(prepared, self._run_many(circuits, shots), strict=True):
             order = [int(q) for q in result.measured_qubits]
-            index = [order.index(q) for q in job.measured]
+            index = [order.index(q) for q in pc.measured]
             counts: dict[str, int] = {}
             for key, value in result.measurement_counts.items():
                 k = "".join(key[i] for i in index)
@@ -114,22 +115,22 @@ class _BraketBase(QuantumBackend):
         return out
 
     def exact(
-        self, resource: str, jobs: Sequence[PreparedCircuit], layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], layout: Layout = None
     ) -> list[dict[str, float]]:
         if not self._caps.supports_exact:
-            return super().exact(resource, jobs)
+            return super().exact(resource, prepared)
         import numpy as np
 
         circuits = [
-            to_braket(job.body, job.measured, exact=True, backend=f"{self.executor} {resource}")
-            for job in jobs
+            to_braket(pc.body, pc.measured, exact=True, backend=f"{self.executor} {resource}")
+            for pc in prepared
         ]
         out = []
-        for job, result in zip(jobs, self._run_many(circuits, 0), strict=True):
+        for pc, result in zip(prepared, self._run_many(circuits, 0), strict=True):
             probs = np.asarray(result.values[0], dtype=float).ravel()
-            width = len(job.measured)
-            ascending = sorted(job.measured)  # the order to_braket asks for
-            index = [ascending.index(q) for q in job.measured]
+            width = len(pc.measured)
+            ascending = sorted(pc.measured)  # the order to_braket asks for
+            index = [ascending.index(q) for q in pc.measured]
             dist: dict[str, float] = {}
             for i, p in enumerate(probs):
                 if p > 1e-15:

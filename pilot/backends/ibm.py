@@ -649,16 +649,16 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
         return [{k[::-1]: int(v) for k, v in pub.join_data().get_counts().items()} for pub in pubs]
 
     def sample(
-        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
-        circuits = [measured_circuit(j.body, j.measured) for j in jobs]
+        circuits = [measured_circuit(j.body, j.measured) for j in prepared]
         pubs, _ = self._sample(resource, circuits, shots, layout)
         return [
             {
-                bits_from_qiskit_key(k, len(job.measured)): v
+                bits_from_qiskit_key(k, len(pc.measured)): v
                 for k, v in pub.join_data().get_counts().items()
             }
-            for pub, job in zip(pubs, jobs, strict=True)
+            for pub, pc in zip(pubs, prepared, strict=True)
         ]
 
 

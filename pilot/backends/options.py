@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from pilot.backends.fake_devices import device_name
-from pilot.backends.registry import resolve_executor
+from pilot.backends.registry import COMMON_OPTIONS, executors_taking, resolve_executor
+from pilot.errors import ConfigError
 from pilot.redaction import remember
 
 
@@ -236,6 +237,26 @@ class QuantumConfig(Strict):
                 "[executors.qiskit_local.noise])"
             )
         return value
+
+    @model_validator(mode="after")
+    def _keys_of_this_executor(self) -> QuantumConfig:
+        """Each executor takes its own keys (its ``ExecutorSpec.options``): a Braket
+        key on an Aer pilot is an error that names where the key belongs, not a
+        setting silently dropped."""
+        spec = resolve_executor(self.executor)
+        for key in sorted(self.model_fields_set):
+            if spec.takes(key):
+                continue
+            owners = executors_taking(key)
+            shown = "quantum.token" if key == "ibmqx_token" else f"quantum.{key}"
+            takes = sorted(set(spec.options) | set(COMMON_OPTIONS) - {"executor"})
+            raise ConfigError(
+                f"{shown}: executor {spec.name!r} takes no such key; it is for "
+                f"{', '.join(repr(o) for o in owners)}. Remove it (in a config file, put it "
+                f"under [executors.{owners[0]}]); {spec.name!r} takes {', '.join(takes)}",
+                key=shown,
+            )
+        return self
 
     @property
     def token(self) -> str | None:

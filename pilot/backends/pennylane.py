@@ -222,30 +222,30 @@ class PennyLaneBackend(QuantumBackend):
         return out
 
     def sample(
-        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
         import pennylane as qml
 
         tapes = [
             qml.tape.QuantumScript(
-                to_pennylane_ops(job.body, self.device_name),
-                [qml.counts(wires=list(job.measured))],
+                to_pennylane_ops(pc.body, self.device_name),
+                [qml.counts(wires=list(pc.measured))],
                 shots=shots,
             )
-            for job in jobs
+            for pc in prepared
         ]
         return [{_bitstring(k): int(v) for k, v in r.items()} for r in self._execute(tapes)]
 
     def exact(
-        self, resource: str, jobs: Sequence[PreparedCircuit], layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], layout: Layout = None
     ) -> list[dict[str, float]]:
         import pennylane as qml
 
         tapes = [
             qml.tape.QuantumScript(
-                to_pennylane_ops(job.body, self.device_name),
-                [qml.probs(wires=list(job.measured))],
+                to_pennylane_ops(pc.body, self.device_name),
+                [qml.probs(wires=list(pc.measured))],
             )
-            for job in jobs
+            for pc in prepared
         ]
         return [_probs_dict(r) for r in self._execute(tapes)]

@@ -309,25 +309,25 @@ class _AerRunner(QuantumBackend):
         ]
 
     def sample(
-        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
-        circuits = [measured_circuit(j.body, j.measured) for j in jobs]
+        circuits = [measured_circuit(j.body, j.measured) for j in prepared]
         result = self._run(resource, circuits, shots, layout=layout)
         out = []
-        for i, job in enumerate(jobs):
+        for i, pc in enumerate(prepared):
             counts = counts_from_result(result, i)
-            out.append({bits_from_qiskit_key(k, len(job.measured)): v for k, v in counts.items()})
+            out.append({bits_from_qiskit_key(k, len(pc.measured)): v for k, v in counts.items()})
         return out
 
     def exact(
-        self, resource: str, jobs: Sequence[PreparedCircuit], layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], layout: Layout = None
     ) -> list[dict[str, float]]:
         from qiskit_aer.library import SaveProbabilities
 
         circuits, physicals = [], []
-        for job in jobs:
-            qc = self._prepare(resource, job.body, layout).copy()
-            physical = _physical_qubits(qc, job.measured)
+        for pc in prepared:
+            qc = self._prepare(resource, pc.body, layout).copy()
+            physical = _physical_qubits(qc, pc.measured)
             qc.append(SaveProbabilities(len(physical)), physical)
             circuits.append(qc)
             physicals.append(physical)
@@ -335,9 +335,9 @@ class _AerRunner(QuantumBackend):
         if not result.success:  # e.g. a density matrix too wide for this machine's memory
             raise TaskFailedError(f"{resource}: the exact simulation failed: {result.status}")
         out = []
-        for i, (job, physical) in enumerate(zip(jobs, physicals, strict=True)):
+        for i, (pc, physical) in enumerate(zip(prepared, physicals, strict=True)):
             probs = self._with_readout(resource, result.data(i)["probabilities"], physical)
-            out.append(_ordered_probabilities(probs, len(job.measured)))
+            out.append(_ordered_probabilities(probs, len(pc.measured)))
         return out
 
     def _with_readout(self, resource: str, probs: Any, physical: list[int]) -> Any:

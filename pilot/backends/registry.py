@@ -5,7 +5,8 @@ maps to a backend class that is imported only when a pilot needs it, so a
 missing SDK matters only to the executor that uses it, and its error carries
 the exact install command (:func:`pilot.backends.loader.backend_class`).
 This table is data: it imports no adapter, so configuration checks executor
-names against it without loading an SDK.
+names -- and the ``quantum`` keys each executor takes -- against it without
+loading an SDK.
 """
 
 from __future__ import annotations
@@ -30,7 +31,28 @@ class ExecutorSpec:
     #: The ``quantum`` key that names its device (``"backends"``: a list of devices),
     #: or ``None`` when it holds one fixed device.
     device_key: str | None = None
+    #: The ``quantum`` keys this executor takes beyond :data:`COMMON_OPTIONS`
+    #: (field names of :class:`pilot.backends.options.QuantumConfig`); any other
+    #: key in its description is a ``ConfigError`` (as a Qiskit backend's
+    #: ``_default_options()`` or a PennyLane device's documented keyword set).
+    options: tuple[str, ...] = ()
 
+    def takes(self, key: str) -> bool:
+        """Whether a description for this executor may set ``quantum.<key>``."""
+        return key in COMMON_OPTIONS or key in self.options
+
+
+#: ``quantum`` keys every executor takes: how many actors, their threads, and
+#: what the service does when one fails.
+COMMON_OPTIONS = ("executor", "actors", "max_concurrency", "failure_hold_seconds", "max_restarts")
+
+# What a remote executor's adapter polls and retries by.
+_REMOTE = ("poll_interval_seconds", "typical_job_seconds", "retries")
+_IBM = (
+    "backends", "backend", "ibmqx_token", "channel", "instance", "url", "proxy", "verify",
+    "local", "local_backend", "mode", "session_max_time", "optimization_level", "seed",
+)  # fmt: skip
+_BRAKET_AWS = ("braket_device_arn", "s3_bucket", "s3_prefix", "aws_region", *_REMOTE)
 
 _SPECS = (
     ExecutorSpec(
@@ -40,6 +62,7 @@ _SPECS = (
         "pip install qdreamer",
         "ideal Qiskit Aer simulator",
         aliases=("qiskit_aer", "aer", "qiskit_simulator", "qasm_simulator"),
+        options=("method", "seed", "noise", "optimization_level"),
     ),
     ExecutorSpec(
         "qiskit_fake",
@@ -48,6 +71,7 @@ _SPECS = (
         "pip install 'qdreamer[ibm]'",
         "IBM fake devices (real calibration snapshots), noisy Aer simulation",
         device_key="backends",
+        options=("backends", "backend", "method", "seed", "optimization_level"),
     ),
     ExecutorSpec(
         "ibm_runtime",
@@ -58,6 +82,7 @@ _SPECS = (
         aliases=("ibmq", "ibm_quantum"),
         remote=True,
         device_key="backends",
+        options=(*_IBM, *_REMOTE),
     ),
     ExecutorSpec(
         "pennylane_default",
@@ -66,6 +91,7 @@ _SPECS = (
         "pip install 'qdreamer[pennylane]'",
         "PennyLane default.qubit",
         device_key="device",
+        options=("device", "seed"),
     ),
     ExecutorSpec(
         "pennylane_lightning",
@@ -74,6 +100,7 @@ _SPECS = (
         "pip install 'qdreamer[pennylane]'",
         "PennyLane lightning.qubit",
         device_key="device",
+        options=("device", "seed"),
     ),
     ExecutorSpec(
         "torch_statevector",
@@ -82,6 +109,7 @@ _SPECS = (
         "pip install torch==2.13.0",
         "batched PyTorch statevector simulator (CUDA when the pilot has a GPU)",
         aliases=("torch_sv",),
+        options=("precision", "seed"),
     ),
     ExecutorSpec(
         "braket_local",
@@ -90,6 +118,7 @@ _SPECS = (
         "pip install 'qdreamer[braket]'",
         "Amazon Braket LocalSimulator",
         device_key="device",
+        options=("device", "backend"),
     ),
     ExecutorSpec(
         "braket_sv1",
@@ -98,6 +127,7 @@ _SPECS = (
         "pip install 'qdreamer[braket]'",
         "Amazon Braket SV1 (AWS)",
         remote=True,
+        options=_BRAKET_AWS,
     ),
     ExecutorSpec(
         "braket_dm1",
@@ -106,6 +136,7 @@ _SPECS = (
         "pip install 'qdreamer[braket]'",
         "Amazon Braket DM1 (AWS)",
         remote=True,
+        options=_BRAKET_AWS,
     ),
     ExecutorSpec(
         "braket_tn1",
@@ -114,6 +145,7 @@ _SPECS = (
         "pip install 'qdreamer[braket]'",
         "Amazon Braket TN1 (AWS)",
         remote=True,
+        options=_BRAKET_AWS,
     ),
     ExecutorSpec(
         "braket_qpu",
@@ -123,6 +155,7 @@ _SPECS = (
         "an Amazon Braket QPU named by quantum.braket_device_arn (AWS)",
         remote=True,
         device_key="braket_device_arn",
+        options=_BRAKET_AWS,
     ),
 )
 
@@ -140,6 +173,11 @@ def resolve_executor(name: str) -> ExecutorSpec:
     if key.startswith("ibmq_"):
         return EXECUTORS["ibm_runtime"]
     raise ConfigError.unknown("executor", "quantum.executor", str(name), EXECUTORS)
+
+
+def executors_taking(key: str) -> list[str]:
+    """The executors whose descriptions may set ``quantum.<key>`` (for error messages)."""
+    return [s.name for s in _SPECS if key in s.options]
 
 
 def check_installed(spec: ExecutorSpec) -> None:

@@ -214,27 +214,27 @@ class TorchStatevectorBackend(QuantumBackend):
         return np.asarray(probs[0].to(torch.float64).cpu().numpy())
 
     def sample(
-        self, resource: str, jobs: Sequence[PreparedCircuit], shots: int, layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], shots: int, layout: Layout = None
     ) -> list[dict[str, int]]:
         self.check_resource(resource)
         out = []
-        for job in jobs:
-            probs = self._distribution(job)
+        for pc in prepared:
+            probs = self._distribution(pc)
             probs = np.clip(probs, 0.0, None)
             counts = self._rng.multinomial(shots, probs / probs.sum())
-            width = len(job.measured)
+            width = len(pc.measured)
             out.append({_key(int(i), width): int(counts[i]) for i in np.flatnonzero(counts)})
         return out
 
     def exact(
-        self, resource: str, jobs: Sequence[PreparedCircuit], layout: Layout = None
+        self, resource: str, prepared: Sequence[PreparedCircuit], layout: Layout = None
     ) -> list[dict[str, float]]:
         self.check_resource(resource)
         floor = _PROBABILITY_FLOOR[self.dtype]
         out = []
-        for job in jobs:
-            probs = self._distribution(job)
-            width = len(job.measured)
+        for pc in prepared:
+            probs = self._distribution(pc)
+            width = len(pc.measured)
             out.append(
                 {_key(int(i), width): float(probs[i]) for i in np.flatnonzero(probs > floor)}
             )

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pilot.backends.registry import EXECUTORS
 from pilot.config import parse_description
 from pilot.convert import load_circuit
 from pilot.convert.dynamic import circuit_needs
@@ -25,8 +26,9 @@ from tests.helpers import task_spec
 def workers() -> dict[str, QuantumWorker]:
     out = {}
     for executor in ("qiskit_local", "pennylane_default", "pennylane_lightning", "braket_local"):
+        seed = {"seed": 5} if EXECUTORS[executor].takes("seed") else {}  # (not Braket's)
         config = parse_description(
-            {"resource_type": "quantum", "quantum": {"executor": executor, "seed": 5}}
+            {"resource_type": "quantum", "quantum": {"executor": executor, **seed}}
         ).quantum
         out[executor] = QuantumWorker(config, pilot=executor, num_cpus=1)
     return out

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pilot.backends.registry import COMMON_OPTIONS, EXECUTORS
 from pilot.config import parse_description
 from pilot.errors import ConfigError
 
@@ -158,8 +159,90 @@ def test_every_packaged_default_key_is_a_valid_description_key() -> None:
     conf = packaged_defaults()
     assert set(conf["pilot"]) <= set(PilotDescription.model_fields)
     assert set(conf["quantum"]) <= set(QuantumConfig.model_fields)
-    for table in conf["executors"].values():
+    for name, table in conf["executors"].items():
         assert set(table) <= set(QuantumConfig.model_fields)
+        assert all(EXECUTORS[name].takes(k) for k in table), name
+
+
+@pytest.mark.parametrize(
+    ("quantum", "key", "owners"),
+    [
+        ({"executor": "qiskit_local", "s3_bucket": "b"}, "quantum.s3_bucket", "'braket_sv1'"),
+        ({"executor": "qiskit_local", "token": "t0k3n-value"}, "quantum.token", "'ibm_runtime'"),
+        ({"executor": "pennylane_default", "optimization_level": 2}, "quantum.optimization_level",
+         "'qiskit_local', 'qiskit_fake', 'ibm_runtime'"),
+        ({"executor": "braket_local", "seed": 7}, "quantum.seed", "'qiskit_local'"),
+        ({"executor": "torch_sv", "braket_device_arn": "arn:x"}, "quantum.braket_device_arn",
+         "'braket_sv1', 'braket_dm1', 'braket_tn1', 'braket_qpu'"),
+        ({"executor": "qiskit_fake", "poll_interval_seconds": 2}, "quantum.poll_interval_seconds",
+         "'ibm_runtime', 'braket_sv1'"),
+    ],
+)  # fmt: skip
+def test_a_key_another_executor_takes_is_refused_with_where_it_belongs(
+    quantum: dict[str, Any], key: str, owners: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_description({"resource_type": "quantum", "quantum": quantum})
+    assert info.value.key == key
+    message = str(info.value)
+    assert (
+        message.startswith(f"{key}: executor ")
+        and "takes no such key; it is for " + owners in message
+    )
+    assert "t0k3n-value" not in message
+
+
+def test_the_seeds_executor_keys_stay_valid() -> None:
+    """Seed 001 gives braket_sv1 its device ARN and an ibmq_* executor its token."""
+    sv1 = parse_description(
+        {
+            "resource_type": "quantum",
+            "quantum": {
+                "executor": "braket_sv1",
+                "braket_device_arn": "arn:aws:braket:us-east-1::device/qpu/amazon/sv1",
+            },
+        }
+    )
+    assert sv1.quantum is not None and sv1.quantum.braket_device_arn.endswith("/sv1")
+    assert sv1.quantum.optimization_level == 1  # (a [quantum] default it does not take: unset)
+    assert "optimization_level" not in sv1.quantum.model_fields_set
+
+
+def test_shared_defaults_reach_only_the_executors_that_take_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = tmp_path / "config.toml"
+    user.write_text('[quantum]\nseed = 11\ns3_bucket = "results"\n')
+    monkeypatch.setenv("QDREAMER_CONFIG", str(user))
+    aer = parse_description({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}})
+    braket = parse_description({"resource_type": "quantum", "quantum": {"executor": "braket_dm1"}})
+    local = parse_description({"resource_type": "quantum", "quantum": {"executor": "braket_local"}})
+    assert aer.quantum is not None and (aer.quantum.seed, aer.quantum.s3_bucket) == (11, None)
+    assert braket.quantum is not None and (braket.quantum.seed, braket.quantum.s3_bucket) == (
+        None,
+        "results",
+    )
+    assert local.quantum is not None and (local.quantum.seed, local.quantum.s3_bucket) == (
+        None,
+        None,
+    )
+    # An executor's own table is checked key by key when the file is read.
+    user.write_text("[executors.braket_local]\nseed = 11\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'executors.braket_local.seed'") as info:
+        parse_description({})
+    assert info.value.key == "executors.braket_local.seed"
+
+
+def test_the_docs_table_of_executor_keys_is_the_registry() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text("utf-8")
+    for spec in EXECUTORS.values():
+        row = f"| `{spec.name}` | " + ", ".join(f"`{k}`" for k in sorted(spec.options)) + " |"
+        assert row in page, row
+    # Every option is taken by some executor (none is dead), and names a real field.
+    from pilot.config import QuantumConfig
+
+    taken = set(COMMON_OPTIONS).union(*(s.options for s in EXECUTORS.values()))
+    assert taken == set(QuantumConfig.model_fields)
 
 
 @pytest.mark.parametrize(
