@@ -33,7 +33,7 @@ from dreamer.feasibility import rejection_reasons
 from dreamer.fidelity import FidelityModels
 from dreamer.pricing import estimate_cost
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from dreamer.timing import estimate_run_seconds, expected_wait_seconds
+from dreamer.timing import estimate_run_seconds, expected_wait_seconds, predicted_queue
 from dreamer.workload import TaskRequirements, WorkloadProfile
 
 #: Reference scales of the score: one minute of waiting costs as much as
@@ -131,8 +131,11 @@ class RankedResource:
     ``resource.pilot`` the pilot holding it; ``breakdown`` holds the numbers
     behind ``score`` (``estimated_fidelity``, ``expected_wait_seconds``,
     ``estimated_run_seconds``, ``expected_completion_seconds``,
-    ``estimated_cost``, ``currency``, ``queue_depth``, ``status_stale``,
-    ``layout``, ``swaps``, ``fidelity_model``).
+    ``estimated_cost``, ``currency``, ``queue_depth`` (predicted: the
+    provider's ``provider_queue_depth`` plus ``ours_in_queue`` spread over the
+    resource's servers), ``status_stale``, ``layout``, ``swaps``,
+    ``fidelity_model``; placed under a fidelity budget, also
+    ``max_fidelity_loss``, ``best_fidelity`` and ``fidelity_floor``).
     """
 
     resource: ResourceCapabilities
@@ -226,7 +229,12 @@ class Ranker:
             "expected_completion_seconds": wait + run,
             "estimated_cost": cost,
             "currency": cap.pricing.currency if cap.pricing else "USD",
-            "queue_depth": status.queue_depth + status.priority_queue_depth if status else 0,
+            # Jobs ahead: the provider's figure plus our own tasks it does not hold yet.
+            "queue_depth": int(predicted_queue(status)),
+            "provider_queue_depth": status.queue_depth + status.priority_queue_depth
+            if status
+            else 0,
+            "ours_in_queue": status.ours if status else 0,
             "queue_is_lower_bound": bool(status and status.queue_is_lower_bound),
             "status_stale": bool(status and status.stale),
             "layout": est.layout if est is not None else (),

@@ -83,10 +83,17 @@ class ResourceStatus:
     """Dynamic state of a resource at ``observed_at`` (seconds since the epoch).
 
     ``queue_depth`` counts jobs ahead of a new one (normal plus priority
-    queues); ``queue_is_lower_bound`` is set when the provider only said e.g.
-    ``'>4000'``.  ``typical_job_seconds`` is how long one queued job takes,
-    when the provider or configuration knows.  ``stale`` marks a value served
-    after a failed refresh.
+    queues) as the provider reported it; ``queue_is_lower_bound`` is set when
+    the provider only said e.g. ``'>4000'``.  ``typical_job_seconds`` is how
+    long one queued job takes, when the provider or configuration knows.
+    ``stale`` marks a value served after a failed refresh.
+
+    ``ours`` is what the provider's figure does not hold yet: this service's
+    own tasks placed on the resource and not yet counted there
+    (:class:`dreamer.load.LoadLedger`); ``servers`` is how many jobs the
+    resource runs at once (a local pilot's actors; 1 for a device).  The
+    predicted queue ahead of a new task is ``queue_depth +
+    priority_queue_depth + ours / servers`` (:func:`dreamer.timing.predicted_queue`).
     """
 
     online: bool = True
@@ -97,3 +104,5 @@ class ResourceStatus:
     priority_queue_depth: int = 0
     queue_is_lower_bound: bool = False
     stale: bool = False
+    ours: int = 0
+    servers: int = 1

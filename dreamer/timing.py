@@ -1,8 +1,10 @@
 """How long a task waits and runs on a resource.
 
 ``expected_completion = expected_wait + estimated_run``, where the wait is
-the queue ahead of the task times the typical duration of one queued job
-(the provider's figure when it has one, else this task's own run time), and
+the predicted queue ahead of the task (the provider's queue plus our own
+tasks it does not count yet: :func:`predicted_queue`) times the typical
+duration of one queued job (the provider's figure when it has one, else this
+task's own run time), and
 the run time comes from the device's durations:
 
 * QPUs: ``task_overhead + shots * (circuit + readout + shot_overhead)``, the
@@ -41,8 +43,21 @@ def estimate_run_seconds(profile: WorkloadProfile, caps: ResourceCapabilities) -
     return d["task_overhead"] + shots * (circuit + d["shot_overhead"])
 
 
-def expected_wait_seconds(status: ResourceStatus | None, run_seconds: float) -> float:
+def predicted_queue(status: ResourceStatus | None) -> float:
+    """Jobs ahead of a new task: the provider's queue plus our own tasks it does not
+    count yet, spread over the jobs the resource runs at once."""
     if status is None:
         return 0.0
-    per_job = status.typical_job_seconds if status.typical_job_seconds is not None else run_seconds
-    return (status.queue_depth + status.priority_queue_depth) * per_job
+    servers = max(1, status.servers)
+    return status.queue_depth + status.priority_queue_depth + status.ours / servers
+
+
+def job_seconds(status: ResourceStatus | None, run_seconds: float) -> float:
+    """How long one job ahead takes: the provider's typical figure, else this task's run."""
+    if status is not None and status.typical_job_seconds is not None:
+        return status.typical_job_seconds
+    return run_seconds
+
+
+def expected_wait_seconds(status: ResourceStatus | None, run_seconds: float) -> float:
+    return predicted_queue(status) * job_seconds(status, run_seconds)

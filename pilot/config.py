@@ -165,6 +165,7 @@ class DreamerTable(Strict):
         default=None, gt=0, allow_inf_nan=False, strict=True
     )
     failover_attempts: int | None = Field(default=None, ge=0, strict=True)
+    max_fidelity_loss: float | None = Field(default=None, ge=0, lt=1, allow_inf_nan=False)
 
     @field_validator("objective")
     @classmethod

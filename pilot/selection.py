@@ -13,17 +13,22 @@ Status comes from two places, and neither blocks a submission:
 * remote resources (IBM Runtime, Braket cloud devices) from the
   :class:`~dreamer.cache.StatusCache`, kept fresh by a
   :class:`~dreamer.monitor.StatusMonitor` that calls each pilot actor's
-  ``status()`` in the background (a miss only asks for a refresh);
-* local simulators from the tasks in flight on their pilot, counted here.
+  ``status()`` in the background (a miss only asks for a refresh), plus our
+  own tasks placed there that the provider's figure does not hold yet;
+* local simulators from the tasks placed on their pilot and not yet ended.
+
+Both counts come from one :class:`~dreamer.load.LoadLedger`: a task is
+counted from the moment it is placed (before the next one is ranked, so a
+burst spreads as its queues grow: :mod:`dreamer.placement`) until its
+supervisor sees it end; a remote task's count moves into the provider's
+figure once the provider was asked after its job was submitted.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -32,7 +37,9 @@ from dreamer import Candidate, ResourceCapabilities, first_feasible
 from dreamer.cache import StatusCache
 from dreamer.errors import NoFeasibleResourceError as _DreamerNoFeasible
 from dreamer.feasibility import rejection_reasons
+from dreamer.load import LoadLedger
 from dreamer.monitor import StatusMonitor
+from dreamer.placement import check_fidelity_loss, place
 from dreamer.ranking import Constraints, RankedResource, Ranker, Weights
 from dreamer.resource import ResourceStatus
 from dreamer.workload import TaskRequirements, WorkloadProfile
@@ -51,8 +58,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between prunes of the in-flight lists of local pilots.
-_PRUNE_SECONDS = 0.2
+#: How many other resources a result's selection lists (``alternatives``).
+ALTERNATIVES_RECORDED = 3
 
 
 class QDreamer:
@@ -77,9 +84,10 @@ class QDreamer:
             float(conf["monitor_interval_seconds"]),
             timeout_seconds=self.status_timeout,
         )
-        self._inflight: dict[str, deque[Any]] = {}
-        self._pruned_at: dict[str, float] = {}
-        self._lock = threading.Lock()
+        #: Our own tasks on each resource (remote: "pilot/name"; local: the pilot).
+        self.ledger = LoadLedger()
+        #: The fidelity budget of load-aware placement (None: the objective decides).
+        self.max_fidelity_loss = check_fidelity_loss(conf.get("max_fidelity_loss"))
 
     # ------------------------------------------------------------ configuration
     def configure(
@@ -94,8 +102,17 @@ class QDreamer:
         providers: Sequence[str] | None = None,
         resources: Sequence[str] | None = None,
         failover_attempts: int | None = None,
+        max_fidelity_loss: float | None = None,
     ) -> None:
         conf = dreamer_defaults()
+        try:
+            loss = check_fidelity_loss(
+                max_fidelity_loss
+                if max_fidelity_loss is not None
+                else conf.get("max_fidelity_loss")
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc), key="max_fidelity_loss") from None
         try:
             self.ranker = Ranker(
                 weights if weights is not None else (objective or conf["objective"]),
@@ -134,6 +151,7 @@ class QDreamer:
             )
         if failover_attempts is not None:
             self.failover_attempts = int(failover_attempts)
+        self.max_fidelity_loss = loss
         self.enabled = True
         self.start_background_monitoring(
             monitor_interval_seconds
@@ -175,56 +193,37 @@ class QDreamer:
                 status = self.cache.get(cap.key)
                 if status is None or status.stale:
                     self.monitor.request(cap.key)  # never wait for it
+                ours = self.ledger.ours(cap.key, status.observed_at if status else None)
                 if status is not None:
-                    statuses[cap.key] = status
-            else:
-                statuses[cap.key] = self._local_status(cap)
+                    statuses[cap.key] = replace(status, ours=ours) if ours else status
+                elif ours:
+                    statuses[cap.key] = ResourceStatus(ours=ours, message="not observed yet")
+            else:  # its pilot's actors serve every resource it holds
+                pilot = self._pilots.get(cap.pilot)
+                servers = len(pilot.actors) if pilot is not None else 1
+                ours = self.ledger.ours(cap.pilot)
+                statuses[cap.key] = ResourceStatus(ours=ours, servers=max(1, servers))
         return statuses
 
-    # ------------------------------------------------------------ local load
-    def track(self, pilot: str, ref: Any) -> None:
-        """Count a submitted task against its pilot's load (when ranking is on)."""
+    # ------------------------------------------------------------ our own load
+    def _ledger_key(self, cap: ResourceCapabilities) -> str:
+        return cap.key if self._is_remote(cap) else cap.pilot
+
+    def placed(self, task_id: str, chosen: RankedResource | Candidate) -> None:
+        """Count a task on the resource chosen for it (when ranking is on), so that the
+        next task is ranked with it in the queue."""
         if self.enabled:
-            with self._lock:
-                self._inflight.setdefault(pilot, deque()).append(ref)
+            self.ledger.placed(task_id, self._ledger_key(chosen.resource))
 
-    def prune(self) -> None:
-        """Drop finished tasks from every pilot's in-flight list (they hold their refs)."""
-        with self._lock:
-            pilots = [pilot for pilot, refs in self._inflight.items() if refs]
-        for pilot in pilots:
-            self._prune_pilot(pilot)
+    def ended(self, task_ids: Iterable[str]) -> None:
+        """These tasks finished, failed or were cancelled: they leave the count."""
+        for task_id in task_ids:
+            self.ledger.ended(task_id)
 
-    def _prune_pilot(self, pilot: str) -> None:
-        """Drop ``pilot``'s finished tasks from its in-flight list (tasks tracked while
-        Ray is asked stay)."""
-        with self._lock:
-            refs = list(self._inflight.get(pilot, ()))
-        if refs:
-            _, pending = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
-            left = {r.binary() for r in pending}
-            seen = {r.binary() for r in refs}
-            with self._lock:
-                current = self._inflight.get(pilot, deque())
-                self._inflight[pilot] = deque(
-                    r for r in current if r.binary() in left or r.binary() not in seen
-                )
-        self._pruned_at[pilot] = time.monotonic()
-
-    def holds(self, binary: bytes) -> int:
-        """How many references to the object ``binary`` the load tracking holds."""
-        with self._lock:
-            return sum(r.binary() == binary for refs in self._inflight.values() for r in refs)
-
-    def _local_status(self, cap: ResourceCapabilities) -> ResourceStatus:
-        pilot = self._pilots.get(cap.pilot)
-        refs = self._inflight.get(cap.pilot)
-        if pilot is None or not refs:
-            return ResourceStatus(online=True, queue_depth=0)
-        if time.monotonic() - self._pruned_at.get(cap.pilot, 0.0) > _PRUNE_SECONDS:
-            self._prune_pilot(cap.pilot)
-        depth = len(self._inflight.get(cap.pilot, ())) // max(1, len(pilot.actors))
-        return ResourceStatus(online=True, queue_depth=depth)
+    def submitted(self, jobs: Iterable[tuple[str, str, float]]) -> None:
+        """``(task_id, job_id, at)``: the tasks' jobs reached their provider at ``at``."""
+        for task_id, job_id, at in jobs:
+            self.ledger.submitted(task_id, job_id, at)
 
     # ------------------------------------------------------------ profiles
     @staticmethod
@@ -237,15 +236,15 @@ class QDreamer:
     # ------------------------------------------------------------ ranking
     def _ranked(
         self, task: QuantumTask, loaded: LoadedCircuit | None
-    ) -> tuple[TaskRequirements, list[RankedResource]]:
+    ) -> tuple[TaskRequirements, WorkloadProfile, list[RankedResource]]:
         profile = self.profile(task, loaded)
         caps = self._resources(task)
         req = task.requirements(profile.num_qubits if profile.known else None, profile.needs)
-        return req, self.ranker.rank(req, profile, caps, self._statuses(caps))
+        return req, profile, self.ranker.rank(req, profile, caps, self._statuses(caps))
 
     def rank(self, task: QuantumTask, loaded: LoadedCircuit | None = None) -> list[RankedResource]:
         """Every resource across all quantum pilots, best first (feasible ones first)."""
-        return self._ranked(task, loaded if loaded is not None else task.load_on_driver())[1]
+        return self._ranked(task, loaded if loaded is not None else task.load_on_driver())[2]
 
     def select(
         self, task: QuantumTask, loaded: LoadedCircuit | None = None
@@ -254,7 +253,9 @@ class QDreamer:
 
         With ranking on, a :class:`~dreamer.ranking.RankedResource` (score,
         breakdown, layout); before ``initialize_dreamer``, the first feasible
-        :class:`~dreamer.Candidate`.
+        :class:`~dreamer.Candidate`.  Under a fidelity budget
+        (``max_fidelity_loss``) it is the placement rule's choice
+        (:mod:`dreamer.placement`), not necessarily the first in :meth:`rank`.
         """
         return self.choose(task, loaded, record=False)[0]
 
@@ -269,6 +270,19 @@ class QDreamer:
         Alternatives are given only with ranking on, for tasks that pin no
         pilot or resource, up to ``failover_attempts``.
         """
+        return self.choose_many(task, loaded, 1, record=record)[0]
+
+    def choose_many(
+        self,
+        task: QuantumTask,
+        loaded: LoadedCircuit | None,
+        count: int,
+        *,
+        record: bool = True,
+    ) -> list[tuple[RankedResource | Candidate, list[RankedResource]]]:
+        """:meth:`choose` for ``count`` runs of ``task`` (a sweep's parameter sets),
+        placed together: each sees the queue the ones before it made
+        (:func:`dreamer.placement.place`)."""
         loaded = loaded if loaded is not None else task.load_on_driver()
         if not self.enabled:
             width = loaded.num_qubits if loaded is not None else None
@@ -279,17 +293,28 @@ class QDreamer:
                 raise NoFeasibleResourceError(exc.task, exc.rejections) from None
             if record:
                 metrics.selected(first)
-            return first, []
-        req, ranked = self._ranked(task, loaded)
+            return [(first, [])] * count
+        req, profile, ranked = self._ranked(task, loaded)
         metrics.ranked(ranked, self.cache)
-        feasible = [r for r in ranked if r.feasible]
-        if not feasible:
-            raise NoFeasibleResourceError(req.name, {r.key: r.reasons for r in ranked})
+        try:
+            chosen = place(self.ranker, req, profile, ranked, count, self.max_fidelity_loss)
+        except _DreamerNoFeasible as exc:
+            raise NoFeasibleResourceError(exc.task, exc.rejections) from None
         pinned = task.resource is not None or task.pilot is not None
-        alternatives = [] if pinned else feasible[1 : 1 + max(0, self.failover_attempts)]
-        if record:
-            metrics.selected(feasible[0])
-        return feasible[0], alternatives
+        feasible = [r for r in ranked if r.feasible]
+        out: list[tuple[RankedResource | Candidate, list[RankedResource]]] = []
+        alternatives: dict[str, list[RankedResource]] = {}
+        for entry in chosen:
+            if record:
+                metrics.selected(entry)
+            alts = alternatives.get(entry.key)
+            if alts is None:
+                others = [r for r in feasible if r.key != entry.key]
+                alts = alternatives[entry.key] = (
+                    [] if pinned else others[: max(0, self.failover_attempts)]
+                )
+            out.append((entry, alts))
+        return out
 
     def estimate_cost(self, task: QuantumTask, resource: str | None = None) -> dict[str, Any]:
         """What ``task`` would cost (seed 002's ``estimate_execution_cost``), before running it.
@@ -384,10 +409,31 @@ def refusal_reasons(
     return rejection_reasons(task.requirements(width, needs), cap, gates=gates)
 
 
-def candidate_summary(chosen: RankedResource | Candidate, objective: str) -> dict[str, Any]:
-    """What a result records about its selection (picklable plain data)."""
+def candidate_summary(
+    chosen: RankedResource | Candidate,
+    objective: str,
+    alternatives: Sequence[RankedResource] = (),
+) -> dict[str, Any]:
+    """What a result records about its selection (picklable plain data).
+
+    ``alternatives`` (the next-ranked feasible resources) are listed, at most
+    :data:`ALTERNATIVES_RECORDED`, with their estimated fidelity and expected
+    completion, and under a fidelity budget whether each was within it.
+    """
     if isinstance(chosen, RankedResource):
         breakdown = dict(chosen.breakdown)
+        floor = breakdown.get("fidelity_floor")
+        considered = []
+        for alt in alternatives[:ALTERNATIVES_RECORDED]:
+            b = alt.breakdown
+            row = {
+                "resource": alt.key,
+                "estimated_fidelity": b["estimated_fidelity"],
+                "expected_completion_seconds": b["expected_completion_seconds"],
+            }
+            if floor is not None:
+                row["within_budget"] = b["estimated_fidelity"] >= floor
+            considered.append(row)
         return {
             "resource": chosen.resource.name,
             "pilot": chosen.resource.pilot,
@@ -395,6 +441,7 @@ def candidate_summary(chosen: RankedResource | Candidate, objective: str) -> dic
             "objective": objective,
             "breakdown": breakdown,
             "estimated_cost": breakdown["estimated_cost"],
+            "alternatives": considered,
         }
     return {
         "resource": chosen.resource.name,

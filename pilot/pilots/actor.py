@@ -412,7 +412,7 @@ class PilotActor(QuantumWorker):
         self._lock = threading.Lock()
         self._contexts: dict[str, JobContext] = {}
         self._cancelled: LRUCache[str, str] = LRUCache(maxsize=100_000)
-        self._jobs: list[tuple[str, str]] = []
+        self._jobs: list[tuple[str, str, float]] = []
         self._failed: list[tuple[str, str]] = []
         #: One row per finished attempt (see :func:`task_row`), until drained.
         self._rows: list[dict[str, Any]] = []
@@ -625,8 +625,9 @@ class PilotActor(QuantumWorker):
         return out
 
     def drain_events(self) -> dict[str, list[Any]]:
-        """Since the last call: ``jobs``, the ``(task_id, job_id)`` of remote jobs
-        created; ``failing``, the ``(pilot, resource)`` marked failing here;
+        """Since the last call: ``jobs``, the ``(task_id, job_id, at)`` of remote jobs
+        created (``at``: when, seconds since the epoch); ``failing``, the
+        ``(pilot, resource)`` marked failing here;
         ``rows``, a :func:`task_row` per attempt finished here; ``journal``, the
         ``(task_id, record)`` of each result made here (:func:`encode_outcome`), when
         the driver journals."""
@@ -664,7 +665,7 @@ class PilotActor(QuantumWorker):
 
     def _report_job(self, task_id: str, job_id: str) -> None:
         with self._lock:
-            self._jobs.append((task_id, job_id))
+            self._jobs.append((task_id, job_id, time.time()))
 
     def status(self, resource: str) -> ResourceStatus:
         """The provider's status, or offline while the resource is held as failing."""

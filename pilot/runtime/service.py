@@ -39,7 +39,7 @@ from pilot.runtime.dependencies import (
 from pilot.runtime.registry import PilotRegistry
 from pilot.runtime.resume import Resume
 from pilot.runtime.submit import Submission
-from pilot.runtime.supervisor import Supervisor, held_by
+from pilot.runtime.supervisor import Supervisor
 from pilot.runtime.waiting import Waiting
 from pilot.selection import QDreamer
 from pilot.states import RecordKind
@@ -293,6 +293,7 @@ class PilotComputeService:
         providers: Sequence[str] | None = None,
         resources: Sequence[str] | None = None,
         failover_attempts: int | None = None,
+        max_fidelity_loss: float | None = None,
     ) -> QDreamer:
         """Turn on QDREAMER ranking across every quantum pilot (``pcs.qdreamer``).
 
@@ -301,6 +302,14 @@ class PilotComputeService:
         "cost": .1}``); the rest are limits and cache settings (defaults in
         ``conf/defaults.toml``, table ``[dreamer]``).  Starts the background
         monitor that keeps remote resources' queue and status fresh.
+
+        ``max_fidelity_loss=0.02`` turns on load-aware placement: each task may
+        go to any resource whose estimated fidelity is at least 98 % of the
+        best feasible one, and goes to the one that finishes first (counting
+        provider queues and our own tasks placed there) unless the
+        best-fidelity one finishes within a minute (or 10 %) of it; bursts
+        and sweeps spread as the queues they make grow
+        (:mod:`dreamer.placement`).
         """
         self._check_open()
         self._selector.configure(
@@ -314,6 +323,7 @@ class PilotComputeService:
             providers=providers,
             resources=resources,
             failover_attempts=failover_attempts,
+            max_fidelity_loss=max_fidelity_loss,
         )
         self.qdreamer = self._selector
         return self.qdreamer
@@ -409,7 +419,7 @@ class PilotComputeService:
         n = self._deps.cancel(
             ref,
             force=force,
-            held_internally=held_by(self._selector.holds, self._supervisor.holds),
+            held_internally=self._supervisor.holds,
             on_cancel=self._cancel_remote,
         )
         rec = self._supervisor.record(ref)
@@ -570,8 +580,11 @@ class _Dispatch:
     def __init__(self, service: PilotComputeService) -> None:
         self._s = service
 
-    def prune_selection(self) -> None:
-        self._s._selector.prune()
+    def tasks_ended(self, task_ids: Iterable[str]) -> None:
+        self._s._selector.ended(task_ids)
+
+    def jobs_submitted(self, jobs: Iterable[tuple[str, str, float]]) -> None:
+        self._s._selector.submitted(jobs)
 
     def prune_dependencies(self, alive: set[bytes]) -> None:
         self._s._deps.prune(alive)

@@ -87,7 +87,10 @@ class Submission:
         self._loaded: LRUCache[bytes, Any] = LRUCache(maxsize=64)
 
     # ------------------------------------------------------------ quantum tasks
-    def _prepare(self, qt: QuantumTask) -> tuple[QuantumPilot, TaskSpec]:
+    def _prepare(self, qt: QuantumTask) -> list[tuple[QuantumPilot, TaskSpec]]:
+        """Check ``qt``, choose where it runs and make its spec -- one per parameter set
+        of a sweep, placed together (:meth:`QDreamer.choose_many`).  Each is counted on
+        its resource before the next task is ranked."""
         if not isinstance(qt, QuantumTask):
             raise ConfigError(
                 f"submit_quantum_task takes a QuantumTask, got {type(qt).__name__}; wrap the "
@@ -103,7 +106,16 @@ class Submission:
         memory = qt.resource_config["memory"]
         if memory:
             self._check_memory(memory)
-        chosen, alternatives = self._selector.choose(qt, loaded)
+        count = len(qt.parameter_values) if qt.parameter_values is not None else 1
+        if count > 1 and self._selector.enabled:
+            choices = self._selector.choose_many(qt, loaded, count)
+        else:  # first-feasible: one choice (a sweep spreads over its pilots: _sweep)
+            choices = [self._selector.choose(qt, loaded)]
+        return [self._spec(qt, circuit, *choice) for choice in choices]
+
+    def _spec(
+        self, qt: QuantumTask, circuit: Any, chosen: Any, alternatives: list[Any]
+    ) -> tuple[QuantumPilot, TaskSpec]:
         pilot = self._registry.quantum[chosen.resource.pilot]
         objective = self._selector.ranker.objective
         fallbacks = tuple(
@@ -129,13 +141,16 @@ class Submission:
             gate_set=tuple(qt.gate_set) if qt.gate_set is not None else None,
             submitted_at=submitted_at,
             layout=_layout(chosen),
-            selection=candidate_summary(chosen, objective) if self._selector.enabled else None,
+            selection=candidate_summary(chosen, objective, alternatives)
+            if self._selector.enabled
+            else None,
             fallbacks=fallbacks,
             observables=qt.observables or (),
             keep_native=qt.keep_native,
             timeout=timeout,
             deadline=submitted_at + timeout if timeout is not None else None,
         )
+        self._selector.placed(spec.task_id, chosen)
         return pilot, spec
 
     def _load_on_driver(self, qt: QuantumTask, circuit: Any) -> Any:
@@ -152,11 +167,11 @@ class Submission:
 
     def quantum_task(self, quantum_task: QuantumTask) -> Any:
         """``PilotComputeService.submit_quantum_task`` (documented there)."""
-        pilot, spec = self._prepare(quantum_task)
+        placed = self._prepare(quantum_task)
         if quantum_task.parameter_values is not None:
-            rows, known = self._resume.quantum(quantum_task, self._sweep(quantum_task, pilot, spec))
+            rows, known = self._resume.quantum(quantum_task, self._sweep(quantum_task, placed))
             return self._dispatch_known(rows, known, None, per_actor=2)
-        [(pilot, spec)], known = self._resume.quantum(quantum_task, [(pilot, spec)])
+        [(pilot, spec)], known = self._resume.quantum(quantum_task, placed)
         if known:
             return known[0]
         actor = pilot.next_actor()
@@ -193,11 +208,12 @@ class Submission:
         known: dict[int, Any] = {}
         circuits: dict[int, str] = {}
         for qt in quantum_tasks:
-            pilot, spec = self._prepare(qt)
+            placed = self._prepare(qt)
             start = len(prepared)
             if qt.parameter_values is not None:
-                rows = self._sweep(qt, pilot, spec)
+                rows = self._sweep(qt, placed)
             else:  # its arguments travel inside the spec
+                [(pilot, spec)] = placed
                 rows = [(pilot, replace(spec, args=qt.args, kwargs=qt.kwargs))]
             rows, journaled = self._resume.quantum(qt, rows, circuits)
             known.update({start + i: ref for i, ref in journaled.items()})
@@ -207,36 +223,44 @@ class Submission:
         return [refs[a:b] if sweep else refs[a] for a, b, sweep in spans]
 
     def _sweep(
-        self, qt: QuantumTask, pilot: QuantumPilot, spec: TaskSpec
+        self, qt: QuantumTask, placed: list[tuple[QuantumPilot, TaskSpec]]
     ) -> list[tuple[QuantumPilot, TaskSpec]]:
-        """One spec per parameter set, in contiguous blocks over the pilots holding
-        the chosen resource (weighted by their actors)."""
+        """One spec per parameter set.  QDREAMER placed each one (``placed`` holds a
+        row per set); before ``initialize_dreamer`` (one first-feasible choice) the
+        sets go in contiguous blocks over the pilots holding that resource, weighted
+        by their actors."""
         assert qt.parameter_values is not None
-        pilots = [pilot]
-        if qt.pilot is None:  # QDREAMER's choice: every pilot holding the resource takes a part
-            pilots += [p for p in self._registry.holding(spec.resource) if p is not pilot]
-        weights = [len(p.actors) for p in pilots]
-        total, n = sum(weights), len(qt.parameter_values)
+        n = len(qt.parameter_values)
+        if len(placed) == n:
+            where = [pilot for pilot, _ in placed]
+        else:
+            pilot, spec = placed[0]
+            pilots = [pilot]
+            if qt.pilot is None:  # every pilot holding the resource takes a part
+                pilots += [p for p in self._registry.holding(spec.resource) if p is not pilot]
+            weights = [len(p.actors) for p in pilots]
+            total, where, done = sum(weights), [], 0
+            for k, (p, w) in enumerate(zip(pilots, weights, strict=True)):
+                end = n if k == len(pilots) - 1 else done + round(n * w / total)
+                where += [p] * (end - done)
+                done = end
         out: list[tuple[QuantumPilot, TaskSpec]] = []
-        done = 0
-        for k, (p, w) in enumerate(zip(pilots, weights, strict=True)):
-            end = n if k == len(pilots) - 1 else done + round(n * w / total)
-            for i in range(done, end):
-                out.append(
-                    (
-                        p,
-                        replace(
-                            spec,
-                            task_id=new_task_id(),
-                            name=f"{spec.name}[{i}]",
-                            pilot=p.name,
-                            parameters=qt.parameter_values[i],
-                            args=qt.args,  # they travel inside the spec
-                            kwargs=qt.kwargs,
-                        ),
-                    )
+        for i, p in enumerate(where):
+            spec = placed[i][1] if len(placed) == n else placed[0][1]
+            out.append(
+                (
+                    p,
+                    replace(
+                        spec,
+                        task_id=spec.task_id if len(placed) == n else new_task_id(),
+                        name=f"{spec.name}[{i}]",
+                        pilot=p.name,
+                        parameters=qt.parameter_values[i],
+                        args=qt.args,  # they travel inside the spec
+                        kwargs=qt.kwargs,
+                    ),
                 )
-            done = end
+            )
         return out
 
     def _dispatch_known(
@@ -320,7 +344,6 @@ class Submission:
                 batched=batched,
             ),
         )
-        self._selector.track(spec.pilot, ref)
 
     def _check_memory(self, memory: int) -> None:
         largest = max(

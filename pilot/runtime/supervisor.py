@@ -74,8 +74,11 @@ class Dispatcher(Protocol):
     registry): the few calls that send work again and the state to prune.
     ``PilotComputeService`` hands it one (``pilot.runtime.service._Dispatch``)."""
 
-    def prune_selection(self) -> None:
-        """Drop finished tasks from selection's in-flight lists (they hold refs)."""
+    def tasks_ended(self, task_ids: Iterable[str]) -> None:
+        """Quantum tasks whose refs became ready: they leave QDREAMER's load count."""
+
+    def jobs_submitted(self, jobs: Iterable[tuple[str, str, float]]) -> None:
+        """``(task_id, job_id, at)``: remote jobs created on the pilots."""
 
     def prune_dependencies(self, alive: set[bytes]) -> None:
         """Forget the dependencies of refs no longer ``alive``."""
@@ -274,7 +277,6 @@ class Supervisor:
         self._pruned_at = time.monotonic()
         if not force and len(self._records) <= PRUNE_ABOVE:
             return 0
-        self._service.prune_selection()  # its in-flight lists hold refs too
         alive = referenced()
         with self._lock:
             finished = [(key, rec) for key, rec in list(self._records.items()) if rec.done]
@@ -337,6 +339,11 @@ class Supervisor:
                 mine = self._pending.get(group, {})
                 for ref in ready:
                     mine.pop(ref.binary(), None)
+            self._service.tasks_ended(
+                rec.task_id
+                for rec in map(self._records.get, (r.binary() for r in ready))
+                if rec is not None and rec.kind is RecordKind.QUANTUM and rec.task_id
+            )
             fetch: list[Any] = []
             classical: list[Any] = []
             for ref in ready:
@@ -504,7 +511,8 @@ class Supervisor:
                 events = ray.get(ref)
             except ray.exceptions.RayError:
                 continue
-            for task_id, job_id in events["jobs"]:
+            self._service.jobs_submitted(events["jobs"])
+            for task_id, job_id, _ in events["jobs"]:
                 rec = self._by_task.get(task_id)
                 if rec is not None:
                     rec.remote_jobs.append(job_id)
@@ -787,8 +795,3 @@ def _values(refs: list[Any]) -> list[Any]:
         return list(ray.get(refs, timeout=0))
     except Exception:  # some failed: one by one
         return [_value(r) for r in refs]
-
-
-def held_by(*counters: Callable[[bytes], int]) -> Callable[[bytes], int]:
-    """Sum of several internal-holder counts (for ``Dependencies.cancel``)."""
-    return lambda binary: sum(c(binary) for c in counters)

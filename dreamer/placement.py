@@ -1,0 +1,134 @@
+"""Place tasks on resources by predicted queue, within a fidelity budget.
+
+:class:`~dreamer.ranking.Ranker` judges every resource for one task.  This
+module turns a ranking into a *placement* for one task or for many submitted
+together (a sweep's parameter sets, a burst from ``submit_quantum_tasks``),
+as a greedy list schedule: each task goes where the rule below puts it, and
+that resource's predicted queue grows by one task (spread over the jobs it
+runs at once) before the next task is placed.  Tasks submitted one at a time
+in quick succession are placed the same way, because the service counts each
+placed task on its resource (:class:`dreamer.load.LoadLedger`) before the
+next one is ranked.
+
+Two rules:
+
+* **the objective** (``max_fidelity_loss=None``): the best score under the
+  ranker's weights, each task seeing the queue the ones before it made.  With
+  the ``fidelity`` objective this is fidelity-greedy; with ``speed`` or
+  ``balanced`` the growing queues move later tasks elsewhere.
+* **a fidelity budget** (``max_fidelity_loss=x``): a resource is *eligible*
+  while its estimated fidelity for the task is at least ``(1 - x)`` times the
+  best feasible one.  Among the eligible, the task goes to the first in the
+  objective's order whose expected completion (wait + run) is within
+  :func:`slack_seconds` of the earliest -- so while queues are short tasks go
+  to the best-fidelity resource, and once its queue grows they spread over
+  the others in the budget.  ``x = 0`` leaves only the best-fidelity
+  resources, which is fidelity-greedy.
+
+Why greedy list scheduling: for tasks that arrive together and resources
+that serve their queues in order, assigning each task to the resource where
+it would finish earliest is the classic list-scheduling rule (within a
+factor 2 of the optimal makespan on uniform machines, and what the
+scheduling benchmark, ``bench/scheduling.py``, measures against least-busy,
+round-robin and fidelity-greedy).  The slack keeps it from trading fidelity
+for seconds that do not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from dreamer.errors import NoFeasibleResourceError
+from dreamer.ranking import TIME_SCALE_SECONDS, RankedResource, Ranker
+from dreamer.resource import ResourceStatus
+from dreamer.workload import TaskRequirements, WorkloadProfile
+
+#: A completion this much later than the earliest still counts as "as early"
+#: (the larger of the two): a minute -- the ranking's time scale -- or 10 %.
+SLACK_SECONDS = TIME_SCALE_SECONDS
+SLACK_FRACTION = 0.10
+
+
+def slack_seconds(earliest: float) -> float:
+    """How much later than ``earliest`` a completion may be and still count as early."""
+    return max(SLACK_SECONDS, SLACK_FRACTION * earliest)
+
+
+def check_fidelity_loss(value: object) -> float | None:
+    """``max_fidelity_loss`` as a float in [0, 1), or ``None``; else ``ValueError``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(
+            f"max_fidelity_loss must be a number from 0 to below 1 (0.02: each task may "
+            f"run at 98 % of the best estimated fidelity), got {value!r}"
+        )
+    return float(value)
+
+
+def within_budget(
+    feasible: Sequence[RankedResource], max_fidelity_loss: float
+) -> tuple[list[RankedResource], float, float]:
+    """The feasible resources whose estimated fidelity is at least ``(1 - loss)`` x the
+    best, in the given order; with the best fidelity and the floor."""
+    best = max(r.breakdown["estimated_fidelity"] for r in feasible)
+    floor = (1.0 - max_fidelity_loss) * best
+    eligible = [r for r in feasible if r.breakdown["estimated_fidelity"] >= floor]
+    return eligible, best, floor
+
+
+def _plus(status: ResourceStatus | None, extra: int) -> ResourceStatus:
+    base = status if status is not None else ResourceStatus()
+    return replace(base, ours=base.ours + extra) if extra else base
+
+
+def place(
+    ranker: Ranker,
+    req: TaskRequirements,
+    profile: WorkloadProfile,
+    ranked: Sequence[RankedResource],
+    count: int = 1,
+    max_fidelity_loss: float | None = None,
+) -> list[RankedResource]:
+    """Where each of ``count`` tasks of this workload goes (see the module docstring).
+
+    ``ranked`` is :meth:`Ranker.rank`'s list for the task (statuses already
+    holding the tasks placed before).  Each entry returned is its resource
+    judged with the queue the tasks before it made; under a budget its
+    breakdown also holds ``max_fidelity_loss``, ``best_fidelity`` and
+    ``fidelity_floor``.  ``NoFeasibleResourceError`` when no resource can run
+    the task (or, with a deadline, the next one).
+    """
+    feasible = [r for r in ranked if r.feasible]
+    if not feasible:
+        raise NoFeasibleResourceError(req.name, {r.key: r.reasons for r in ranked})
+    if max_fidelity_loss is None:
+        pool, extra = feasible, {}
+    else:
+        pool, best, floor = within_budget(feasible, max_fidelity_loss)
+        extra = {
+            "max_fidelity_loss": max_fidelity_loss,
+            "best_fidelity": best,
+            "fidelity_floor": floor,
+        }
+    current = list(pool)  # each resource judged with the tasks placed on it so far
+    added = [0] * len(pool)
+    out: list[RankedResource] = []
+    for _ in range(count):
+        live = [i for i, r in enumerate(current) if r.feasible]
+        if not live:  # a deadline every resource's queue has now passed
+            raise NoFeasibleResourceError(req.name, {r.key: r.reasons for r in current})
+        if max_fidelity_loss is None:
+            pick = min(live, key=lambda i: current[i].sort_key())
+        else:
+            done = {i: current[i].breakdown["expected_completion_seconds"] for i in live}
+            earliest = min(done.values())
+            limit = earliest + slack_seconds(earliest)
+            pick = next(i for i in live if done[i] <= limit)  # (pool keeps ranked order)
+        chosen = current[pick]
+        out.append(replace(chosen, breakdown={**chosen.breakdown, **extra}) if extra else chosen)
+        added[pick] += 1
+        base = pool[pick]
+        current[pick] = ranker.judge(req, profile, base.resource, _plus(base.status, added[pick]))
+    return out
