@@ -56,6 +56,17 @@ class LoadLedger:
             self._tasks[task_id] = _Entry(key)
             self._by_key.setdefault(key, {})[task_id] = None
 
+    def renamed(self, old: str, new: str) -> None:
+        """The task placed as ``old`` goes on as ``new`` (same resource)."""
+        with self._lock:
+            entry = self._tasks.pop(old, None)
+            if entry is None:
+                return
+            self._tasks[new] = entry
+            tasks = self._by_key[entry.key]
+            tasks.pop(old, None)
+            tasks[new] = None
+
     def submitted(self, task_id: str, job_id: str, at: float) -> None:
         with self._lock:
             entry = self._tasks.get(task_id)

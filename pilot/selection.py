@@ -220,6 +220,10 @@ class QDreamer:
         for task_id in task_ids:
             self.ledger.ended(task_id)
 
+    def renamed(self, old: str, new: str) -> None:
+        """A placed task is sent under another id (resumed from the journal)."""
+        self.ledger.renamed(old, new)
+
     def submitted(self, jobs: Iterable[tuple[str, str, float]]) -> None:
         """``(task_id, job_id, at)``: the tasks' jobs reached their provider at ``at``."""
         for task_id, job_id, at in jobs:

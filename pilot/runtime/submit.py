@@ -169,9 +169,9 @@ class Submission:
         """``PilotComputeService.submit_quantum_task`` (documented there)."""
         placed = self._prepare(quantum_task)
         if quantum_task.parameter_values is not None:
-            rows, known = self._resume.quantum(quantum_task, self._sweep(quantum_task, placed))
+            rows, known = self._resumed(quantum_task, self._sweep(quantum_task, placed))
             return self._dispatch_known(rows, known, None, per_actor=2)
-        [(pilot, spec)], known = self._resume.quantum(quantum_task, placed)
+        [(pilot, spec)], known = self._resumed(quantum_task, placed)
         if known:
             return known[0]
         actor = pilot.next_actor()
@@ -188,6 +188,23 @@ class Submission:
         self._record(ref, replace(spec, args=quantum_task.args, kwargs=quantum_task.kwargs), actor)
         self._deps.record(ref, (*quantum_task.args, *quantum_task.kwargs.values()))
         return ref
+
+    def _resumed(
+        self,
+        qt: QuantumTask,
+        rows: list[tuple[QuantumPilot, TaskSpec]],
+        circuits: dict[int, str] | None = None,
+    ) -> tuple[list[tuple[QuantumPilot, TaskSpec]], dict[int, Any]]:
+        """:meth:`Resume.quantum`; QDREAMER's load count follows: a task the journal
+        already finished leaves it, one resumed under its old id is counted by that."""
+        out, known = self._resume.quantum(qt, rows, circuits)
+        if known or out != rows:
+            for i, ((_, placed), (_, sent)) in enumerate(zip(rows, out, strict=True)):
+                if i in known:
+                    self._selector.ended([placed.task_id])
+                elif sent.task_id != placed.task_id:
+                    self._selector.renamed(placed.task_id, sent.task_id)
+        return out, known
 
     @staticmethod
     def _coalescible(pilot: QuantumPilot, spec: TaskSpec, qt: QuantumTask) -> bool:
@@ -215,7 +232,7 @@ class Submission:
             else:  # its arguments travel inside the spec
                 [(pilot, spec)] = placed
                 rows = [(pilot, replace(spec, args=qt.args, kwargs=qt.kwargs))]
-            rows, journaled = self._resume.quantum(qt, rows, circuits)
+            rows, journaled = self._resumed(qt, rows, circuits)
             known.update({start + i: ref for i, ref in journaled.items()})
             prepared += rows
             spans.append((start, len(prepared), qt.parameter_values is not None))

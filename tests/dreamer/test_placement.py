@@ -73,6 +73,11 @@ def test_ledger_counts_what_the_provider_figure_does_not_hold() -> None:
     ledger.ended("t4")
     ledger.ended("t4")  # twice is harmless
     assert ledger.ours("cloud/a", counted_since=120.0) == 0 and ledger.placed_on("cloud/a") == 3
+    ledger.renamed("t3", "t3-old")  # resumed under its journaled id
+    ledger.renamed("nope", "x")  # (an id never placed: nothing happens)
+    assert ledger.placed_on("cloud/a") == 3
+    ledger.ended("t3-old")
+    ledger.placed("t3", "cloud/a")
     ledger.placed("t1", "cloud/b")  # moved (resubmitted elsewhere)
     assert (ledger.placed_on("cloud/a"), ledger.placed_on("cloud/b")) == (2, 1)
     for task in ("t1", "t2", "t3"):
