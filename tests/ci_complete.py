@@ -11,9 +11,10 @@ fails (exit code 1, the reasons printed at the end) if any test was
 * never collected: the run was given paths other than ``testpaths``, or
   ``--ignore``/``--ignore-glob``.
 
-A run that collected no test at all keeps pytest's own exit code 5 (also a
-failure).  Outside CI nothing changes, so ``pytest -m "not slow and not slurm"``
-(the quick tier in README.md) works as usual.
+Under pytest-xdist (``-n``) the workers collect: each hands what it left out
+to the controller, which decides.  A run that collected no test at all keeps
+pytest's own exit code 5 (also a failure).  Outside CI nothing changes, so
+``pytest -m "not slow and not slurm"`` (the quick tier in README.md) works as usual.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ def _reason(report: pytest.CollectReport | pytest.TestReport) -> str:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2])
     return str(longrepr)
+
+
+#: Under pytest-xdist, what a worker passes to the controller (``workeroutput``): the
+#: deselections, which only workers see (they collect; collection reports and test
+#: reports reach the controller anyway).
+WORKER_KEY = "qdreamer_left_out"
+WORKER_SEES = ("deselected: ",)
 
 
 class CompleteRun:
@@ -66,8 +74,22 @@ class CompleteRun:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # a pytest-xdist worker: what only it saw goes up
+            workeroutput[WORKER_KEY] = [x for x in self.left_out if x.startswith(WORKER_SEES)]
+            return
         if self.left_out and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        """(pytest-xdist's controller) Workers collect, so only they see deselections;
+        every worker collects every test, so each is taken once."""
+        seen = set(self.left_out)
+        for line in getattr(node, "workeroutput", {}).get(WORKER_KEY, []):
+            if line not in seen:
+                seen.add(line)
+                self.left_out.append(line)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.left_out:

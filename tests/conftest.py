@@ -84,10 +84,43 @@ def _slurm_answers() -> str | None:
     return None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each worker gets a temporary directory of its own.
+
+    Ray keeps its sessions, and the address of the cluster ``ray start`` last
+    started (which ``ray.init()`` without an address joins), under ``$TMPDIR/ray``:
+    with one ``TMPDIR`` per worker, a driver of one worker (or a process it starts,
+    which inherits it) never finds another worker's cluster.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and not os.environ.get("QDREAMER_TEST_TMPDIR"):
+        own = Path(tempfile.gettempdir()) / f"qdreamer-{worker}"
+        own.mkdir(exist_ok=True)
+        os.environ["TMPDIR"] = os.environ["QDREAMER_TEST_TMPDIR"] = str(own)
+        tempfile.tempdir = None  # (re-read from TMPDIR)
+
+
+def _xdist_groups(items: list[pytest.Item]) -> None:
+    """For ``--dist loadgroup``: each module runs on one worker (its module-scoped
+    pilots start once), and every module with a ``slurm`` test on the same one (one
+    Slurm node)."""
+    module = {item: item.nodeid.split("::")[0] for item in items}
+    slurm = {module[item] for item in items if "slurm" in item.keywords}
+    for item in items:
+        group = "slurm" if module[item] in slurm else module[item]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip ``slurm`` tests without a Slurm cluster, unless CI requires them."""
     import os
 
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _xdist_groups(items)
     slurm_items = [item for item in items if "slurm" in item.keywords]
     if not slurm_items:
         return

@@ -112,3 +112,16 @@ def test_a_ci_run_without_tests_keeps_exit_code_5(project: Path) -> None:
     out = run(project, "-k", "nothing_matches", ci="true")
     assert out.returncode == 5, out.stdout
     assert run(project, "-k", "nothing_matches").returncode == 5
+
+
+def test_under_xdist_the_workers_report_what_they_left_out(project: Path) -> None:
+    """With ``-n`` the workers collect: deselections and modules skipped at collection
+    reach the controller, which fails the run (each reported once)."""
+    (project / "t" / "test_e.py").write_text("import pytest\n\npytest.importorskip('nosuchmod')\n")
+    xdist = ["-p", "xdist", "-n", "2"]
+    out = run(project, *xdist, "-k", "one or test_b or test_e", ci="true")
+    assert out.returncode == 1, out.stdout
+    for why in ("deselected: t/test_a.py::test_two", "skipped at collection: t/test_e.py"):
+        assert out.stdout.count(why) == 1, out.stdout
+    (project / "t" / "test_e.py").unlink()
+    assert run(project, *xdist, ci="true").returncode == 0

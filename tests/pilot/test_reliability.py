@@ -56,6 +56,10 @@ def test_killed_pilot_actor_loses_no_task(ray_session: None, workdir: Any) -> No
         victim = pcs.get_pilot("a").actors[0]
         tasks = [QuantumTask(basis(i), shots=8) for i in range(1000)]
         refs = pcs.submit_quantum_tasks(tasks, chunk_size=20)
+        # QDREAMER spreads the burst over the two identical pilots (each task sees the
+        # queue the ones before it made).
+        sent_to_a = sum(pcs._supervisor.record(r).pilot == "a" for r in refs)
+        assert 400 <= sent_to_a <= 600
         early, _ = ray.wait(refs, num_returns=60, fetch_local=False)
         ray.kill(victim)
         results = pcs.get_results(refs, timeout=300)
@@ -63,12 +67,12 @@ def test_killed_pilot_actor_loses_no_task(ray_session: None, workdir: Any) -> No
         assert [r.counts for r in results] == [{key(i): 8} for i in range(1000)]
         assert len({r.task_id for r in results}) == 1000
         on_a = [r for r in results if r.pilot == "a"]
-        assert 0 < len(on_a) < 1000, "some tasks finished on the victim before it died"
+        assert 0 < len(on_a) < sent_to_a, "some tasks finished on the victim before it died"
         # Results that were ready before the kill were not run again.
         early_results = pcs.get_results(early)
         assert all(pcs._supervisor.resolve(r) is r for r in early)
         assert {r.task_id for r in early_results} <= {r.task_id for r in results}
-        assert pcs._supervisor.resubmitted == 1000 - len(on_a)
+        assert pcs._supervisor.resubmitted == sent_to_a - len(on_a)
 
         assert pcs.get_pilot("a").state is PilotState.FAILED
         ranked = pcs.qdreamer.rank(QuantumTask(bell_qiskit(), shots=10))
