@@ -48,6 +48,28 @@ Braket (routed by the SigV4 credential scope of the request, ``.../braket/aws4_r
   CANCELLED on the next ``GetQuantumTask``; 409 ``ConflictException`` for a task
   already COMPLETED or FAILED.
 
+Queues on a clock
+-----------------
+By default a task moves one status per ``GetQuantumTask`` and a device's queue
+(``deviceQueueInfo``, the Normal ``QUANTUM_TASKS_QUEUE`` ``queueSize``) counts
+its tasks last reported QUEUED.  :meth:`FakeBraketService.drain` makes a device
+a single FIFO server on :attr:`FakeBraketService.clock` instead (the rules are
+in ``tests/fakes/drain.py``)::
+
+    fake.drain(FakeBraketService.QPU_ARN, seconds_per_job=0.2, external_queue=3)
+
+Three outside tasks are then ahead, leaving one every 0.2 s; each task created
+afterwards enters the queue at creation, runs 0.2 s once the server is free, and
+``GetQuantumTask`` reports QUEUED, RUNNING, then COMPLETED (FAILED for a task
+whose simulation raised or that ``fail_next_task`` doomed) from the clock, however
+often it is asked; ``results.json`` is published, as above, on the first report of
+COMPLETED, and ``endedAt`` is the task's scheduled end.  ``queueSize`` is the
+outside tasks still waiting plus ours not yet started, and ``queueInfo.position``
+(when the caller asks for ``QueueInfo``, as ``AwsSession.get_quantum_task`` does)
+is a QUEUED task's 1-based place counting both.  Cancelling a queued task takes it
+out of the queue (the tasks behind it move up); cancelling a running one frees the
+server.  ``drain(arn, None)`` turns it off for tasks created afterwards.
+
 S3 (path-style: botocore 1.44 sends ``/bucket/key`` to this endpoint, whether
 it is spelt 127.0.0.1 or localhost; virtual-host style ``Host: bucket.127.0.0.1:port``
 is accepted too): ``GetObject``,
@@ -77,12 +99,15 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
+
+from tests.fakes.drain import Drain, Slot
 
 __all__ = [
     "DEFAULT_PENDING_STATUSES",
@@ -102,9 +127,11 @@ _STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
-def _now() -> str:
-    """ISO-8601 UTC with milliseconds, as the service returns (24 characters)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def _now(when: float | None = None) -> str:
+    """ISO-8601 UTC with milliseconds, as the service returns (24 characters);
+    ``when`` in seconds since the epoch (default: now)."""
+    stamp = datetime.now(UTC) if when is None else datetime.fromtimestamp(when, UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _http_date() -> str:
@@ -114,7 +141,11 @@ def _http_date() -> str:
 # ---------------------------------------------------------------------- model
 @dataclass
 class FakeDevice:
-    """One device ``GetDevice`` knows; change ``status`` to test OFFLINE/RETIRED devices."""
+    """One device ``GetDevice`` knows; change ``status`` to test OFFLINE/RETIRED devices.
+
+    ``drain`` (set with :meth:`FakeBraketService.drain`) makes its queue a FIFO
+    server on the fake's clock; ``None`` (the default): one status per poll.
+    """
 
     arn: str
     name: str
@@ -123,6 +154,7 @@ class FakeDevice:
     capabilities: Any  # a braket.device_schema DeviceCapabilities model
     simulator: str  # LocalSimulator backend that runs its tasks
     status: str = "ONLINE"
+    drain: Drain | None = None
 
     @property
     def region(self) -> str:
@@ -171,6 +203,11 @@ class FakeTask:
     get_calls: int = 0
     result_json: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    #: The device's drain when the task was created (``None``: one status per poll).
+    drain: Drain | None = None
+    #: Clock readings: when it entered the device's queue, when it was cancelled.
+    queued_at: float = 0.0
+    cancelled_at: float | None = None
 
     @property
     def task_id(self) -> str:
@@ -500,6 +537,8 @@ class FakeBraketService:
             ``auto_create_buckets`` (the default).
         faults: pending injected errors (:class:`Fault`), consumed first-match-first.
         requests: ``(service, operation, status)`` for every request served.
+        clock: what drained devices (:meth:`drain`) read the time from
+            (``time.monotonic`` unless given; ``reset`` restores it).
     """
 
     SV1_ARN = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
@@ -537,6 +576,7 @@ class FakeBraketService:
         secret_access_key: str = "fAkE/SeCrEt+qdreamer-test-9f3c1e7a5b2d4c6e8a0b",
         pending_statuses: tuple[str, ...] = DEFAULT_PENDING_STATUSES,
         auto_create_buckets: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.region = region
         self.account_id = account_id
@@ -544,6 +584,7 @@ class FakeBraketService:
         self.secret_access_key = secret_access_key
         self.pending_statuses = tuple(pending_statuses)
         self.auto_create_buckets = auto_create_buckets
+        self.clock = self._clock = clock
         self.devices: dict[str, FakeDevice] = {}
         self.tasks: list[FakeTask] = []
         self.cancelled: list[str] = []
@@ -657,8 +698,10 @@ class FakeBraketService:
         return previous
 
     def reset(self) -> None:
-        """Forget tasks, cancellations, objects, buckets, faults and the request log."""
+        """Forget tasks, cancellations, objects, buckets, faults and the request log;
+        restore the devices (no drains) and the clock."""
         with self._lock:
+            self.clock = self._clock
             self.tasks.clear()
             self.cancelled.clear()
             self.objects.clear()
@@ -716,6 +759,22 @@ class FakeBraketService:
         """Accept the next ``CreateQuantumTask`` but let that task end FAILED with ``reason``."""
         with self._lock:
             self.task_failures.append(reason)
+
+    def drain(
+        self, arn: str, seconds_per_job: float | None, *, external_queue: int = 0
+    ) -> Drain | None:
+        """Make device ``arn`` a FIFO server taking ``seconds_per_job`` per task, with
+        ``external_queue`` outside tasks ahead from now (see "Queues on a clock" in the
+        module docstring); ``None`` turns it off.  Tasks created before keep the drain
+        they were created under."""
+        with self._lock:
+            device = self.devices[arn]
+            device.drain = (
+                None
+                if seconds_per_job is None
+                else Drain(float(seconds_per_job), int(external_queue), since=self.clock())
+            )
+            return device.drain
 
     def task(self, arn: str) -> FakeTask:
         with self._lock:
@@ -888,7 +947,16 @@ class FakeBraketService:
 
     def _queue_size(self, arn: str) -> int:
         with self._lock:
+            drain = self.devices[arn].drain
+            if drain is not None:
+                return drain.queue(self.clock(), list(self._schedule(drain).values()))
             return sum(1 for t in self.tasks if t.device_arn == arn and t.status == "QUEUED")
+
+    def _schedule(self, drain: Drain) -> dict[str, Slot | None]:
+        """``{task arn: slot}`` of the tasks created under ``drain``, in creation order."""
+        tasks = [t for t in self.tasks if t.drain is drain]
+        slots = drain.slots((t.queued_at, t.cancelled_at) for t in tasks)
+        return {t.arn: slot for t, slot in zip(tasks, slots, strict=True)}
 
     def _search_devices(self, request: dict[str, Any], region: str) -> dict[str, Any]:
         arns: list[str] | None = None
@@ -984,6 +1052,8 @@ class FakeBraketService:
         else:
             task.failure_reason = doomed
         with self._lock:
+            # Queued as it is accepted: creation order is the FIFO order.
+            task.drain, task.queued_at = device.drain, self.clock()
             self.tasks.append(task)
         return {"quantumTaskArn": arn}
 
@@ -1047,6 +1117,11 @@ class FakeBraketService:
     def _queue_position(self, task: FakeTask) -> str:
         if task.status != "QUEUED":
             return "None"
+        if task.drain is not None:
+            schedule = self._schedule(task.drain)
+            index = list(schedule).index(task.arn)
+            position = task.drain.position(self.clock(), list(schedule.values()), index)
+            return "None" if position is None else str(position)
         queued = [t for t in self.tasks if t.device_arn == task.device_arn and t.status == "QUEUED"]
         return str(queued.index(task) + 1)
 
@@ -1057,26 +1132,48 @@ class FakeBraketService:
         if task.status == "CANCELLING":
             self._finish(task, "CANCELLED")
             return
+        if task.drain is not None:
+            self._advance_on_clock(task, task.drain)
+            return
         n = task.get_calls
         if n <= len(self.pending_statuses):
             task.status = self.pending_statuses[n - 1]
             return
+        self._complete(task)
+
+    def _advance_on_clock(self, task: FakeTask, drain: Drain) -> None:
+        """Set ``task``'s status from its slot on ``drain`` at the clock's time."""
+        now = self.clock()
+        slot = self._schedule(drain)[task.arn]
+        assert slot is not None  # a task cancelled before it started is CANCELLING
+        phase = slot.phase(now)
+        if phase == "queued":
+            task.status = "QUEUED"
+        elif phase == "running":
+            task.status = "RUNNING"
+        else:
+            self._complete(task, ended=time.time() - (now - slot.end))
+
+    def _complete(self, task: FakeTask, ended: float | None = None) -> None:
+        """COMPLETED with ``results.json`` published (FAILED if the task has no result)."""
         if task.result_json is None:
-            self._finish(task, "FAILED")
+            self._finish(task, "FAILED", ended)
             return
         self.buckets.add(task.bucket)
         self.objects[(task.bucket, task.results_key)] = task.result_json.encode()
-        self._finish(task, "COMPLETED")
+        self._finish(task, "COMPLETED", ended)
 
     @staticmethod
-    def _finish(task: FakeTask, status: str) -> None:
+    def _finish(task: FakeTask, status: str, ended: float | None = None) -> None:
         task.status = status
-        task.ended_at = _now()
+        task.ended_at = _now(ended)
 
     def _cancel_task(self, arn: str) -> dict[str, Any]:
         task = self._find_task(arn)
         with self._lock:
             self.cancelled.append(arn)
+            if task.drain is not None:
+                self._advance(task)  # the clock may have finished it
             if task.status in ("COMPLETED", "FAILED"):
                 raise _Reply(
                     409,
@@ -1086,6 +1183,7 @@ class FakeBraketService:
                 )
             if task.status not in ("CANCELLING", "CANCELLED"):
                 task.status = "CANCELLING"
+                task.cancelled_at = self.clock()  # out of the queue (or off the server)
             return {"quantumTaskArn": arn, "cancellationStatus": task.status}
 
     def _find_task(self, arn: str) -> FakeTask:
@@ -1321,7 +1419,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def fake(self) -> FakeBraketService:
-        return self.server.fake  # type: ignore[attr-defined,no-any-return]
+        return self.server.fake  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass

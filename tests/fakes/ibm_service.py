@@ -66,6 +66,26 @@ set, jobs stay ``Queued``; :meth:`fail_next_job` lets the next job end
 ``Cancelled`` and records its id in :attr:`cancelled`; 409 for a job already
 final.
 
+Queues on a clock
+-----------------
+By default a device's ``length_queue`` (backend status, read by the client as
+``backend.status().pending_jobs``; ``queue_length`` in ``GET /backends``) is the
+settable :attr:`FakeIBMDevice.queue_length`.  :meth:`FakeIBMQuantumPlatform.drain`
+makes a device a single FIFO server on :attr:`FakeIBMQuantumPlatform.clock` instead
+(the rules are in ``tests/fakes/drain.py``)::
+
+    fake.drain("ibmq_manila", seconds_per_job=0.2, external_queue=3)
+
+Three outside jobs are then ahead, leaving one every 0.2 s; each job created
+afterwards enters the queue at ``POST /jobs``, runs 0.2 s once the server is
+free, and ``GET /jobs/<id>`` reports ``Queued``, ``Running``, then ``Completed``
+(simulated then, as above; ``Failed`` for a job ``fail_next_job`` doomed) from
+the clock, however often it is asked (:attr:`hold_jobs` does not apply).
+``length_queue`` is the outside jobs still waiting plus ours not yet started.
+Cancelling a queued job (alone, or with its session) takes it out of the queue
+(the jobs behind it move up); cancelling a running one frees the server.
+``drain(name, None)`` turns it off for jobs created afterwards.
+
 Sessions and batches
 --------------------
 ``POST /sessions`` (what ``Session``/``Batch`` send: ``mode`` ``dedicated`` or
@@ -106,11 +126,14 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.drain import Drain, Slot
 
 __all__ = [
     "OPERATIONS",
@@ -175,6 +198,8 @@ class FakeIBMDevice:
     """A device the Quantum Compute API serves, from a qiskit-ibm-runtime fake's snapshot.
 
     Change ``online``, ``status_msg`` or ``queue_length`` to test status reports.
+    ``drain`` (set with :meth:`FakeIBMQuantumPlatform.drain`) makes its queue a
+    FIFO server on the fake's clock, reported instead of ``queue_length``.
     """
 
     name: str
@@ -184,6 +209,7 @@ class FakeIBMDevice:
     online: bool = True
     status_msg: str = "active"
     queue_length: int = 0
+    drain: Drain | None = None
 
     @classmethod
     def from_fake(cls, fake: Any) -> FakeIBMDevice:
@@ -238,6 +264,11 @@ class FakeIBMJob:
     result_json: str | None = None
     tags: list[str] = field(default_factory=list)
     session_id: str | None = None
+    #: The device's drain when the job was created (``None``: one status per poll).
+    drain: Drain | None = None
+    #: Clock readings: when it entered the device's queue, when it was cancelled.
+    queued_at: float = 0.0
+    cancelled_at: float | None = None
 
     def document(self, *, with_params: bool) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -334,7 +365,9 @@ class FakeIBMQuantumPlatform:
         cancelled: ids of the jobs ``POST /jobs/<id>/cancel`` cancelled, in order.
         requests: ``(host, operation, status)`` for every request (0: dropped).
         pending_statuses: what ``GET /jobs/<id>`` reports before ``Completed``.
-        hold_jobs: while set, jobs stay ``Queued``.
+        hold_jobs: while set, jobs stay ``Queued`` (not on a drained device).
+        clock: what drained devices (:meth:`drain`) read the time from
+            (``time.monotonic`` unless given; ``reset`` restores it).
     """
 
     DEFAULT_TOKEN = "fake-ibm-apikey-qdreamer-0123456789abcdef"
@@ -352,12 +385,14 @@ class FakeIBMQuantumPlatform:
         noisy: bool = False,
         seed: int | None = 1234,
         base_host: str = "cloud.ibm.com",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
         self.pending_statuses = tuple(pending_statuses)
         self.noisy = noisy
         self.seed = seed
         self.base_host = base_host
+        self.clock = self._clock = clock
         self._device_classes = tuple(devices)
         self.instances = instances or [FakeInstance(self.DEFAULT_CRN, "qdreamer-test")]
         self.devices: dict[str, FakeIBMDevice] = {}
@@ -476,8 +511,10 @@ class FakeIBMQuantumPlatform:
         }
 
     def reset(self) -> None:
-        """Forget jobs, cancellations, faults, delays and the request log; restore devices."""
+        """Forget jobs, cancellations, faults, delays and the request log; restore devices
+        (no drains) and the clock."""
         with self._lock:
+            self.clock = self._clock
             self.jobs.clear()
             self.sessions.clear()
             self.session_modes = {"dedicated", "batch"}
@@ -542,6 +579,22 @@ class FakeIBMQuantumPlatform:
         """Accept the next ``POST /jobs`` but let that job end ``Failed`` with ``reason``."""
         with self._lock:
             self.job_failures.append(reason)
+
+    def drain(
+        self, name: str, seconds_per_job: float | None, *, external_queue: int = 0
+    ) -> Drain | None:
+        """Make device ``name`` a FIFO server taking ``seconds_per_job`` per job, with
+        ``external_queue`` outside jobs ahead from now (see "Queues on a clock" in the
+        module docstring); ``None`` turns it off.  Jobs created before keep the drain
+        they were created under."""
+        with self._lock:
+            device = self.devices[name]
+            device.drain = (
+                None
+                if seconds_per_job is None
+                else Drain(float(seconds_per_job), int(external_queue), since=self.clock())
+            )
+            return device.drain
 
     def end_session(self, session_id: str) -> None:
         """End a session or batch as the service does when its ``max_ttl`` passes."""
@@ -719,7 +772,11 @@ class FakeIBMQuantumPlatform:
         instance = self._check_instance(headers)
         rest = parts[2:]
         if operation == "ListBackends":
-            return 200, {"devices": [d.summary() for d in self.devices.values()]}
+            devices = [
+                {**d.summary(), "queue_length": self._queue_length(d)}
+                for d in self.devices.values()
+            ]
+            return 200, {"devices": devices}
         if operation == "GetUsage":
             return 200, {
                 "instance_id": instance,
@@ -738,7 +795,7 @@ class FakeIBMQuantumPlatform:
                 "state": device.online,
                 "status": device.status_msg if device.online else "maintenance",
                 "message": "available" if device.online else "device offline",
-                "length_queue": device.queue_length,
+                "length_queue": self._queue_length(device),
                 "backend_version": str(device.configuration.get("backend_version", "1.0.0")),
             }
         if operation == "CreateJob":
@@ -832,6 +889,35 @@ class FakeIBMQuantumPlatform:
         except KeyError:
             raise _Reply(404, f"backend {name!r} not found", "1216") from None
 
+    def _queue_length(self, device: FakeIBMDevice) -> int:
+        with self._lock:
+            drain = device.drain
+            if drain is None:
+                return device.queue_length
+            return drain.queue(self.clock(), list(self._schedule(drain).values()))
+
+    def _schedule(self, drain: Drain) -> dict[str, Slot | None]:
+        """``{job id: slot}`` of the jobs created under ``drain``, in creation order."""
+        jobs = [j for j in self.jobs.values() if j.drain is drain]
+        slots = drain.slots((j.queued_at, j.cancelled_at) for j in jobs)
+        return {j.id: slot for j, slot in zip(jobs, slots, strict=True)}
+
+    def _sync(self, job: FakeIBMJob) -> None:
+        """Set a job of a drained device's status from its slot at the clock's time."""
+        drain = job.drain
+        if drain is None or job.status in _FINAL:
+            return
+        slot = self._schedule(drain)[job.id]
+        assert slot is not None  # a job cancelled before it started is Cancelled
+        job.status = {"queued": "Queued", "running": "Running", "done": "Completed"}[
+            slot.phase(self.clock())
+        ]
+
+    def _cancelled(self, job: FakeIBMJob, reason: str) -> None:
+        job.status, job.reason = "Cancelled", reason
+        job.cancelled_at = self.clock()  # out of the queue (or off the server)
+        self.cancelled.append(job.id)
+
     def _find_job(self, job_id: str) -> FakeIBMJob:
         with self._lock:
             job = self.jobs.get(job_id)
@@ -865,6 +951,7 @@ class FakeIBMQuantumPlatform:
         with self._lock:
             if self.job_failures:
                 job.fail_reason = self.job_failures.pop(0)
+            job.drain, job.queued_at = device.drain, self.clock()
             self.jobs[job.id] = job
             if session_id is not None:
                 self.sessions[str(session_id)].jobs.append(job.id)
@@ -919,9 +1006,9 @@ class FakeIBMQuantumPlatform:
             # CancelSession: its unfinished jobs are cancelled and it ends.
             for job_id in session.jobs:
                 job = self.jobs[job_id]
+                self._sync(job)
                 if job.status not in _FINAL:
-                    job.status, job.reason = "Cancelled", "Session cancelled"
-                    self.cancelled.append(job_id)
+                    self._cancelled(job, "Session cancelled")
             session.accepting_jobs, session.ended = False, True
             return 204, None
 
@@ -944,7 +1031,9 @@ class FakeIBMQuantumPlatform:
     def _get_job(self, job: FakeIBMJob, *, with_params: bool) -> dict[str, Any]:
         with self._lock:
             job.get_calls += 1
-            if job.status not in _FINAL and not self.hold_jobs:
+            if job.drain is not None:
+                self._sync(job)
+            elif job.status not in _FINAL and not self.hold_jobs:
                 sequence = [*self.pending_statuses, "Completed"]
                 job.steps += 1
                 job.status = sequence[min(job.steps, len(sequence)) - 1]
@@ -1022,6 +1111,11 @@ class FakeIBMQuantumPlatform:
         return model.model_dump_json()
 
     def _results(self, job: FakeIBMJob) -> tuple[int, Any]:
+        with self._lock:  # a drained job the clock finished since its last GET
+            self._sync(job)
+            run = job.drain is not None and job.status == "Completed" and job.result_json is None
+        if run:
+            self._simulate(job)
         with self._lock:
             status, text = job.status, job.result_json
         if status == "Failed":  # the service serves a failed job's error text here
@@ -1032,11 +1126,10 @@ class FakeIBMQuantumPlatform:
 
     def _cancel(self, job: FakeIBMJob) -> tuple[int, Any]:
         with self._lock:
+            self._sync(job)  # the clock may have finished it
             if job.status in _FINAL:
                 raise _Reply(409, f"job {job.id} is {job.status} and cannot be cancelled", "1222")
-            job.status = "Cancelled"
-            job.reason = "Cancelled by the user"
-            self.cancelled.append(job.id)
+            self._cancelled(job, "Cancelled by the user")
         return 204, None
 
 
