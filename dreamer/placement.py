@@ -115,7 +115,7 @@ def place(
     current = list(pool)  # each resource judged with the tasks placed on it so far
     added = [0] * len(pool)
     out: list[RankedResource] = []
-    for _ in range(count):
+    for n in range(count):
         live = [i for i, r in enumerate(current) if r.feasible]
         if not live:  # a deadline every resource's queue has now passed
             raise NoFeasibleResourceError(req.name, {r.key: r.reasons for r in current})
@@ -128,6 +128,8 @@ def place(
             pick = next(i for i in live if done[i] <= limit)  # (pool keeps ranked order)
         chosen = current[pick]
         out.append(replace(chosen, breakdown={**chosen.breakdown, **extra}) if extra else chosen)
+        if n == count - 1:
+            break
         added[pick] += 1
         base = pool[pick]
         current[pick] = ranker.judge(req, profile, base.resource, _plus(base.status, added[pick]))

@@ -104,24 +104,45 @@ def pytest_configure(config: pytest.Config) -> None:
         tempfile.tempdir = None  # (re-read from TMPDIR)
 
 
-def _xdist_groups(items: list[pytest.Item]) -> None:
-    """For ``--dist loadgroup``: each module runs on one worker (its module-scoped
-    pilots start once), and every module with a ``slurm`` test on the same one (one
-    Slurm node)."""
-    module = {item: item.nodeid.split("::")[0] for item in items}
-    slurm = {module[item] for item in items if "slurm" in item.keywords}
-    for item in items:
-        group = "slurm" if module[item] in slurm else module[item]
-        item.add_marker(pytest.mark.xdist_group(group))
+#: Modules with ``slurm`` tests: under pytest-xdist they run on one worker, one after
+#: another (one Slurm node).  Checked against the marks at every collection.
+SLURM_MODULES = frozenset(
+    {
+        "tests/launchers/test_slurm_driver.py",
+        "tests/launchers/test_slurm_loss.py",
+        "tests/launchers/test_slurm_pilot.py",
+        "tests/integration/test_bad_input.py",
+    }
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``-n``: each module is one unit of work (its module-scoped pilots start
+    once, on one worker), and the Slurm modules together are one.
+
+    (pytest-xdist's ``--dist loadgroup`` would say this with marks, but it renames
+    nodes through an attribute pytest 9.2 no longer reads.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "slurm" if module in SLURM_MODULES else module
+
+    return ByModule(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip ``slurm`` tests without a Slurm cluster, unless CI requires them."""
     import os
 
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        _xdist_groups(items)
     slurm_items = [item for item in items if "slurm" in item.keywords]
+    stray = {item.nodeid.split("::")[0] for item in slurm_items} - SLURM_MODULES
+    if stray:
+        raise pytest.UsageError(
+            f"slurm tests in {sorted(stray)}: add the module to SLURM_MODULES in tests/conftest.py"
+        )
     if not slurm_items:
         return
     why = _slurm_answers()

@@ -225,12 +225,17 @@ def test_failover_to_the_next_ranked_resource_records_the_path(pcs: Any, fake_br
 
 
 def test_bad_dreamer_settings_are_config_errors(pcs: Any) -> None:
+    pcs.initialize_dreamer()
     with pytest.raises(ConfigError, match=r"unknown objective 'fastest'.*balanced"):
         pcs.initialize_dreamer(objective="fastest")
     with pytest.raises(ConfigError, match="max_cost_per_task must be a number >= 0"):
         pcs.initialize_dreamer(max_cost_per_task=-1)
     with pytest.raises(ConfigError, match="interval_seconds must be > 0"):
         pcs.qdreamer.start_background_monitoring(interval_seconds=0)
+    for bad in (1.5, -0.01, "2%"):
+        with pytest.raises(ConfigError, match="max_fidelity_loss must be a number from 0") as info:
+            pcs.initialize_dreamer(max_fidelity_loss=bad)
+        assert info.value.key == "max_fidelity_loss"
 
 
 def teleport() -> Any:
