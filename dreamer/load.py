@@ -28,33 +28,48 @@ thread share one ledger; the scheduling benchmark drives another.
 
 from __future__ import annotations
 
+import bisect
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
 class _Entry:
     key: str
     job_id: str | None = None
-    submitted_at: float | None = None
+
+
+@dataclass
+class _Load:
+    """One resource's count: tasks not submitted, and the distinct jobs submitted
+    (``times``: their submission times, sorted)."""
+
+    tasks: set[str] = field(default_factory=set)
+    waiting: int = 0
+    jobs: dict[str, list[float]] = field(default_factory=dict)  # job -> [at, tasks]
+    times: list[float] = field(default_factory=list)
 
 
 class LoadLedger:
-    """The tasks placed on each resource and not yet ended (see the module docstring)."""
+    """The tasks placed on each resource and not yet ended (see the module docstring).
+
+    Every operation is O(log n) in the tasks on the resource (``ours`` counts
+    with a binary search), so placing a burst one task at a time stays linear.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tasks: dict[str, _Entry] = {}
-        #: key -> task ids placed there and not ended (insertion-ordered).
-        self._by_key: dict[str, dict[str, None]] = {}
+        self._by_key: dict[str, _Load] = {}
 
     def placed(self, task_id: str, key: str) -> None:
         with self._lock:
-            old = self._tasks.get(task_id)
-            if old is not None:  # placed again (moved): leave the old resource
-                self._by_key.get(old.key, {}).pop(task_id, None)
+            if task_id in self._tasks:  # placed again (moved): leave the old resource
+                self._drop(task_id)
             self._tasks[task_id] = _Entry(key)
-            self._by_key.setdefault(key, {})[task_id] = None
+            load = self._by_key.setdefault(key, _Load())
+            load.tasks.add(task_id)
+            load.waiting += 1
 
     def renamed(self, old: str, new: str) -> None:
         """The task placed as ``old`` goes on as ``new`` (same resource)."""
@@ -63,49 +78,63 @@ class LoadLedger:
             if entry is None:
                 return
             self._tasks[new] = entry
-            tasks = self._by_key[entry.key]
-            tasks.pop(old, None)
-            tasks[new] = None
+            tasks = self._by_key[entry.key].tasks
+            tasks.discard(old)
+            tasks.add(new)
 
     def submitted(self, task_id: str, job_id: str, at: float) -> None:
         with self._lock:
             entry = self._tasks.get(task_id)
-            if entry is not None and entry.submitted_at is None:
-                entry.job_id, entry.submitted_at = job_id, at
+            if entry is None or entry.job_id is not None:
+                return
+            entry.job_id = job_id
+            load = self._by_key[entry.key]
+            load.waiting -= 1
+            job = load.jobs.get(job_id)
+            if job is None:
+                load.jobs[job_id] = [at, 1]
+                bisect.insort(load.times, at)
+            else:
+                job[1] += 1
 
     def ended(self, task_id: str) -> None:
         with self._lock:
-            entry = self._tasks.pop(task_id, None)
-            if entry is not None:
-                tasks = self._by_key.get(entry.key)
-                if tasks is not None:
-                    tasks.pop(task_id, None)
-                    if not tasks:
-                        del self._by_key[entry.key]
+            if task_id in self._tasks:
+                self._drop(task_id)
+
+    def _drop(self, task_id: str) -> None:
+        entry = self._tasks.pop(task_id)
+        load = self._by_key[entry.key]
+        load.tasks.discard(task_id)
+        if entry.job_id is None:
+            load.waiting -= 1
+        else:
+            job = load.jobs[entry.job_id]
+            job[1] -= 1
+            if job[1] == 0:
+                del load.jobs[entry.job_id]
+                i = bisect.bisect_left(load.times, job[0])
+                del load.times[i]  # (one time per job: any equal one will do)
+        if not load.tasks:
+            del self._by_key[entry.key]
 
     def ours(self, key: str, counted_since: float | None = None) -> int:
         """Our tasks on ``key`` that a provider figure observed at ``counted_since``
         does not hold (every unfinished one when ``None``)."""
         with self._lock:
-            tasks = self._by_key.get(key)
-            if not tasks:
+            load = self._by_key.get(key)
+            if load is None:
                 return 0
             if counted_since is None:
-                return len(tasks)
-            waiting = 0
-            jobs: set[str] = set()
-            for task_id in tasks:
-                entry = self._tasks[task_id]
-                if entry.submitted_at is None:
-                    waiting += 1
-                elif entry.submitted_at > counted_since:
-                    jobs.add(entry.job_id or task_id)
-            return waiting + len(jobs)
+                return len(load.tasks)
+            after = len(load.times) - bisect.bisect_right(load.times, counted_since)
+            return load.waiting + after
 
     def placed_on(self, key: str) -> int:
         """Unfinished tasks placed on ``key``, submitted or not."""
         with self._lock:
-            return len(self._by_key.get(key, ()))
+            load = self._by_key.get(key)
+            return len(load.tasks) if load is not None else 0
 
     def __len__(self) -> int:
         with self._lock:

@@ -166,6 +166,7 @@ class DreamerTable(Strict):
     )
     failover_attempts: int | None = Field(default=None, ge=0, strict=True)
     max_fidelity_loss: float | None = Field(default=None, ge=0, lt=1, allow_inf_nan=False)
+    fidelity_budget: Literal["task", "mean"] | None = None
 
     @field_validator("objective")
     @classmethod

@@ -39,7 +39,7 @@ from dreamer.errors import NoFeasibleResourceError as _DreamerNoFeasible
 from dreamer.feasibility import rejection_reasons
 from dreamer.load import LoadLedger
 from dreamer.monitor import StatusMonitor
-from dreamer.placement import check_fidelity_loss, place
+from dreamer.placement import FidelityBudget, check_fidelity_loss, place
 from dreamer.ranking import Constraints, RankedResource, Ranker, Weights
 from dreamer.resource import ResourceStatus
 from dreamer.workload import TaskRequirements, WorkloadProfile
@@ -87,7 +87,7 @@ class QDreamer:
         #: Our own tasks on each resource (remote: "pilot/name"; local: the pilot).
         self.ledger = LoadLedger()
         #: The fidelity budget of load-aware placement (None: the objective decides).
-        self.max_fidelity_loss = check_fidelity_loss(conf.get("max_fidelity_loss"))
+        self.budget = _budget(conf.get("max_fidelity_loss"), conf.get("fidelity_budget"))
 
     # ------------------------------------------------------------ configuration
     def configure(
@@ -103,16 +103,13 @@ class QDreamer:
         resources: Sequence[str] | None = None,
         failover_attempts: int | None = None,
         max_fidelity_loss: float | None = None,
+        fidelity_budget: str | None = None,
     ) -> None:
         conf = dreamer_defaults()
-        try:
-            loss = check_fidelity_loss(
-                max_fidelity_loss
-                if max_fidelity_loss is not None
-                else conf.get("max_fidelity_loss")
-            )
-        except ValueError as exc:
-            raise ConfigError(str(exc), key="max_fidelity_loss") from None
+        budget = _budget(
+            max_fidelity_loss if max_fidelity_loss is not None else conf.get("max_fidelity_loss"),
+            fidelity_budget if fidelity_budget is not None else conf.get("fidelity_budget"),
+        )
         try:
             self.ranker = Ranker(
                 weights if weights is not None else (objective or conf["objective"]),
@@ -151,7 +148,7 @@ class QDreamer:
             )
         if failover_attempts is not None:
             self.failover_attempts = int(failover_attempts)
-        self.max_fidelity_loss = loss
+        self.budget = budget
         self.enabled = True
         self.start_background_monitoring(
             monitor_interval_seconds
@@ -301,7 +298,7 @@ class QDreamer:
         req, profile, ranked = self._ranked(task, loaded)
         metrics.ranked(ranked, self.cache)
         try:
-            chosen = place(self.ranker, req, profile, ranked, count, self.max_fidelity_loss)
+            chosen = place(self.ranker, req, profile, ranked, count, self.budget)
         except _DreamerNoFeasible as exc:
             raise NoFeasibleResourceError(exc.task, exc.rejections) from None
         pinned = task.resource is not None or task.pilot is not None
@@ -382,6 +379,29 @@ class QDreamer:
 
     def close(self) -> None:
         self.monitor.stop()
+
+
+def _budget(max_fidelity_loss: object, kind: object) -> FidelityBudget | None:
+    """The placement budget of ``initialize_dreamer`` (or ``[dreamer]``), checked."""
+    try:
+        loss = check_fidelity_loss(max_fidelity_loss)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key="max_fidelity_loss") from None
+    kind = "task" if kind is None else kind
+    if kind not in ("task", "mean"):
+        raise ConfigError(
+            f"fidelity_budget must be 'task' (each task within max_fidelity_loss of its "
+            f"best resource) or 'mean' (on average over the last tasks placed), got {kind!r}",
+            key="fidelity_budget",
+        )
+    if loss is None:
+        if kind == "mean":
+            raise ConfigError(
+                "fidelity_budget='mean' needs max_fidelity_loss (e.g. 0.02)",
+                key="fidelity_budget",
+            )
+        return None
+    return FidelityBudget(loss, mean=kind == "mean")
 
 
 def _status_call(

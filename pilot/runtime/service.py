@@ -294,6 +294,7 @@ class PilotComputeService:
         resources: Sequence[str] | None = None,
         failover_attempts: int | None = None,
         max_fidelity_loss: float | None = None,
+        fidelity_budget: str | None = None,
     ) -> QDreamer:
         """Turn on QDREAMER ranking across every quantum pilot (``pcs.qdreamer``).
 
@@ -307,9 +308,11 @@ class PilotComputeService:
         go to any resource whose estimated fidelity is at least 98 % of the
         best feasible one, and goes to the one that finishes first (counting
         provider queues and our own tasks placed there) unless the
-        best-fidelity one finishes within a minute (or 10 %) of it; bursts
-        and sweeps spread as the queues they make grow
-        (:mod:`dreamer.placement`).
+        best-fidelity one finishes within ten minutes (or 10 %) of it;
+        bursts and sweeps spread as the queues they make grow
+        (:mod:`dreamer.placement`).  ``fidelity_budget="mean"`` holds the
+        budget on average over the last 1,000 tasks instead (one task may lose
+        up to five times it), for fleets where the best device is far ahead.
         """
         self._check_open()
         self._selector.configure(
@@ -324,6 +327,7 @@ class PilotComputeService:
             resources=resources,
             failover_attempts=failover_attempts,
             max_fidelity_loss=max_fidelity_loss,
+            fidelity_budget=fidelity_budget,
         )
         self.qdreamer = self._selector
         return self.qdreamer
