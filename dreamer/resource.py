@@ -106,3 +106,8 @@ class ResourceStatus:
     stale: bool = False
     ours: int = 0
     servers: int = 1
+    #: Our jobs open on the resource when it was asked, ``(task_id, job_id, at)``
+    #: (``at``: submitted, seconds since the epoch), as the pilot that asked knew
+    #: them: the service's count learns from it which of its tasks the provider's
+    #: figure may already hold, before the pilot's own reports arrive.
+    submitted: tuple[tuple[str, str, float], ...] = ()

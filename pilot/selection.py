@@ -180,7 +180,9 @@ class QDreamer:
         for pilot in self._running():
             for cap in pilot.resources:
                 if self._is_remote(cap):
-                    out[cap.key] = _status_call(pilot, cap.name, self.status_timeout)
+                    out[cap.key] = _status_call(
+                        pilot, cap.name, self.status_timeout, self.submitted
+                    )
         return out
 
     def _statuses(self, caps: Sequence[ResourceCapabilities]) -> dict[str, ResourceStatus]:
@@ -405,8 +407,15 @@ def _budget(max_fidelity_loss: object, kind: object) -> FidelityBudget | None:
 
 
 def _status_call(
-    pilot: QuantumPilot, resource: str, timeout: float
+    pilot: QuantumPilot,
+    resource: str,
+    timeout: float,
+    on_jobs: Callable[[Iterable[tuple[str, str, float]]], None],
 ) -> Callable[[], ResourceStatus]:
+    """The monitor's call for ``resource``'s status.  The jobs its pilot had open
+    there go to the load count (``on_jobs``) before the status is cached, so that
+    the provider's figure and our count never hold the same task."""
+
     def call() -> ResourceStatus:
         actor = pilot.actors[0]
         call = actor.status.options(concurrency_group=PilotActor.CONTROL)
@@ -417,6 +426,9 @@ def _status_call(
             raise
         depth = status.queue_depth + status.priority_queue_depth
         metrics.status_called(pilot.name, resource, pilot.executor, depth)
+        if status.submitted:
+            on_jobs(status.submitted)
+            status = replace(status, submitted=())
         return status
 
     return call

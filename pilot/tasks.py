@@ -12,6 +12,7 @@ import numbers
 import os
 import pickle
 import random
+import threading
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -406,10 +407,17 @@ class CircuitBlob:
     def __reduce__(self) -> tuple[Any, ...]:
         return (CircuitBlob, (self.data,))
 
+    #: One unpickling at a time: a pilot's threads share the blob of a batch's repeated
+    #: circuit, and Qiskit circuits unpickled concurrently in several threads crashed
+    #: a pilot's process (SIGSEGV in the allocator; tests/integration/test_load_placement.py).
+    _LOADING = threading.Lock()
+
     @property
     def circuit(self) -> Any:
         if self._circuit is None:
-            self._circuit = pickle.loads(self.data)
+            with CircuitBlob._LOADING:
+                if self._circuit is None:
+                    self._circuit = pickle.loads(self.data)
         return self._circuit
 
     def _unchanged(self, circuit: Any) -> bool:

@@ -6,6 +6,8 @@ runs the tasks sent to it.  Being a plain class, it is tested without Ray.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import itertools
 import logging
 import os
@@ -16,6 +18,7 @@ import traceback
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from typing import Any
 
 import cloudpickle
@@ -55,6 +58,19 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
 def thread_env(num_cpus: float) -> dict[str, str]:
     n = str(max(1, int(num_cpus)))
     return dict.fromkeys(THREAD_ENV, n)
+
+
+def _import_qiskit() -> None:
+    """Import Qiskit here, in the actor's main thread, when it is installed.
+
+    Circuits arrive pickled, and most are Qiskit's; a pilot whose backend is not
+    Qiskit's would otherwise import it while unpickling the first one, in one of
+    its task threads as the others run, and Qiskit's native extension crashed the
+    process there (SIGSEGV in its allocator, a Braket pilot in
+    tests/integration/test_load_placement.py).
+    """
+    if importlib.util.find_spec("qiskit") is not None:
+        importlib.import_module("qiskit")
 
 
 def _native_bytes(value: Any) -> bytes | None:
@@ -101,6 +117,7 @@ class QuantumWorker:
             self._init_error = exc
             logger.warning("pilot %s: %s failed to start: %s", pilot, config.executor, exc)
             return
+        _import_qiskit()
         logger.info("pilot %s: %s ready with %s", pilot, config.executor, sorted(self._caps))
 
     # ------------------------------------------------------------ inspection
@@ -411,6 +428,10 @@ class PilotActor(QuantumWorker):
         self._hold = float(config.failure_hold_seconds)
         self._lock = threading.Lock()
         self._contexts: dict[str, JobContext] = {}
+        #: Each running task's resource, and its remote job once submitted:
+        #: (resource, job_id, at), for :meth:`status`.
+        self._resource_of: dict[str, str] = {}
+        self._open_jobs: dict[str, tuple[str, str, float]] = {}
         self._cancelled: LRUCache[str, str] = LRUCache(maxsize=100_000)
         self._jobs: list[tuple[str, str, float]] = []
         self._failed: list[tuple[str, str]] = []
@@ -477,6 +498,8 @@ class PilotActor(QuantumWorker):
         finally:
             with self._lock:
                 self._contexts.pop(spec.task_id, None)
+                self._resource_of.pop(spec.task_id, None)
+                self._open_jobs.pop(spec.task_id, None)
         self._note([spec], [result], started)
         return result
 
@@ -544,6 +567,7 @@ class PilotActor(QuantumWorker):
         with self._lock:
             reason = self._cancelled.get(spec.task_id)
             self._contexts[spec.task_id] = ctx
+            self._resource_of[spec.task_id] = spec.resource
         if reason is not None:
             ctx.cancel(reason)
         return ctx
@@ -664,15 +688,26 @@ class PilotActor(QuantumWorker):
         metrics.tasks_ended(self.pilot, self.executor, [spec.resource for spec in specs])
 
     def _report_job(self, task_id: str, job_id: str) -> None:
+        at = time.time()
         with self._lock:
-            self._jobs.append((task_id, job_id, time.time()))
+            self._jobs.append((task_id, job_id, at))
+            resource = self._resource_of.get(task_id)
+            if resource is not None and task_id not in self._open_jobs:
+                self._open_jobs[task_id] = (resource, job_id, at)
 
     def status(self, resource: str) -> ResourceStatus:
         """The provider's status, or offline while the resource is held as failing."""
         held = self._held(resource)
         if held is not None:
             return ResourceStatus(online=False, message=f"failing: {held}"[:300])
-        return super().status(resource)
+        status = super().status(resource)
+        with self._lock:  # (after the provider answered: each job carries its own time)
+            mine = tuple(
+                (task_id, job_id, at)
+                for task_id, (res, job_id, at) in self._open_jobs.items()
+                if res == resource
+            )
+        return replace(status, submitted=mine) if mine else status
 
     def _held(self, resource: str) -> str | None:
         """Why ``resource`` is held offline (its calls kept failing), or ``None``."""
