@@ -777,7 +777,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1, help="how many seeds, from --seed on")
     parser.add_argument("--quick", action="store_true", help="N = 5, 500, 5,000 only")
     parser.add_argument("--exclude", action="append", default=[], help="leave a device out")
-    parser.add_argument("--plot", default="bench/scheduling.png", help="'' for no plot")
+    parser.add_argument(
+        "--plot",
+        default=None,
+        help="PNG to draw (default: bench/scheduling.png for a full run, none with --quick)",
+    )
     parser.add_argument(
         "--one-at-a-time", action="store_true", help="QDREAMER: one place() per task"
     )
@@ -848,6 +852,8 @@ def main() -> None:
         for line in checks:
             print(line)
     print_goal(summaries[0], summaries[-1], levels)
+    if args.plot is None and not args.quick:
+        args.plot = "bench/scheduling.png"
     if args.plot:
         fleet_name = "all 11 QPUs" if not args.exclude else f"without {', '.join(args.exclude)}"
         title = (

@@ -175,6 +175,7 @@ class Ranker:
         self.constraints = constraints or Constraints()
         self.models = models or FidelityModels()
         self._memo: dict[tuple, tuple] = {}
+        self._fast: dict[tuple[int, int, int], tuple] = {}
 
     def score(self, fidelity: float, seconds: float, cost: float) -> float:
         w = self.weights
@@ -193,9 +194,14 @@ class Ranker:
         profiles are immutable, so a repeated ranking only redoes the parts
         that depend on queues.
         """
+        # By identity first: placing a burst judges the same objects over and over.
+        fast = self._fast.get((id(cap), id(profile), id(req)))
+        if fast is not None and fast[0] is cap and fast[1] is profile and fast[2] is req:
+            return fast[3]
         key = (id(cap), profile.signature(), req)
         hit = self._memo.get(key)
         if hit is not None and hit[0] is cap:
+            self._remember(cap, profile, req, hit[1])
             return hit[1]
         reasons = rejection_reasons(req, cap, None, profile.gates if profile.known else None)
         est = self.models.estimate(cap, profile) if profile.num_qubits <= cap.num_qubits else None
@@ -205,7 +211,19 @@ class Ranker:
         if len(self._memo) > 50_000:
             self._memo.clear()
         self._memo[key] = (cap, value)
+        self._remember(cap, profile, req, value)
         return value
+
+    def _remember(
+        self,
+        cap: ResourceCapabilities,
+        profile: WorkloadProfile,
+        req: TaskRequirements,
+        value: tuple,
+    ) -> None:
+        if len(self._fast) > 1024:
+            self._fast.clear()
+        self._fast[(id(cap), id(profile), id(req))] = (cap, profile, req, value)
 
     def judge(
         self,

@@ -31,9 +31,11 @@ name                        type      extra    meaning
 ``task_latency_seconds``    histogram          submission to end of each attempt
                                                (queue + run), buckets 1 ms .. 8 h
 ``queue_depth``             gauge              jobs ahead on the resource as
-                                               QDREAMER last saw them: the
-                                               provider's queue (remote) or the
-                                               pilot's tasks in flight (local)
+                                               QDREAMER last predicted them: the
+                                               provider's queue plus our tasks it
+                                               does not hold yet (remote), or the
+                                               pilot's unfinished tasks per actor
+                                               (local)
 ``estimated_fidelity``      gauge              QDREAMER's fidelity estimate for
                                                the last task it ranked, in [0, 1]
 ``selections_total``        counter            tasks QDREAMER assigned to it

@@ -111,23 +111,22 @@ class Submission:
             choices = self._selector.choose_many(qt, loaded, count)
         else:  # first-feasible: one choice (a sweep spreads over its pilots: _sweep)
             choices = [self._selector.choose(qt, loaded)]
-        return [self._spec(qt, circuit, *choice) for choice in choices]
+        fallbacks: dict[str, tuple[Fallback, ...]] = {}  # a sweep's rows share them
+        return [self._spec(qt, circuit, *choice, fallbacks) for choice in choices]
 
     def _spec(
-        self, qt: QuantumTask, circuit: Any, chosen: Any, alternatives: list[Any]
+        self,
+        qt: QuantumTask,
+        circuit: Any,
+        chosen: Any,
+        alternatives: list[Any],
+        fallbacks_of: dict[str, tuple[Fallback, ...]],
     ) -> tuple[QuantumPilot, TaskSpec]:
         pilot = self._registry.quantum[chosen.resource.pilot]
         objective = self._selector.ranker.objective
-        fallbacks = tuple(
-            Fallback(
-                actors=tuple(self._registry.quantum[alt.resource.pilot].actor_names),
-                pilot=alt.resource.pilot,
-                resource=alt.resource.name,
-                layout=_layout(alt),
-                selection=candidate_summary(alt, objective),
-            )
-            for alt in alternatives
-        )
+        fallbacks = fallbacks_of.get(chosen.resource.key)
+        if fallbacks is None:
+            fallbacks = fallbacks_of[chosen.resource.key] = self._fallbacks(alternatives, objective)
         submitted_at = time.time()
         timeout = qt.timeout_seconds
         spec = TaskSpec(
@@ -152,6 +151,19 @@ class Submission:
         )
         self._selector.placed(spec.task_id, chosen)
         return pilot, spec
+
+    def _fallbacks(self, alternatives: list[Any], objective: str) -> tuple[Fallback, ...]:
+        """Where a task goes if its resource is unavailable: the next-ranked ones."""
+        return tuple(
+            Fallback(
+                actors=tuple(self._registry.quantum[alt.resource.pilot].actor_names),
+                pilot=alt.resource.pilot,
+                resource=alt.resource.name,
+                layout=_layout(alt),
+                selection=candidate_summary(alt, objective),
+            )
+            for alt in alternatives
+        )
 
     def _load_on_driver(self, qt: QuantumTask, circuit: Any) -> Any:
         """``qt.load_on_driver()``, remembered for the same circuit object submitted again
