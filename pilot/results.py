@@ -59,6 +59,9 @@ class QuantumResult:
     native_bytes: bytes | None = field(default=None, repr=False)
     metadata: dict[str, Any] = field(default_factory=dict)
     selection: dict[str, Any] | None = None
+    #: One per expectation value, where it was estimated from samples (a cut task's
+    #: reconstruction; ``None`` where not estimated).
+    standard_errors: list[float] | None = None
 
     @property
     def native(self) -> Any:
@@ -303,6 +306,9 @@ def decode_outcome(data: bytes) -> Any:
     if data[:2] == RECORD_TAG:
         inflate = zlib.decompressobj(-15, zdict=_DICTIONARY)
         values = pickle.loads(inflate.decompress(data[2:]) + inflate.flush())
-        return QuantumResult(**dict(zip(_RECORD_FIELDS, values, strict=True)))
+        if len(values) > len(_RECORD_FIELDS):
+            raise ValueError(f"a result record with {len(values)} fields, from a newer version")
+        # (Records written before a field was added end earlier: it takes its default.)
+        return QuantumResult(**dict(zip(_RECORD_FIELDS, values, strict=False)))
 
     return cloudpickle.loads(data)

@@ -46,15 +46,16 @@ from dreamer.workload import TaskRequirements, WorkloadProfile
 from pilot.backends.registry import resolve_executor
 from pilot.config import dreamer_defaults
 from pilot.convert.workload import profile_loaded
+from pilot.cutting import plan_for
 from pilot.errors import ConfigError, NoFeasibleResourceError
 from pilot.observe import metrics
 from pilot.pilots.actor import PilotActor
 from pilot.states import PilotState
+from pilot.tasks import QuantumTask
 
 if TYPE_CHECKING:
     from pilot.convert.portable import LoadedCircuit
     from pilot.pilots.pilot import QuantumPilot
-    from pilot.tasks import QuantumTask
 
 logger = logging.getLogger(__name__)
 
@@ -323,8 +324,11 @@ class QDreamer:
         """What ``task`` would cost (seed 002's ``estimate_execution_cost``), before running it.
 
         ``resource`` names a resource (``"SV1"``) or ``"pilot/name"``; by
-        default the one QDREAMER would choose.
+        default the one QDREAMER would choose.  A cut task (``cutting``) is
+        priced as its subexperiments: :meth:`estimate_cut`.
         """
+        if getattr(task, "cutting", None) is not None:
+            return self.estimate_cut(task)
         ranked = self.rank(task)
         if resource is None:
             entry = next((r for r in ranked if r.feasible), None)
@@ -354,6 +358,64 @@ class QDreamer:
             "feasible": entry.feasible,
             "reasons": list(entry.reasons),
         }
+
+    def estimate_cut(self, task: QuantumTask) -> dict[str, Any]:
+        """The plan of a cut task and what it would cost, before anything runs.
+
+        Each fragment's subexperiments are priced on the resource QDREAMER would
+        choose for the first of them (they differ only in their measurement
+        bases and QPD operations); the time assumes each fragment's
+        subexperiments run one after another there, the fragments side by side.
+        """
+        plan, _ = plan_for(task)
+        shots = task.shots
+        total, slowest, currency = 0.0, 0.0, "USD"
+        fragments: dict[str, Any] = {}
+        for label, circuits in plan.subexperiments.items():
+            first = QuantumTask(circuits[0], shots=shots, pilot=task.pilot, resource=task.resource)
+            entry = self._unconstrained(first)
+            b = entry.breakdown
+            each = float(b.get("estimated_cost", 0.0))
+            run = float(b.get("estimated_run_seconds", 0.0))
+            wait = float(b.get("expected_wait_seconds", 0.0))
+            currency = b.get("currency", currency)
+            total += each * len(circuits)
+            slowest = max(slowest, wait + run * len(circuits))
+            fragments[str(label)] = {
+                "resource": entry.resource.name,
+                "pilot": entry.resource.pilot,
+                "subexperiments": len(circuits),
+                "cost_each": each,
+            }
+        return {
+            **plan.summary(),
+            "shots": shots,
+            "total_shots": None if shots is None else shots * plan.num_subexperiments,
+            "total_cost": total,
+            "currency": currency,
+            "estimated_time_minutes": slowest / 60.0,
+            "per_fragment": fragments,
+        }
+
+    def _unconstrained(self, task: QuantumTask) -> RankedResource:
+        """The resource QDREAMER's objective prefers for ``task``, cost and deadline limits
+        aside (so that a plan can be priced against them)."""
+        loaded = task.load_on_driver()
+        profile = self.profile(task, loaded)
+        caps = self._resources(task)
+        req = task.requirements(profile.num_qubits if profile.known else None, profile.needs)
+        free = Ranker(
+            self.ranker.weights,
+            Constraints(
+                providers=self.ranker.constraints.providers,
+                resources=self.ranker.constraints.resources,
+            ),
+            self.ranker.models,
+        )
+        ranked = free.rank(req, profile, caps, self._statuses(caps))
+        if not ranked or not ranked[0].feasible:
+            raise NoFeasibleResourceError(req.name, {r.key: r.reasons for r in ranked})
+        return ranked[0]
 
     # ------------------------------------------------------------ cache (QTAU's method names)
     def get_cache_info(self) -> dict[str, Any]:

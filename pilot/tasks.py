@@ -25,6 +25,7 @@ from pilot.convert import ACCEPTED, is_circuit_object, load_circuit
 from pilot.convert.load import bind_values, is_qiskit_circuit, parameter_names
 from pilot.convert.observables import check_observables, with_observables
 from pilot.convert.qiskit import standard_only
+from pilot.cutting import CuttingOptions
 from pilot.errors import CircuitError, ConfigError, closest
 
 if TYPE_CHECKING:
@@ -92,6 +93,13 @@ class QuantumTask:
             task result...).  Off by default: pickling it costs the pilot about
             as much as simulating a small circuit, and it triples what a
             result weighs (and what the journal keeps).
+        cutting: cut the circuit into fragments of at most
+            ``{"max_fragment_qubits": k}`` qubits (``pilot.cutting.CuttingOptions``:
+            also ``max_subexperiments``, ``max_sampling_overhead``, ``seed``);
+            each subexperiment runs as an ordinary task wherever QDREAMER places
+            it, and the result holds the reconstructed ``expectation_values``,
+            their ``standard_errors`` and ``metadata["cutting"]``.  Needs
+            ``observables``; a circuit that fits runs uncut.
     """
 
     def __init__(
@@ -111,6 +119,7 @@ class QuantumTask:
         observables: Any = None,
         timeout_seconds: float | None = None,
         keep_native: bool = False,
+        cutting: Mapping[str, Any] | None = None,
     ) -> None:
         if circuit is None:
             raise ConfigError("QuantumTask needs a circuit", key="circuit")
@@ -185,6 +194,19 @@ class QuantumTask:
         self.parameter_values = (
             self._parameter_values(parameter_values) if parameter_values is not None else None
         )
+        self.cutting = CuttingOptions.of(cutting) if cutting is not None else None
+        if self.cutting is not None and self.observables is None:
+            raise ConfigError(
+                "cutting reconstructs expectation values: give observables=[...] (Pauli "
+                "strings, {pauli: coeff} sums or SparsePauliOp)",
+                key="cutting",
+            )
+        if self.cutting is not None and self.parameter_values is not None:
+            raise ConfigError(
+                "cutting takes one circuit, not a sweep: bind the parameters (one cut task "
+                "per parameter set)",
+                key="cutting",
+            )
 
     def _parameter_values(self, values: Any) -> list[Any]:
         if hasattr(values, "tolist"):  # numpy arrays

@@ -98,7 +98,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker and not os.environ.get("QDREAMER_TEST_TMPDIR"):
-        own = Path(tempfile.gettempdir()) / f"qdreamer-{worker}"
+        run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8]  # (two runs at once differ)
+        own = Path(tempfile.gettempdir()) / f"qdreamer-{run}-{worker}"
         own.mkdir(exist_ok=True)
         os.environ["TMPDIR"] = os.environ["QDREAMER_TEST_TMPDIR"] = str(own)
         tempfile.tempdir = None  # (re-read from TMPDIR)

@@ -1,5 +1,5 @@
 """Circuit cutting: fragments narrower than any one resource (``qiskit-addon-cutting``)."""
 
-from pilot.cutting.plan import CutPlan, CuttingOptions, plan_cuts, reconstruct
+from pilot.cutting.plan import CutPlan, CuttingOptions, plan_cuts, plan_for, reconstruct
 
-__all__ = ["CutPlan", "CuttingOptions", "plan_cuts", "reconstruct"]
+__all__ = ["CutPlan", "CuttingOptions", "plan_cuts", "plan_for", "reconstruct"]

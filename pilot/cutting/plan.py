@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from pilot.convert.observables import QISKIT_ORDER, to_pauli_sums
 from pilot.errors import ConfigError
 
 #: Resamplings behind each standard error of a reconstruction from counts.
@@ -140,6 +141,40 @@ def _sparse_observables(observables: Sequence[Any], num_qubits: int) -> tuple[An
             )
         out.append(op)
     return tuple(out)
+
+
+def _qiskit_observables(qt: Any, width: int, source_format: str) -> list[Any]:
+    """The task's observables as ``SparsePauliOp`` (qubit 0 rightmost, Qiskit's order)."""
+    from qiskit.quantum_info import SparsePauliOp
+
+    out = []
+    for terms in to_pauli_sums(qt.observables or (), width, source_format):
+        labels, coeffs = [], []
+        for term in terms:
+            letters = ["I"] * width
+            for qubit, pauli in term.paulis:
+                letters[width - 1 - qubit] = pauli
+            labels.append("".join(letters))
+            coeffs.append(term.coeff)
+        out.append(SparsePauliOp(labels, coeffs=coeffs))
+    return out
+
+
+def plan_for(qt: Any) -> tuple[CutPlan, Any]:
+    """The cut plan of the ``QuantumTask`` ``qt`` and its Qiskit circuit (``ConfigError``
+    when it cannot be cut)."""
+    assert qt.cutting is not None
+    loaded = qt.load_on_driver()
+    if loaded is None or loaded.source_format not in QISKIT_ORDER:
+        fmt = loaded.source_format if loaded is not None else "a circuit built on the pilot"
+        raise ConfigError(
+            f"cutting takes Qiskit circuits and OpenQASM (this task's circuit is {fmt}); "
+            "convert it to a Qiskit QuantumCircuit first",
+            key="cutting",
+        )
+    circuit = loaded.native
+    observables = _qiskit_observables(qt, loaded.num_qubits, loaded.source_format)
+    return plan_cuts(circuit, observables, qt.cutting), circuit
 
 
 def plan_cuts(circuit: Any, observables: Sequence[Any], options: CuttingOptions) -> CutPlan:

@@ -28,6 +28,7 @@ from pilot.errors import ConfigError, SchedulingError, closest
 from pilot.pilots.failover import Fallback
 from pilot.pilots.pilot import QuantumPilot
 from pilot.runtime.coalesce import Coalescer
+from pilot.runtime.cutting import submit_cut
 from pilot.runtime.dependencies import Dependencies
 from pilot.runtime.registry import PilotRegistry
 from pilot.runtime.resume import Resume
@@ -179,6 +180,10 @@ class Submission:
 
     def quantum_task(self, quantum_task: QuantumTask) -> Any:
         """``PilotComputeService.submit_quantum_task`` (documented there)."""
+        if getattr(quantum_task, "cutting", None) is not None:
+            return submit_cut(
+                self.quantum_tasks, self._deps.record, quantum_task, self._cut_within_cost
+            )
         placed = self._prepare(quantum_task)
         if quantum_task.parameter_values is not None:
             rows, known = self._resumed(quantum_task, self._sweep(quantum_task, placed))
@@ -200,6 +205,22 @@ class Submission:
         self._record(ref, replace(spec, args=quantum_task.args, kwargs=quantum_task.kwargs), actor)
         self._deps.record(ref, (*quantum_task.args, *quantum_task.kwargs.values()))
         return ref
+
+    def _cut_within_cost(self, qt: QuantumTask) -> None:
+        """Refuse a cut task whose plan costs more than ``max_cost_per_task`` (numbers in
+        the message), before any subexperiment is sent."""
+        limit = self._selector.ranker.constraints.max_cost
+        if not self._selector.enabled or limit is None:
+            return
+        estimate = self._selector.estimate_cut(qt)
+        if estimate["total_cost"] > limit:
+            raise ConfigError(
+                f"cutting: the plan's {estimate['num_subexperiments']} subexperiments of "
+                f"{qt.shots} shots cost an estimated {estimate['total_cost']:.4f} "
+                f"{estimate['currency']}, over max_cost_per_task={limit:g}; allow wider "
+                "fragments, fewer shots, or a higher limit",
+                key="max_cost_per_task",
+            )
 
     def _resumed(
         self,
@@ -232,6 +253,8 @@ class Submission:
         self, quantum_tasks: Sequence[QuantumTask], *, chunk_size: int | None = None
     ) -> list[Any]:
         """``PilotComputeService.submit_quantum_tasks`` (documented there)."""
+        if any(getattr(qt, "cutting", None) is not None for qt in quantum_tasks):
+            return [self.quantum_task(qt) for qt in quantum_tasks]  # (cut tasks one by one)
         prepared: list[tuple[QuantumPilot, TaskSpec]] = []
         spans: list[tuple[int, int, bool]] = []
         known: dict[int, Any] = {}

@@ -1,0 +1,137 @@
+"""Cut tasks through the service: subexperiments placed by QDREAMER on two pilots,
+one result with reconstructed expectation values and honest standard errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+from pilot import ConfigError, PilotComputeService, QuantumTask
+
+pytestmark = pytest.mark.slow
+
+OBSERVABLES = [{"ZZZZZZ": 1.0, "ZIIIIZ": 0.5}, "XIIIII", "IIZZII"]
+
+
+def ladder(n: int = 6) -> QuantumCircuit:
+    qc = QuantumCircuit(n)
+    for i in range(n):
+        qc.ry(0.3 * (i + 1), i)
+    for i in range(n - 1):
+        qc.cx(i, i + 1)
+    for i in range(n):
+        qc.rx(0.2 * (i + 1), i)
+    return qc
+
+
+def exact(qc: QuantumCircuit) -> np.ndarray:
+    sv = Statevector(qc)
+    ops = [
+        SparsePauliOp(list(o), coeffs=list(o.values())) if isinstance(o, dict) else SparsePauliOp(o)
+        for o in OBSERVABLES
+    ]
+    return np.array([sv.expectation_value(o).real for o in ops])
+
+
+@pytest.fixture(scope="module")
+def pcs(ray_session: None, workdir: Any) -> Iterator[PilotComputeService]:
+    with PilotComputeService(working_directory=workdir) as service:
+        for name in ("aer-a", "aer-b"):
+            service.create_pilot(
+                name=name, resource_type="quantum", quantum={"executor": "qiskit_local"}
+            )
+        service.initialize_dreamer()
+        yield service
+
+
+def test_a_cut_task_reconstructs_within_its_standard_errors(pcs: PilotComputeService) -> None:
+    qc = ladder()
+    task = QuantumTask(
+        qc, shots=20_000, observables=OBSERVABLES, cutting={"max_fragment_qubits": 3}
+    )
+    result = pcs.get_results(pcs.submit_quantum_task(task), timeout=300)
+    values = np.array(result.expectation_values)
+    errors = np.array(result.standard_errors)
+    assert np.all(errors > 0) and np.all(errors < 0.05)
+    assert np.all(np.abs(values - exact(qc)) <= 4 * errors), (values, exact(qc), errors)
+    cut = result.metadata["cutting"]
+    assert cut["num_cuts"] >= 1 and cut["sampling_overhead"] >= 3
+    assert all(width <= 3 for width in cut["fragments"].values())
+    assert cut["num_subexperiments"] == len(cut["subexperiment_tasks"])
+    ran = {where for per in cut["where"].values() for where in per}
+    assert ran <= {"aer-a/aer_simulator", "aer-b/aer_simulator"} and len(ran) == 2  # both pilots
+    assert sum(sum(per.values()) for per in cut["where"].values()) == cut["num_subexperiments"]
+
+
+def test_a_circuit_that_fits_runs_uncut(pcs: PilotComputeService) -> None:
+    qc = ladder()
+    task = QuantumTask(
+        qc, shots=20_000, observables=OBSERVABLES, cutting={"max_fragment_qubits": 6}
+    )
+    result = pcs.get_results(pcs.submit_quantum_task(task), timeout=300)
+    assert result.metadata["cutting"]["num_cuts"] == 0
+    assert np.all(
+        np.abs(np.array(result.expectation_values) - exact(qc))
+        <= 4 * np.array(result.standard_errors)
+    )
+
+
+def test_cutting_needs_observables_and_a_plan_within_its_limits(pcs: PilotComputeService) -> None:
+    with pytest.raises(ConfigError, match="cutting reconstructs expectation values") as info:
+        QuantumTask(ladder(), shots=100, cutting={"max_fragment_qubits": 3})
+    assert info.value.key == "cutting"
+    task = QuantumTask(
+        ladder(),
+        shots=100,
+        observables=OBSERVABLES,
+        cutting={"max_fragment_qubits": 2, "max_subexperiments": 10},
+    )
+    with pytest.raises(ConfigError, match=r"subexperiments .*max_subexperiments=10"):
+        pcs.submit_quantum_task(task)
+
+
+def test_a_plan_is_priced_before_paying_and_refused_over_the_cost_limit(
+    pcs: PilotComputeService, fake_braket: Any
+) -> None:
+    task = QuantumTask(
+        ladder(), shots=1000, observables=OBSERVABLES, cutting={"max_fragment_qubits": 3}
+    )
+    estimate = pcs.estimate_cost(task)
+    assert estimate["num_subexperiments"] >= 2 and estimate["sampling_overhead"] >= 3
+    assert estimate["total_shots"] == 1000 * estimate["num_subexperiments"]
+    assert estimate["total_cost"] == 0.0  # local simulators are free
+    assert {f["pilot"] for f in estimate["per_fragment"].values()} <= {"aer-a", "aer-b"}
+    # On a priced device (the fake Braket SV1), over max_cost_per_task: refused at once.
+    pcs.create_pilot(
+        name="sv1",
+        resource_type="quantum",
+        quantum={
+            "executor": "braket_sv1",
+            "s3_bucket": "qdreamer-test",
+            "poll_interval_seconds": 0.01,
+        },
+    )
+    try:
+        pcs.initialize_dreamer(max_cost_per_task=0.001)
+        priced = QuantumTask(
+            ladder(),
+            shots=1000,
+            observables=OBSERVABLES,
+            cutting={"max_fragment_qubits": 3},
+            pilot="sv1",
+        )
+        cost = pcs.estimate_cost(priced)
+        assert cost["total_cost"] > 0.001 and cost["currency"] == "USD"
+        with pytest.raises(
+            ConfigError, match=r"cost an estimated [\d.]+ USD, over max_cost_per_task=0.001"
+        ) as info:
+            pcs.submit_quantum_task(priced)
+        assert info.value.key == "max_cost_per_task"
+    finally:
+        pcs.initialize_dreamer()
+        pcs.get_pilot("sv1").cancel()
