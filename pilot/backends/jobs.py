@@ -86,6 +86,9 @@ class JobContext:
     jobs: list[tuple[str, Any]] = field(default_factory=list)
     attached: list[str] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    #: Set once :meth:`cancel` has asked the provider to cancel every job.
+    cancel_sent: threading.Event = field(default_factory=threading.Event)
+    _cancelling: bool = False
     reason: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,8 +97,12 @@ class JobContext:
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
     def check(self) -> None:
-        """Raise ``TaskCancelledError`` if the task was cancelled or timed out."""
+        """Raise ``TaskCancelledError`` if the task was cancelled or timed out -- once the
+        provider was asked to cancel its jobs (by the thread cancelling it), so that the
+        error saying "remote jobs cancelled" is true when it is raised."""
         if self.cancelled.is_set():
+            if self._cancelling:
+                self.cancel_sent.wait(CANCEL_WAIT_SECONDS)
             raise TaskCancelledError(f"task {self.task_id} {self.reason or 'was cancelled'}")
 
     def submit(
@@ -134,12 +141,20 @@ class JobContext:
     def cancel(self, reason: str = "was cancelled") -> list[str]:
         """Cancel every job of the task at its provider; returns their ids."""
         self.reason = reason
+        self._cancelling = True
         self.cancelled.set()
         with self._lock:
             jobs = list(self.jobs)
-        for jid, handle in jobs:
-            _cancel(self.task_id, jid, handle)
+        try:
+            for jid, handle in jobs:
+                _cancel(self.task_id, jid, handle)
+        finally:
+            self.cancel_sent.set()
         return [jid for jid, _ in jobs]
+
+
+#: Seconds a cancelled task's thread waits for the cancel calls to its provider.
+CANCEL_WAIT_SECONDS = 30.0
 
 
 def _cancel(task_id: str, job_id: str, handle: Any) -> None:

@@ -363,3 +363,43 @@ def test_known_secrets_are_never_written(
     assert SECRET_ACCESS_KEY not in body
     assert json.loads(body)["metadata"] == {"note": "key=***", "***": ["***"]}
     assert SECRET_ACCESS_KEY not in repr(store)
+
+
+def test_a_result_record_from_before_standard_errors_still_reads() -> None:
+    """Journal records are tuples of QuantumResult's fields; one written before a field
+    was added (standard_errors) ends earlier and reads with the field's default."""
+    import pickle
+    import zlib
+
+    from pilot.results import (
+        _DICTIONARY,
+        _RECORD_FIELDS,
+        RECORD_TAG,
+        QuantumResult,
+        decode_outcome,
+        encode_outcome,
+    )
+
+    result = QuantumResult(
+        task_id="t1",
+        name="bell",
+        counts={"00": 3, "11": 5},
+        shots=8,
+        probabilities=None,
+        expectation_values=[0.25],
+        backend="aer_simulator",
+        executor="qiskit_local",
+        pilot="p",
+        source_format="qiskit",
+        path="native",
+        submitted_at=1.0,
+        started_at=2.0,
+        finished_at=3.0,
+        standard_errors=[0.1],
+    )
+    assert decode_outcome(encode_outcome(result)) == result
+    old = tuple(getattr(result, n) for n in _RECORD_FIELDS if n != "standard_errors")
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=_DICTIONARY)
+    record = RECORD_TAG + deflate.compress(pickle.dumps(old, protocol=5)) + deflate.flush()
+    decoded = decode_outcome(record)
+    assert decoded.standard_errors is None and decoded.counts == result.counts
