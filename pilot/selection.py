@@ -239,12 +239,13 @@ class QDreamer:
 
     # ------------------------------------------------------------ ranking
     def _ranked(
-        self, task: QuantumTask, loaded: LoadedCircuit | None
+        self, task: QuantumTask, loaded: LoadedCircuit | None, ranker: Ranker | None = None
     ) -> tuple[TaskRequirements, WorkloadProfile, list[RankedResource]]:
         profile = self.profile(task, loaded)
         caps = self._resources(task)
         req = task.requirements(profile.num_qubits if profile.known else None, profile.needs)
-        return req, profile, self.ranker.rank(req, profile, caps, self._statuses(caps))
+        ranker = ranker or self.ranker
+        return req, profile, ranker.rank(req, profile, caps, self._statuses(caps))
 
     def rank(self, task: QuantumTask, loaded: LoadedCircuit | None = None) -> list[RankedResource]:
         """Every resource across all quantum pilots, best first (feasible ones first)."""
@@ -400,10 +401,6 @@ class QDreamer:
     def _unconstrained(self, task: QuantumTask) -> RankedResource:
         """The resource QDREAMER's objective prefers for ``task``, cost and deadline limits
         aside (so that a plan can be priced against them)."""
-        loaded = task.load_on_driver()
-        profile = self.profile(task, loaded)
-        caps = self._resources(task)
-        req = task.requirements(profile.num_qubits if profile.known else None, profile.needs)
         free = Ranker(
             self.ranker.weights,
             Constraints(
@@ -412,7 +409,7 @@ class QDreamer:
             ),
             self.ranker.models,
         )
-        ranked = free.rank(req, profile, caps, self._statuses(caps))
+        req, _, ranked = self._ranked(task, task.load_on_driver(), free)
         if not ranked or not ranked[0].feasible:
             raise NoFeasibleResourceError(req.name, {r.key: r.reasons for r in ranked})
         return ranked[0]

@@ -105,3 +105,35 @@ def cli_error_line(out: subprocess.CompletedProcess[str]) -> str:
     assert "Traceback" not in out.stderr
     assert lines[0].startswith("error: ")
     return lines[0]
+
+
+def ladder(n: int = 6) -> Any:
+    """A Qiskit circuit whose CX ladder a cut must cross (``tests/*/test_cutting``)."""
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(n)
+    for i in range(n):
+        qc.ry(0.3 * (i + 1), i)
+    for i in range(n - 1):
+        qc.cx(i, i + 1)
+    for i in range(n):
+        qc.rx(0.2 * (i + 1), i)
+    return qc
+
+
+def exact_expectations(qc: Any, observables: list[Any]) -> Any:
+    """The statevector's expectation values of Pauli strings, ``{pauli: coeff}`` sums
+    or ``SparsePauliOp`` (Qiskit's order: qubit 0 rightmost), as a numpy array."""
+    import numpy as np
+    from qiskit.quantum_info import SparsePauliOp, Statevector
+
+    sv = Statevector(qc)
+    ops = [
+        o
+        if isinstance(o, SparsePauliOp)
+        else SparsePauliOp(list(o), coeffs=list(o.values()))
+        if isinstance(o, dict)
+        else SparsePauliOp(o)
+        for o in observables
+    ]
+    return np.array([sv.expectation_value(o).real for o in ops])

@@ -283,37 +283,34 @@ class Submission:
         by their actors."""
         assert qt.parameter_values is not None
         n = len(qt.parameter_values)
-        if len(placed) == n:
-            where = [pilot for pilot, _ in placed]
+        if len(placed) == n:  # each set placed (and counted) under its own id
+            rows = [(pilot, spec, spec.task_id) for pilot, spec in placed]
         else:
             pilot, spec = placed[0]
             pilots = [pilot]
             if qt.pilot is None:  # every pilot holding the resource takes a part
                 pilots += [p for p in self._registry.holding(spec.resource) if p is not pilot]
             weights = [len(p.actors) for p in pilots]
-            total, where, done = sum(weights), [], 0
+            total, rows, done = sum(weights), [], 0
             for k, (p, w) in enumerate(zip(pilots, weights, strict=True)):
                 end = n if k == len(pilots) - 1 else done + round(n * w / total)
-                where += [p] * (end - done)
+                rows += [(p, spec, new_task_id()) for _ in range(end - done)]
                 done = end
-        out: list[tuple[QuantumPilot, TaskSpec]] = []
-        for i, p in enumerate(where):
-            spec = placed[i][1] if len(placed) == n else placed[0][1]
-            out.append(
-                (
-                    p,
-                    replace(
-                        spec,
-                        task_id=spec.task_id if len(placed) == n else new_task_id(),
-                        name=f"{spec.name}[{i}]",
-                        pilot=p.name,
-                        parameters=qt.parameter_values[i],
-                        args=qt.args,  # they travel inside the spec
-                        kwargs=qt.kwargs,
-                    ),
-                )
+        return [
+            (
+                p,
+                replace(
+                    spec,
+                    task_id=task_id,
+                    name=f"{spec.name}[{i}]",
+                    pilot=p.name,
+                    parameters=qt.parameter_values[i],
+                    args=qt.args,  # they travel inside the spec
+                    kwargs=qt.kwargs,
+                ),
             )
-        return out
+            for i, (p, spec, task_id) in enumerate(rows)
+        ]
 
     def _dispatch_known(
         self,

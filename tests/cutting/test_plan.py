@@ -5,31 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from qiskit import QuantumCircuit, transpile
-from qiskit.quantum_info import SparsePauliOp, Statevector
+from qiskit import transpile
+from qiskit.quantum_info import SparsePauliOp
 from qiskit_aer import AerSimulator
 
 from pilot.cutting import CuttingOptions, plan_cuts, reconstruct
 from pilot.errors import ConfigError
+from tests.helpers import exact_expectations, ladder
 
 OBSERVABLES = [SparsePauliOp(["ZZZZZZ", "ZIIIIZ"], coeffs=[1.0, 0.5]), "XIIIII", "IIZZII"]
-
-
-def ladder(n: int = 6) -> QuantumCircuit:
-    qc = QuantumCircuit(n)
-    for i in range(n):
-        qc.ry(0.3 * (i + 1), i)
-    for i in range(n - 1):
-        qc.cx(i, i + 1)
-    for i in range(n):
-        qc.rx(0.2 * (i + 1), i)
-    return qc
-
-
-def exact(qc: QuantumCircuit) -> np.ndarray:
-    sv = Statevector(qc)
-    ops = [o if isinstance(o, SparsePauliOp) else SparsePauliOp(o) for o in OBSERVABLES]
-    return np.array([sv.expectation_value(o).real for o in ops])
 
 
 def run_counts(plan, shots: int, seed: int) -> dict:
@@ -55,7 +39,11 @@ def test_reconstructed_values_match_the_statevector_within_their_standard_errors
     plan = plan_cuts(qc, OBSERVABLES, CuttingOptions.of({"max_fragment_qubits": 3}))
     values, errors = reconstruct(plan, run_counts(plan, 20_000, seed=5), sampled=True, seed=1)
     assert np.all(errors > 0) and np.all(errors < 0.05)
-    assert np.all(np.abs(values - exact(qc)) <= 4 * errors), (values, exact(qc), errors)
+    assert np.all(np.abs(values - exact_expectations(qc, OBSERVABLES)) <= 4 * errors), (
+        values,
+        exact_expectations(qc, OBSERVABLES),
+        errors,
+    )
 
 
 def test_a_circuit_that_fits_is_not_cut() -> None:
@@ -63,7 +51,7 @@ def test_a_circuit_that_fits_is_not_cut() -> None:
     plan = plan_cuts(qc, OBSERVABLES, CuttingOptions.of({"max_fragment_qubits": 6}))
     assert plan.uncut and plan.cuts == () and plan.sampling_overhead == 1.0
     values, errors = reconstruct(plan, run_counts(plan, 20_000, seed=2), sampled=True, seed=1)
-    assert np.all(np.abs(values - exact(qc)) <= 4 * errors)
+    assert np.all(np.abs(values - exact_expectations(qc, OBSERVABLES)) <= 4 * errors)
 
 
 @pytest.mark.parametrize(

@@ -769,11 +769,7 @@ class FakeBraketService:
         they were created under."""
         with self._lock:
             device = self.devices[arn]
-            device.drain = (
-                None
-                if seconds_per_job is None
-                else Drain(float(seconds_per_job), int(external_queue), since=self.clock())
-            )
+            device.drain = Drain.on(seconds_per_job, external_queue, self.clock())
             return device.drain
 
     def task(self, arn: str) -> FakeTask:

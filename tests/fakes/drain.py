@@ -73,6 +73,14 @@ class Drain:
         if self.external_queue < 0:
             raise ValueError(f"external_queue must be >= 0, not {self.external_queue!r}")
 
+    @classmethod
+    def on(cls, seconds_per_job: float | None, external_queue: int, now: float) -> Drain | None:
+        """What a fake's ``drain(device, seconds_per_job, external_queue=...)`` sets from
+        ``now`` (its clock): ``None`` for ``seconds_per_job=None`` (off)."""
+        if seconds_per_job is None:
+            return None
+        return cls(float(seconds_per_job), int(external_queue), since=now)
+
     @property
     def free_from(self) -> float:
         """When the last outside job has been served and the server takes ours."""

@@ -589,11 +589,7 @@ class FakeIBMQuantumPlatform:
         they were created under."""
         with self._lock:
             device = self.devices[name]
-            device.drain = (
-                None
-                if seconds_per_job is None
-                else Drain(float(seconds_per_job), int(external_queue), since=self.clock())
-            )
+            device.drain = Drain.on(seconds_per_job, external_queue, self.clock())
             return device.drain
 
     def end_session(self, session_id: str) -> None:

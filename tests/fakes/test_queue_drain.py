@@ -33,6 +33,25 @@ pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequ
 
 SECONDS = 0.2
 OUTSIDE = 3
+#: Both providers, step by step (one SECONDS each) after OUTSIDE outside jobs and our
+#: four, the third cancelled while queued: the reported queue ...
+DEPTHS = [5, 4, 2, 1, 0, 0, 0]
+
+
+def expected_states(q: str, r: str, c: str, x: str) -> list[list[str]]:
+    """... and our four jobs' states, in each provider's words for queued, running,
+    completed and cancelled."""
+    return [
+        [q, q, x, q],
+        [q, q, x, q],
+        [r, q, x, q],
+        [c, r, x, q],
+        [c, c, x, r],
+        [c, c, x, c],
+        [c, c, x, c],
+    ]
+
+
 SHOTS = 100
 QPU = FakeBraketService.QPU_ARN
 IBM_DEVICE = "ibmq_manila"
@@ -277,17 +296,8 @@ def test_braket_queue_follows_the_clock_not_the_polls(braket: FakeBraketService)
         clock.advance(SECONDS)
         depths.append(braket_depth(device))
         states.append([t.state() for t in tasks])
-    assert depths == [5, 4, 2, 1, 0, 0, 0]
-    q, r, c, x = "QUEUED", "RUNNING", "COMPLETED", "CANCELLED"
-    assert states == [
-        [q, q, x, q],
-        [q, q, x, q],
-        [r, q, x, q],
-        [c, r, x, q],
-        [c, c, x, r],
-        [c, c, x, c],
-        [c, c, x, c],
-    ], states
+    assert depths == DEPTHS
+    assert states == expected_states("QUEUED", "RUNNING", "COMPLETED", "CANCELLED"), states
     done = tasks[1].queue_position()
     assert done.queue_position is None and "COMPLETED" in str(done.message)
 
@@ -415,17 +425,8 @@ def test_ibm_queue_follows_the_clock_not_the_polls(
         clock.advance(SECONDS)
         depths.append(ibm_backend.status().pending_jobs)
         states.append([j.status() for j in jobs])
-    assert depths == [5, 4, 2, 1, 0, 0, 0]
-    q, r, c, x = "QUEUED", "RUNNING", "DONE", "CANCELLED"
-    assert states == [
-        [q, q, x, q],
-        [q, q, x, q],
-        [r, q, x, q],
-        [c, r, x, q],
-        [c, c, x, r],
-        [c, c, x, c],
-        [c, c, x, c],
-    ], states
+    assert depths == DEPTHS
+    assert states == expected_states("QUEUED", "RUNNING", "DONE", "CANCELLED"), states
     for i in (0, 1, 3):
         assert_bell(ibm_counts(jobs[i]))
     assert ibm.cancelled == [jobs[2].job_id()]

@@ -8,34 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from qiskit import QuantumCircuit
-from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from pilot import ConfigError, PilotComputeService, QuantumTask
+from tests.helpers import exact_expectations, ladder
 
 pytestmark = pytest.mark.slow
 
 OBSERVABLES = [{"ZZZZZZ": 1.0, "ZIIIIZ": 0.5}, "XIIIII", "IIZZII"]
-
-
-def ladder(n: int = 6) -> QuantumCircuit:
-    qc = QuantumCircuit(n)
-    for i in range(n):
-        qc.ry(0.3 * (i + 1), i)
-    for i in range(n - 1):
-        qc.cx(i, i + 1)
-    for i in range(n):
-        qc.rx(0.2 * (i + 1), i)
-    return qc
-
-
-def exact(qc: QuantumCircuit) -> np.ndarray:
-    sv = Statevector(qc)
-    ops = [
-        SparsePauliOp(list(o), coeffs=list(o.values())) if isinstance(o, dict) else SparsePauliOp(o)
-        for o in OBSERVABLES
-    ]
-    return np.array([sv.expectation_value(o).real for o in ops])
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +37,11 @@ def test_a_cut_task_reconstructs_within_its_standard_errors(pcs: PilotComputeSer
     values = np.array(result.expectation_values)
     errors = np.array(result.standard_errors)
     assert np.all(errors > 0) and np.all(errors < 0.05)
-    assert np.all(np.abs(values - exact(qc)) <= 4 * errors), (values, exact(qc), errors)
+    assert np.all(np.abs(values - exact_expectations(qc, OBSERVABLES)) <= 4 * errors), (
+        values,
+        exact_expectations(qc, OBSERVABLES),
+        errors,
+    )
     cut = result.metadata["cutting"]
     assert cut["num_cuts"] >= 1 and cut["sampling_overhead"] >= 3
     assert all(width <= 3 for width in cut["fragments"].values())
@@ -76,7 +59,7 @@ def test_a_circuit_that_fits_runs_uncut(pcs: PilotComputeService) -> None:
     result = pcs.get_results(pcs.submit_quantum_task(task), timeout=300)
     assert result.metadata["cutting"]["num_cuts"] == 0
     assert np.all(
-        np.abs(np.array(result.expectation_values) - exact(qc))
+        np.abs(np.array(result.expectation_values) - exact_expectations(qc, OBSERVABLES))
         <= 4 * np.array(result.standard_errors)
     )
 
