@@ -117,10 +117,13 @@ def rejection_reasons(
         reasons[-1] += f" ({DYNAMIC_HINT})"
     if req.shots is None and not cap.supports_exact:
         reasons.append("exact results (shots=None) are not available; pass shots=N")
-    elif req.shots is None and req.needs and not missing and not cap.dynamic_exact:
+    elif req.shots is None and not missing and req.needs - cap.dynamic_exact:
+        inexact = sorted(req.needs - cap.dynamic_exact)
         reasons.append(
-            "exact results (shots=None) of a dynamic circuit are not available here; "
-            "pass shots=N (or use pennylane_default / pennylane_lightning)"
+            "exact results (shots=None) of a circuit with "
+            + ", ".join(DYNAMIC_FEATURES.get(n, n) for n in inexact)
+            + " are not available here; pass shots=N (or use pennylane_default / "
+            "pennylane_lightning; qiskit_local when the circuit has no branches)"
         )
     if req.shots is not None and cap.max_shots is not None and req.shots > cap.max_shots:
         reasons.append(f"needs {req.shots} shots, allows at most {cap.max_shots}")

@@ -47,7 +47,8 @@ class ResourceCapabilities:
         dynamic: the :data:`~dreamer.workload.DYNAMIC_FEATURES` it runs
             (mid-circuit measurement, reset, classical control); empty: only
             circuits whose measurements come last.
-        dynamic_exact: exact probabilities (``shots=None``) of dynamic circuits.
+        dynamic_exact: the dynamic features whose circuits it gives exact
+            probabilities of (``shots=None``); empty: sampled only.
         reset_errors: ``{qubit: error}`` of a reset, if known.
     """
 
@@ -69,7 +70,7 @@ class ResourceCapabilities:
     durations: dict[str, float] = field(default_factory=dict)
     pricing: Pricing | None = None
     dynamic: frozenset[str] = frozenset()
-    dynamic_exact: bool = False
+    dynamic_exact: frozenset[str] = frozenset()
     reset_errors: dict[int, float] = field(default_factory=dict)
 
     @property

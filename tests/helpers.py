@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +139,60 @@ def exact_expectations(qc: Any, observables: list[Any]) -> Any:
         for o in observables
     ]
     return np.array([sv.expectation_value(o).real for o in ops])
+
+
+def two_blocks(
+    n: int = 20, joins: tuple[tuple[int, int], ...] = ((19, 20), (5, 33)), seed: int = 7
+) -> Any:
+    """A Clifford circuit of two ``n``-qubit blocks joined by a few CX gates (``joins``),
+    random single-qubit Cliffords around every layer (``tests/*/test_cutting``)."""
+    import numpy as np
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import random_clifford
+
+    rng = np.random.default_rng(seed)
+    qc = QuantumCircuit(2 * n)
+
+    def layer() -> None:
+        for q in range(2 * n):
+            one = random_clifford(1, seed=int(rng.integers(1 << 30)))
+            qc.append(one.to_instruction(), [q])
+
+    layer()
+    for block in (0, n):
+        for i in range(0, n - 1, 2):
+            qc.cx(block + i, block + i + 1)
+    layer()
+    for block in (0, n):
+        for i in range(1, n - 1, 2):
+            qc.cz(block + i, block + i + 1)
+    layer()
+    for a, b in joins:
+        qc.cx(a, b)
+    layer()
+    return qc.decompose()
+
+
+def stabilizer_observables(qc: Any, qubits: Sequence[int], seed: int = 3) -> list[str]:
+    """Pauli strings (Qiskit's order) whose values on the Clifford circuit ``qc``'s
+    state are +-1 -- ``Z`` on each of ``qubits`` carried through ``qc``, signs dropped,
+    and products of neighbours -- and a few random ones of weight 3 (most of them 0)."""
+    import numpy as np
+    from qiskit.quantum_info import Clifford, Pauli
+
+    n = qc.num_qubits
+    clifford = Clifford(qc)
+    stabilizers = []
+    for q in qubits:
+        z = Pauli("I" * (n - 1 - q) + "Z" + "I" * q)
+        stabilizers.append(z.evolve(clifford, frame="s"))
+    products = [a.compose(b) for a, b in itertools.pairwise(stabilizers)]
+    rng = np.random.default_rng(seed)
+    random = []
+    for _ in range(3):
+        letters = ["I"] * n
+        for q in rng.choice(n, 3, replace=False):
+            letters[int(q)] = "XYZ"[int(rng.integers(3))]
+        random.append("".join(letters))
+    labels = [p.to_label().lstrip("-+i") for p in stabilizers + products[:2]]
+    return labels + random

@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEVICES = {"pennylane_default": "default.qubit", "pennylane_lightning": "lightning.qubit"}
+#: The dynamic-circuit features both devices run, sampled and exact (deferred).
+PENNYLANE_DYNAMIC = frozenset(
+    {
+        "mid_circuit_measurement",
+        "reset",
+        "classical_control",
+        "measurement_in_branch",
+        "pennylane_mcm",
+    }
+)
 
 
 def _bitstring(key: Any) -> str:
@@ -127,16 +137,8 @@ class PennyLaneBackend(QuantumBackend):
             simulator=True,
             noisy=False,
             supports_exact=True,
-            dynamic=frozenset(
-                {
-                    "mid_circuit_measurement",
-                    "reset",
-                    "classical_control",
-                    "measurement_in_branch",
-                    "pennylane_mcm",
-                }
-            ),
-            dynamic_exact=True,
+            dynamic=PENNYLANE_DYNAMIC,
+            dynamic_exact=PENNYLANE_DYNAMIC,
         )
 
     def resources(self) -> list[ResourceCapabilities]:

@@ -20,6 +20,7 @@ from dreamer.resource import ResourceCapabilities
 from dreamer.workload import VIRTUAL_GATES, canonical_gate
 from pilot.backends.base import Layout, NativeOutput, PreparedCircuit, QuantumBackend
 from pilot.backends.fake_devices import fake_devices, normalise_fake_name
+from pilot.convert.dynamic import DEFERRABLE
 from pilot.convert.qiskit import bits_from_qiskit_key, measured_circuit
 from pilot.errors import ConfigError, TaskFailedError, UnsupportedOperationError
 
@@ -477,6 +478,7 @@ class AerBackend(QiskitDevices, _AerRunner):
             noisy=False,
             supports_exact=True,
             dynamic=dynamic_features(self._sim.target),
+            dynamic_exact=DEFERRABLE,
         )
 
     def _noisy(self, noise: AerNoise, opts: dict[str, Any]) -> ResourceCapabilities:
@@ -550,6 +552,47 @@ class AerBackend(QiskitDevices, _AerRunner):
         if self._noise is None:
             return probs
         return _apply_readout(probs, self._noise.confusions(physical))
+
+    def run_dynamic(
+        self,
+        resource: str,
+        circuits: Sequence[QuantumCircuit],
+        shots: int | None,
+        layout: Layout = None,
+    ) -> list[dict[str, Any]]:
+        """Sampled as any dynamic circuit; exact (``shots=None``, ideal simulator only)
+        by deferred measurement (:func:`pilot.convert.dynamic.deferred`): a measurement
+        mid-way becomes a CX onto an ancilla, a reset a fresh ancilla, and one
+        simulation gives the classical bits' exact distribution (Aer's automatic
+        method: a stabilizer simulation for Clifford circuits, so a cut's
+        subexperiments of a wide Clifford circuit stay cheap)."""
+        if shots is not None or self._noise is not None:
+            return super().run_dynamic(resource, circuits, shots, layout)
+        from qiskit_aer.library import SaveProbabilities
+
+        from pilot.convert.dynamic import deferred
+
+        runs, widths = [], []
+        for qc in circuits:
+            try:
+                flat, holders = deferred(qc)
+            except ValueError as exc:
+                raise UnsupportedOperationError(
+                    "shots=None for a circuit with classical control",
+                    f"{self.executor} resource {resource!r}",
+                    "exact results of branches come from pennylane_default and "
+                    "pennylane_lightning; pass shots=N",
+                ) from exc
+            flat.append(SaveProbabilities(len(holders)), holders)
+            runs.append(self._prepare(resource, flat))
+            widths.append(len(holders))
+        result = self._sim.run(runs).result()
+        if not result.success:  # e.g. a statevector too wide with its ancillas
+            raise TaskFailedError(f"{resource}: the exact simulation failed: {result.status}")
+        return [
+            _ordered_probabilities(result.data(i)["probabilities"], width)
+            for i, width in enumerate(widths)
+        ]
 
     def estimate(
         self,

@@ -137,3 +137,64 @@ def dynamic_counts(qc: QuantumCircuit) -> DynamicCounts:
 
 
 # ------------------------------------------------------------------ conditions
+
+
+#: The dynamic features :func:`deferred` removes (no branch reads a measured bit).
+DEFERRABLE = frozenset({"mid_circuit_measurement", "reset"})
+
+
+def deferred(qc: QuantumCircuit) -> tuple[QuantumCircuit, list[int]]:
+    """``qc`` (measurements and resets anywhere, no control flow) as a circuit with
+    neither, and for each classical bit the qubit that holds its final value.
+
+    The principle of deferred measurement: a measurement that is not the last
+    operation on its qubit becomes a CX onto a fresh ancilla, whose value is read at
+    the end; a reset moves the qubit's later operations onto a fresh ancilla in
+    ``|0>`` (the old wire is never read again).  A bit never written holds ``0`` (a
+    fresh ancilla).  The joint distribution of the holders' values at the end is the
+    distribution of the classical bits -- exactly, so a statevector gives exact
+    probabilities of a circuit that measures mid-way (a cut's subexperiments do).
+    """
+    from qiskit import QuantumCircuit as QC
+    from qiskit.circuit.library import CXGate
+
+    last: dict[int, int] = {}
+    for i, inst in enumerate(qc.data):
+        name = inst.operation.name
+        if name in _BRANCHES | _LOOPS:
+            raise ValueError(f"deferred measurement of a circuit with {name!r} (classical control)")
+        if name not in ("barrier", "delay"):
+            for q in inst.qubits:
+                last[qc.find_bit(q).index] = i
+    ops: list[tuple[Any, list[int]]] = []
+    width = qc.num_qubits
+    wire = list(range(width))
+    holder: dict[int, int] = {}
+    for i, inst in enumerate(qc.data):
+        op = inst.operation
+        qubits = [qc.find_bit(q).index for q in inst.qubits]
+        if op.name == "measure":
+            (q,), (c,) = qubits, [qc.find_bit(b).index for b in inst.clbits]
+            if last[q] == i:
+                holder[c] = wire[q]
+            else:
+                ops.append((CXGate(), [wire[q], width]))
+                holder[c] = width
+                width += 1
+        elif op.name == "reset":
+            wire[qubits[0]] = width
+            width += 1
+        elif inst.clbits:
+            raise ValueError(f"deferred measurement of {op.name!r}, which reads classical bits")
+        else:
+            ops.append((op, [wire[q] for q in qubits]))
+    holders = []
+    for c in range(qc.num_clbits):
+        if c not in holder:
+            holder[c] = width
+            width += 1
+        holders.append(holder[c])
+    out = QC(width, name=qc.name)
+    for op, qubits in ops:
+        out.append(op, qubits)
+    return out, holders

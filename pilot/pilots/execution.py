@@ -166,12 +166,13 @@ def _check_dynamic(
         missing = sorted(circuit.needs - offered)
         if missing:
             raise UnsupportedOperationError(DYNAMIC_FEATURES[missing[0]], None, DYNAMIC_HINT)
-        if shots is None and not (cap is not None and cap.dynamic_exact):
+        inexact = circuit.needs - (cap.dynamic_exact if cap is not None else frozenset())
+        if shots is None and inexact:
             raise UnsupportedOperationError(
-                "shots=None for a dynamic circuit",
+                f"shots=None for a circuit with {DYNAMIC_FEATURES[sorted(inexact)[0]]}",
                 None,
                 "exact results of dynamic circuits come from pennylane_default and "
-                "pennylane_lightning; pass shots=N",
+                "pennylane_lightning (without branches also from qiskit_local); pass shots=N",
             )
 
 

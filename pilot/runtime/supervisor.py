@@ -124,6 +124,7 @@ PRUNE_SECONDS = 2.0
 PRUNE_ABOVE = 2000
 #: Records a prune must let go of before the driver hands its free heap back to the
 #: system (glibc keeps freed memory for reuse; a long run's RSS would creep up by it).
+#: A prune that leaves no record hands it back too: the burst is over.
 TRIM_AFTER = 5000
 #: Finished tasks' records kept at most when Ray cannot say which are referenced.
 KEEP_FINISHED = 100_000
@@ -293,7 +294,8 @@ class Supervisor:
         if gone:
             logger.debug("supervisor: forgot %d finished tasks", len(gone))
             self._forgotten += len(gone)
-            if self._forgotten >= TRIM_AFTER:
+            # Every TRIM_AFTER records, and whenever the last one went (a burst is over).
+            if self._forgotten >= TRIM_AFTER or not self.records_held():
                 self._forgotten = 0
                 _return_free_memory()
         return len(gone)
