@@ -196,3 +196,32 @@ def stabilizer_observables(qc: Any, qubits: Sequence[int], seed: int = 3) -> lis
         random.append("".join(letters))
     labels = [p.to_label().lstrip("-+i") for p in stabilizers + products[:2]]
     return labels + random
+
+
+def driver_env() -> dict[str, str]:
+    """The environment of a driver process joining this test session's Ray cluster."""
+    import os
+
+    import ray
+
+    env = dict(os.environ)
+    env.update(
+        RAY_ADDRESS=ray.get_runtime_context().gcs_address,
+        RAY_AUTH_MODE="token",
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+    )
+    return env
+
+
+def done_in_journal(journal: Path) -> set[str]:
+    """Ids of the tasks journaled DONE, read as another process would."""
+    import sqlite3
+
+    if not journal.exists():
+        return set()
+    try:
+        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=2) as db:
+            rows = db.execute("SELECT task_id FROM tasks WHERE state = 'DONE'").fetchall()
+    except sqlite3.Error:
+        return set()
+    return {r[0] for r in rows}

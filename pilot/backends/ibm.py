@@ -94,6 +94,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -251,6 +252,17 @@ def is_ibm_transient(exc: BaseException) -> tuple[bool, int | None]:
     return False, None
 
 
+#: IBM Quantum's error codes that say the device cannot take the job now, so another
+#: may (https://quantum.cloud.ibm.com/docs/errors): 1004 "The Backend is not available."
+IBM_UNAVAILABLE_CODES = frozenset({"1004"})
+
+
+def ibm_unavailable(exc: BaseException) -> bool:
+    """Does the SDK's error carry one of :data:`IBM_UNAVAILABLE_CODES` ("Error code: N")?"""
+    match = re.search(r"Error code: (\d+)", str(exc))
+    return match is not None and match.group(1) in IBM_UNAVAILABLE_CODES
+
+
 class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
     framework = "qiskit"
 
@@ -368,6 +380,10 @@ class IBMRuntimeBackend(QiskitDevices, QuantumBackend):
             except (TaskCancelledError, TaskTimeoutError, BackendUnavailableError):
                 raise
             except Exception as exc:
+                if ibm_unavailable(exc):  # no retry brings it back: fail over at once
+                    raise BackendUnavailableError(
+                        f"IBM Quantum {what} failed: {self._text(exc)}"
+                    ) from None
                 transient, status = is_ibm_transient(exc)
                 if transient or (held and isinstance(exc, QiskitBackendNotFoundError)):
                     raise IBMTransientError(

@@ -746,10 +746,23 @@ class PilotActor(QuantumWorker):
     def _forward(
         self, spec: TaskSpec, exc: BaseException, args: Sequence[Any], kwargs: dict[str, Any]
     ) -> QuantumResult:
-        if not self._forwards.acquire(blocking=False):
-            raise exc  # every forward slot is waiting: fail now rather than risk a wait cycle
         if not args and not kwargs:  # a task of a batch: its arguments travel in its spec
             args, kwargs = spec.args, spec.kwargs
+        if spec.fallbacks and spec.fallbacks[0].pilot == self.pilot:
+            # Another resource of this pilot (e.g. its next device): run it here, in
+            # this thread.  No forward slot is taken, so a burst of tasks leaving a
+            # failing device all move, however many there are.
+            moved = failed_over(spec, exc)
+            logger.warning(
+                "task %s: %s unavailable (%s); moving to %s",
+                spec.task_id,
+                spec.resource,
+                exc,
+                moved.resource,
+            )
+            return self.run(moved, *args, **kwargs)
+        if not self._forwards.acquire(blocking=False):
+            raise exc  # every forward slot is waiting: fail now rather than risk a wait cycle
         try:
             moved = failed_over(spec, exc)
             nxt = spec.fallbacks[0]

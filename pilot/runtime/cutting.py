@@ -100,6 +100,8 @@ def _reconstruct(
             "cutting": {
                 **plan.summary(),
                 "where": {label: dict(c) for label, c in ran.items()},
+                # Subexperiments that moved off a failing resource (each alone).
+                "failovers": sum(1 for r in results if (r.selection or {}).get("failover")),
                 "subexperiment_tasks": [r.task_id for r in results],
             }
         },

@@ -198,6 +198,8 @@ class FakeIBMDevice:
     """A device the Quantum Compute API serves, from a qiskit-ibm-runtime fake's snapshot.
 
     Change ``online``, ``status_msg`` or ``queue_length`` to test status reports.
+    ``jobs_until_offline``: accept that many more jobs, then go offline (maintenance
+    that starts in the middle of a run; the device's status says so from then on).
     ``drain`` (set with :meth:`FakeIBMQuantumPlatform.drain`) makes its queue a
     FIFO server on the fake's clock, reported instead of ``queue_length``.
     """
@@ -210,6 +212,7 @@ class FakeIBMDevice:
     status_msg: str = "active"
     queue_length: int = 0
     drain: Drain | None = None
+    jobs_until_offline: int | None = None
 
     @classmethod
     def from_fake(cls, fake: Any) -> FakeIBMDevice:
@@ -927,8 +930,13 @@ class FakeIBMQuantumPlatform:
         if program != "executor":
             raise _Reply(400, f"the fake runs the 'executor' program only, not {program!r}")
         device = self._device(str(request.get("backend")))
+        with self._lock:
+            if device.jobs_until_offline is not None:
+                device.online = device.jobs_until_offline > 0
+                device.jobs_until_offline = max(0, device.jobs_until_offline - 1)
         if not device.online:
-            raise _Reply(400, f"backend {device.name} is not online", "1217")
+            # IBM's error code registry: 1004, "The Backend is not available."
+            raise _Reply(400, f"The Backend is not available: {device.name}", "1004")
         params = request.get("params") or {}
         self._decode_params(params)  # validate now, as the service does (400 otherwise)
         session_id = request.get("session_id")

@@ -278,7 +278,8 @@ def test_dynamic_circuits_are_ranked_and_refused_at_submission_where_they_cannot
     with pytest.raises(NoFeasibleResourceError, match="needs mid-circuit measurement") as info:
         pcs.submit_quantum_task(QuantumTask(teleport(), shots=2000, pilot="sv1"))
     assert "sv1/SV1" in str(info.value)
-    with pytest.raises(NoFeasibleResourceError, match=r"shots=None\) of a dynamic circuit"):
+    branches = r"shots=None\) of a circuit with classical control"
+    with pytest.raises(NoFeasibleResourceError, match=branches):
         pcs.submit_quantum_task(QuantumTask(teleport(), shots=None, pilot="aer"))
     # Unpinned, it runs where QDREAMER puts it; keys spaced by register (out, then m).
     result = pcs.get_results(pcs.submit_quantum_task(QuantumTask(teleport(), shots=2000)))

@@ -24,7 +24,7 @@ import pytest
 
 from pilot import PilotComputeService, QuantumTask
 from pilot.errors import JournalCorruptError
-from tests.helpers import bell_qiskit
+from tests.helpers import bell_qiskit, done_in_journal, driver_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,30 +58,6 @@ DRIVER = textwrap.dedent(
         print(json.dumps([[r.counts, bool(r.metadata.get("resumed"))] for r in results]))
     """
 )
-
-
-def driver_env() -> dict[str, str]:
-    import ray
-
-    env = dict(os.environ)
-    env.update(
-        RAY_ADDRESS=ray.get_runtime_context().gcs_address,
-        RAY_AUTH_MODE="token",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
-def done_in_journal(journal: Path) -> set[str]:
-    """Names... of the tasks journaled DONE, read as another process would."""
-    if not journal.exists():
-        return set()
-    try:
-        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=2) as db:
-            rows = db.execute("SELECT task_id FROM tasks WHERE state = 'DONE'").fetchall()
-    except sqlite3.Error:
-        return set()
-    return {r[0] for r in rows}
 
 
 @pytest.mark.slow
