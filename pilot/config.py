@@ -428,7 +428,7 @@ _TYPE_WORDS = {
 
 
 #: Keys whose values are never echoed back in an error message.
-SECRET_KEYS = frozenset({"ibmqx_token", "token"})
+SECRET_KEYS = frozenset({"ibmqx_token", "token", "ionq_api_key"})
 
 
 def _config_error(exc: ValidationError) -> ConfigError:
