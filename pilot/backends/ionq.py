@@ -131,6 +131,8 @@ QIS_GATES = (
     "x", "y", "z", "h", "s", "sdg", "t", "tdg", "sx", "sxdg", "rx", "ry", "rz",
     "cx", "cy", "cz", "swap", "rxx", "ryy", "rzz",
 )  # fmt: skip
+#: Seconds a queued job typically takes, when ``quantum.typical_job_seconds`` is unset.
+TYPICAL_JOB_SECONDS = 60.0
 #: Shots per job on a QPU (IonQ's limit; qiskit-ionq's ``IonQQPUBackend.max_shots``).
 QPU_MAX_SHOTS = 10_000
 #: Backend statuses in which IonQ runs no jobs (``calibrating`` and ``reserved`` still
@@ -458,8 +460,8 @@ class IonQBackend(QuantumBackend):
             return ResourceStatus(online=False, message=f"{device.api_backend} is not listed")
         state = str(entry.get("status") or "available")
         wait = float(entry.get("average_queue_time") or 0) / 1000.0
-        typical = self.config.typical_job_seconds
-        depth = math.ceil(wait / typical) if typical and wait > 0 else 0
+        typical = self.config.typical_job_seconds or TYPICAL_JOB_SECONDS
+        depth = math.ceil(wait / typical) if wait > 0 else 0
         message = state + (", degraded" if entry.get("degraded") else "")
         if wait > 0:
             message += f", average queue time {wait:.0f} s"
