@@ -84,11 +84,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from dreamer.feasibility import DYNAMIC_HINT
 from dreamer.resource import ResourceCapabilities, ResourceStatus
-from dreamer.workload import canonical_gates
+from dreamer.workload import DYNAMIC_FEATURES, canonical_gates
 from pilot.backends.base import Layout, NativeOutput, PreparedCircuit, QuantumBackend
 from pilot.backends.errors import UNAVAILABLE_STATUS, is_transient
 from pilot.backends.jobs import current_job, retrying, submit
+from pilot.convert.dynamic import circuit_needs
 from pilot.convert.qiskit import (
     bits_from_qiskit_key,
     measured_circuit,
@@ -607,6 +609,10 @@ class IonQBackend(QuantumBackend):
             raise NotImplementedError  # exact results go through the portable path
         device = self._device(resource)
         circuits = list(circuits)
+        for qc in circuits:  # qiskit-ionq would send these as OpenQASM 3: not declared here
+            needs = sorted(circuit_needs(qc))
+            if needs:
+                raise UnsupportedOperationError(DYNAMIC_FEATURES[needs[0]], None, DYNAMIC_HINT)
         out = []
         for qc, job in zip(circuits, self._jobs(resource, circuits, shots), strict=True):
             counts = self._counts(job)
