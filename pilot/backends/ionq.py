@@ -233,7 +233,7 @@ def _client_class() -> type:
     """
     from qiskit_ionq.ionq_client import IonQClient
 
-    class OnceClient(IonQClient):  # type: ignore[misc]
+    class OnceClient(IonQClient):
         submit_job = IonQClient.submit_job.__wrapped__
         retrieve_job = IonQClient.retrieve_job.__wrapped__
         cancel_job = IonQClient.cancel_job.__wrapped__

@@ -86,17 +86,6 @@ _SPECS = (
         options=(*_IBM, *_REMOTE),
     ),
     ExecutorSpec(
-        "ionq",
-        "pilot.backends.ionq:IonQBackend",
-        "qiskit_ionq",
-        "pip install 'qdreamer[ionq]'",
-        "IonQ Quantum Cloud (qiskit-ionq): the cloud simulator, ideal or with a QPU's noise "
-        "model, and the QPUs",
-        remote=True,
-        device_key="backends",
-        options=(*_IONQ, *_REMOTE),
-    ),
-    ExecutorSpec(
         "pennylane_default",
         "pilot.backends.pennylane:PennyLaneBackend",
         "pennylane",
@@ -168,6 +157,17 @@ _SPECS = (
         remote=True,
         device_key="braket_device_arn",
         options=_BRAKET_AWS,
+    ),
+    ExecutorSpec(
+        "ionq",
+        "pilot.backends.ionq:IonQBackend",
+        "qiskit_ionq",
+        "pip install 'qdreamer[ionq]'",
+        "IonQ Quantum Cloud (qiskit-ionq): the cloud simulator, ideal or with a QPU's noise "
+        "model, and the QPUs",
+        remote=True,
+        device_key="backends",
+        options=(*_IONQ, *_REMOTE),
     ),
 )
 

@@ -89,7 +89,9 @@ def assert_bell(counts: dict[str, int], shots: int, noisy: bool = False) -> None
     if not noisy:
         assert set(counts) == {"00", "11"}, counts
     for key in ("00", "11"):
-        assert abs(counts[key] - shots / 2) <= 5 * math.sqrt(shots / 4) + (0.05 * shots if noisy else 0)
+        assert abs(counts[key] - shots / 2) <= 5 * math.sqrt(shots / 4) + (
+            0.05 * shots if noisy else 0
+        )
 
 
 def wait_for(predicate: Any, timeout: float = 20.0) -> None:
@@ -141,10 +143,10 @@ def test_status_reports_availability_and_queue_time(
 
 
 def test_unknown_backend_is_a_config_error_naming_the_valid_ones(fake: FakeIonQService) -> None:
-    with pytest.raises(ConfigError, match="qpu.aria-1") as info:
+    with pytest.raises(ConfigError, match=r"qpu\.aria-1") as info:
         make_backend(fake, backends=["qpu.aria-2"])
     assert info.value.key == "quantum.backends"
-    with pytest.raises(ConfigError, match="simulator.forte-1"):
+    with pytest.raises(ConfigError, match=r"simulator\.forte-1"):
         make_backend(fake, backends=["simulator.harmony"])
     # qiskit-ionq's own spellings are accepted.
     ok = make_backend(fake, backends=["ionq_simulator", "ionq_qpu.aria-1"])
@@ -365,8 +367,9 @@ def test_a_bad_request_is_an_error_of_the_task_not_retried(
 
     wide = QuantumCircuit(27)  # the simulator has 29 qubits, Aria 25
     wide.h(range(27))
-    with pytest.raises(Exception, match="27 qubits exceed qpu.aria-1") as info, running(
-        JobContext("t-wide", retry=FAST)
+    with (
+        pytest.raises(Exception, match=r"27 qubits exceed qpu\.aria-1") as info,
+        running(JobContext("t-wide", retry=FAST)),
     ):
         backend.sample("qpu.aria-1", [PreparedCircuit(wide, (0,))], 10)
     assert not is_unavailable(info.value)
@@ -409,7 +412,11 @@ def pcs(ray_session: None, workdir: Any, _service: FakeIonQService) -> Iterator[
                 "quantum": quantum(
                     _service,
                     failure_hold_seconds=5,
-                    retries={"max_attempts": 3, "backoff_seconds": 0.05, "max_backoff_seconds": 0.1},
+                    retries={
+                        "max_attempts": 3,
+                        "backoff_seconds": 0.05,
+                        "max_backoff_seconds": 0.1,
+                    },
                 ),
             }
         )

@@ -80,6 +80,8 @@ OPERATIONS = (
     "GetJobProbabilities",
     "CancelJob",
 )
+#: Operations that need no key (IonQ's backend list and characterizations are public).
+PUBLIC = frozenset({"ListBackends", "GetBackend", "ListCharacterizations", "GetCharacterization"})
 DEFAULT_PENDING_STATUSES: tuple[str, ...] = ("ready", "started")
 FINAL = frozenset({"completed", "failed", "canceled"})
 RESET = "reset"
@@ -135,7 +137,9 @@ class FakeIonQDevice:
         }
 
 
-def _device(name: str, qubits: int, f1: float, f2: float, spam: float, t2q: float) -> FakeIonQDevice:
+def _device(
+    name: str, qubits: int, f1: float, f2: float, spam: float, t2q: float
+) -> FakeIonQDevice:
     return FakeIonQDevice(
         name,
         qubits,
@@ -405,20 +409,28 @@ class FakeIonQService:
             ("PUT", ("jobs", "*", "status", "cancel")): "CancelJob",
         }
         for (m, shape), op in routes.items():
-            if m == method and len(shape) == len(rest):
-                if all(s == "*" or s == p for s, p in zip(shape, rest, strict=True)):
-                    return op
+            if (
+                m == method
+                and len(shape) == len(rest)
+                and all(s == "*" or s == p for s, p in zip(shape, rest, strict=True))
+            ):
+                return op
         return "Unknown"
 
     def serve(
-        self, operation: str, parts: list[str], query: dict[str, list[str]], headers: Any, body: bytes
+        self,
+        operation: str,
+        parts: list[str],
+        query: dict[str, list[str]],
+        headers: Any,
+        body: bytes,
     ) -> tuple[int, Any]:
         rest = parts[1:]
         if operation == "Unknown":
             raise _Reply(404, f"the fake IonQ API does not serve {'/'.join(parts)!r}")
-        if operation not in ("ListBackends", "GetBackend", "ListCharacterizations", "GetCharacterization"):
-            if headers.get("Authorization", "") != f"apiKey {self.key}":
-                raise _Reply(401, "Invalid key provided")
+        key = headers.get("Authorization", "")
+        if operation not in PUBLIC and key != f"apiKey {self.key}":
+            raise _Reply(401, "Invalid key provided")
         with self._lock:
             if operation == "ListBackends":
                 return 200, [d.entry() for d in self.devices.values()]
@@ -482,7 +494,9 @@ class FakeIonQService:
         if backend == "simulator" and model != "ideal" and f"qpu.{model}" not in self.devices:
             raise _Reply(400, f"unknown noise model {model!r}")
         _circuit(request)  # 400 for a gate the fake does not know
-        job = FakeIonQJob(id=str(uuid.uuid4()), backend=backend, request=request, submitted=time.time())
+        job = FakeIonQJob(
+            id=str(uuid.uuid4()), backend=backend, request=request, submitted=time.time()
+        )
         if self._failures:
             job.doom = self._failures.pop(0)
         self.jobs[job.id] = job
@@ -518,7 +532,9 @@ class FakeIonQService:
         ones = sum(1 for g in job.request["input"]["circuit"] if _arity(g) == 1)
         twos = sum(1 for g in job.request["input"]["circuit"] if _arity(g) > 1)
         success = (
-            fid["1q"]["mean"] ** ones * fid["2q"]["mean"] ** twos * fid["spam"]["mean"] ** qc.num_qubits
+            fid["1q"]["mean"] ** ones
+            * fid["2q"]["mean"] ** twos
+            * fid["spam"]["mean"] ** qc.num_qubits
         )
         noisy = [success * p + (1 - success) / len(probs) for p in probs]
         seed = (job.request.get("noise") or {}).get("seed")

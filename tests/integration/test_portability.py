@@ -146,9 +146,9 @@ def fake_ionq() -> Any:
 @pytest.fixture(scope="module")
 def pcs(ray_session: None, workdir: Any, fake_ionq: Any) -> Any:
     with PilotComputeService(working_directory=workdir) as service:
-        for name, quantum in EXECUTORS.items():
-            if name == "ionq":  # the key and the fake's URL travel in the description
-                quantum = fake_ionq.quantum_config(**quantum)
+        for name, given in EXECUTORS.items():
+            # ionq: the key and the fake's URL travel in the description
+            quantum = fake_ionq.quantum_config(**given) if name == "ionq" else given
             service.create_pilot(
                 {
                     "resource_type": "quantum",
