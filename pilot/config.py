@@ -340,6 +340,9 @@ def pricing_for(executor: str, name: str, provider: str) -> Pricing | None:
                 "per_minute",
                 "per_second",
                 "minimum_seconds",
+                "per_gate_shot_1q",
+                "per_gate_shot_2q",
+                "minimum_cost",
                 "currency",
                 "source",
                 "as_of",
@@ -428,7 +431,7 @@ _TYPE_WORDS = {
 
 
 #: Keys whose values are never echoed back in an error message.
-SECRET_KEYS = frozenset({"ibmqx_token", "token"})
+SECRET_KEYS = frozenset({"ibmqx_token", "token", "ionq_api_key"})
 
 
 def _config_error(exc: ValidationError) -> ConfigError:

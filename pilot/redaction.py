@@ -1,13 +1,15 @@
 """Where credentials come from, and how they are kept out of everything else.
 
-Credentials (IBM Quantum tokens, AWS keys, Ray's cluster token) come from
-three places only:
+Credentials (IBM Quantum tokens, IonQ API keys, AWS keys, Ray's cluster token)
+come from three places only:
 
 * the environment: :data:`IBM_TOKEN_ENV` (``pilot.backends.ibm.TOKEN_ENV``),
+  :data:`IONQ_KEY_ENV`,
   boto3's ``AWS_*`` variables, Ray's ``RAY_AUTH_TOKEN``;
 * the SDKs' own stores, read by the SDKs (``QiskitRuntimeService.save_account``,
   ``~/.aws/credentials``, ``~/.ray/auth_token``);
-* a pilot description's ``quantum.ibmqx_token`` (alias ``token``), possibly
+* a pilot description's ``quantum.ibmqx_token`` (alias ``token``) or
+  ``quantum.ionq_api_key``, possibly
   from the user configuration file, which must then be readable by its owner
   only (:func:`check_private_file`).
 
@@ -36,9 +38,14 @@ logger = logging.getLogger(__name__)
 #: Environment variables searched for an IBM Quantum token, in order.
 IBM_TOKEN_ENV = ("IBM_QUANTUM_TOKEN", "IBMQX_TOKEN", "QISKIT_IBM_TOKEN")
 
+#: Environment variables searched for an IonQ API key, in order (qiskit-ionq reads the
+#: same three; ``IONQ_API_KEY`` is the documented one).
+IONQ_KEY_ENV = ("IONQ_API_KEY", "IONQ_API_TOKEN", "QISKIT_IONQ_API_TOKEN")
+
 #: Environment variables whose values are secrets.
 SECRET_ENV = (
     *IBM_TOKEN_ENV,
+    *IONQ_KEY_ENV,
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
@@ -170,6 +177,7 @@ def write_private(path: Path, text: str) -> None:
 
 __all__ = [
     "IBM_TOKEN_ENV",
+    "IONQ_KEY_ENV",
     "MASK",
     "SECRET_ENV",
     "RedactingFilter",

@@ -13,6 +13,7 @@ SDKS = (
     "qiskit",
     "qiskit_aer",
     "qiskit_ibm_runtime",
+    "qiskit_ionq",
     "pennylane",
     "braket",
     "boto3",
@@ -39,7 +40,7 @@ def test_dreamer_imports_no_sdk_and_no_ray() -> None:
 
 def test_pilot_imports_optional_sdks_lazily() -> None:
     loaded = _imported_after("import pilot, pilot.pilot_compute_service, pilot.dreamer")
-    optional = {"qiskit_ibm_runtime", "pennylane", "braket", "boto3", "torch"}
+    optional = {"qiskit_ibm_runtime", "qiskit_ionq", "pennylane", "braket", "boto3", "torch"}
     assert loaded.isdisjoint(optional), loaded & optional
 
 

@@ -17,7 +17,9 @@ pilot actor opens around each task it runs::
 
 :func:`retrying` wraps a provider call with bounded retries for transient
 errors (:func:`~pilot.backends.errors.is_transient`): exponential backoff
-with full jitter, a bounded number of attempts and a bounded total time.
+with full jitter, a bounded number of attempts and a bounded total time; an
+error carrying ``retry_after`` (seconds, from an HTTP ``Retry-After``) waits
+at least that long, up to ``max_backoff_seconds``.
 """
 
 from __future__ import annotations
@@ -227,6 +229,9 @@ def retrying(
             if not is_transient(exc) or attempt >= policy.max_attempts:
                 raise
             delay = policy.delay(attempt - 1, rng)
+            asked = getattr(exc, "retry_after", None)  # the provider's Retry-After
+            if isinstance(asked, (int, float)) and asked > delay:
+                delay = min(float(asked), policy.max_backoff_seconds)
             left = policy.total_seconds - (time.monotonic() - started)
             if ctx is not None and ctx.deadline is not None:
                 left = min(left, ctx.deadline - time.monotonic())

@@ -158,6 +158,10 @@ class QuantumConfig(Strict):
     mode: Literal["job", "session", "batch"] = "job"
     #: ibm_runtime: seconds a session or batch may stay open (the SDK's ``max_time``).
     session_max_time: int | None = Field(default=None, gt=0)
+    #: ionq: IonQ API key (``IONQ_API_KEY`` when unset); masked everywhere.
+    ionq_api_key: SecretStr | None = None
+    #: ionq: base URL of IonQ's API (default ``IONQ_API_URL``, else https://api.ionq.co/v0.4).
+    ionq_url: str | None = None
     braket_device_arn: str | None = None
     s3_bucket: str | None = None
     s3_prefix: str = "qdreamer"
@@ -192,7 +196,7 @@ class QuantumConfig(Strict):
     def _known_executor(cls, value: str) -> str:
         return resolve_executor(value).name
 
-    @field_validator("ibmqx_token")
+    @field_validator("ibmqx_token", "ionq_api_key")
     @classmethod
     def _remember_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -262,3 +266,8 @@ class QuantumConfig(Strict):
     def token(self) -> str | None:
         """The configured IBM token (never logged: see ``__repr__``)."""
         return self.ibmqx_token.get_secret_value() if self.ibmqx_token else None
+
+    @property
+    def ionq_key(self) -> str | None:
+        """The configured IonQ API key (never logged: see ``__repr__``)."""
+        return self.ionq_api_key.get_secret_value() if self.ionq_api_key else None

@@ -52,6 +52,7 @@ _IBM = (
     "backends", "backend", "ibmqx_token", "channel", "instance", "url", "proxy", "verify",
     "local", "local_backend", "mode", "session_max_time", "optimization_level", "seed",
 )  # fmt: skip
+_IONQ = ("backends", "backend", "ionq_api_key", "ionq_url", "seed", "optimization_level")
 _BRAKET_AWS = ("braket_device_arn", "s3_bucket", "s3_prefix", "aws_region", *_REMOTE)
 
 _SPECS = (
@@ -156,6 +157,17 @@ _SPECS = (
         remote=True,
         device_key="braket_device_arn",
         options=_BRAKET_AWS,
+    ),
+    ExecutorSpec(
+        "ionq",
+        "pilot.backends.ionq:IonQBackend",
+        "qiskit_ionq",
+        "pip install 'qdreamer[ionq]'",
+        "IonQ Quantum Cloud (qiskit-ionq): the cloud simulator, ideal or with a QPU's noise "
+        "model, and the QPUs",
+        remote=True,
+        device_key="backends",
+        options=(*_IONQ, *_REMOTE),
     ),
 )
 

@@ -27,6 +27,8 @@ EXECUTORS: dict[str, dict[str, Any]] = {
     "torch_statevector": {"seed": 11, "precision": "complex128"},
     "braket_local": {},
     "braket_sv1": {"s3_bucket": "qdreamer-test", "poll_interval_seconds": 0.01},
+    # IonQ's ideal cloud simulator, reached through IONQ_API_KEY / IONQ_API_URL (fake_ionq).
+    "ionq": {"poll_interval_seconds": 0.01, "seed": 11},
 }
 EXPECTED_RESOURCES = {
     "qiskit_local": ["aer_simulator"],
@@ -37,6 +39,7 @@ EXPECTED_RESOURCES = {
     "torch_statevector": ["torch_statevector"],
     "braket_local": ["braket_sv"],
     "braket_sv1": ["SV1"],
+    "ionq": ["simulator"],
 }
 NOISY = {"qiskit_fake", "ibm_runtime"}
 FRAMEWORK = {
@@ -48,13 +51,22 @@ FRAMEWORK = {
     "torch_statevector": "qiskit",
     "braket_local": "braket",
     "braket_sv1": "braket",
+    "ionq": "qiskit",
 }
 
 
 @pytest.fixture(scope="module")
-def workers(fake_braket: Any) -> dict[str, QuantumWorker]:
+def fake_ionq() -> Any:
+    from tests.fakes.ionq_service import FakeIonQService
+
+    with FakeIonQService() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def workers(fake_braket: Any, fake_ionq: Any) -> dict[str, QuantumWorker]:
     mp = pytest.MonkeyPatch()
-    for key, value in fake_braket.env.items():
+    for key, value in {**fake_braket.env, **fake_ionq.env}.items():
         mp.setenv(key, value)
     out = {}
     for executor, extra in EXECUTORS.items():

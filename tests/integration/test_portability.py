@@ -33,6 +33,8 @@ EXECUTORS: dict[str, dict[str, Any]] = {
         "s3_bucket": "qdreamer-test",
         "poll_interval_seconds": 0.01,
     },
+    # IonQ's ideal cloud simulator through qiskit-ionq, on the fake IonQ API (fake_ionq).
+    "ionq": {"executor": "ionq", "poll_interval_seconds": 0.01, "seed": 7},
 }
 NOISY = {"qiskit_fake", "ibm_runtime"}
 
@@ -134,9 +136,19 @@ FORMATS: dict[str, tuple[Any, str, Any]] = {
 
 
 @pytest.fixture(scope="module")
-def pcs(ray_session: None, workdir: Any) -> Any:
+def fake_ionq() -> Any:
+    from tests.fakes.ionq_service import FakeIonQService
+
+    with FakeIonQService() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def pcs(ray_session: None, workdir: Any, fake_ionq: Any) -> Any:
     with PilotComputeService(working_directory=workdir) as service:
-        for name, quantum in EXECUTORS.items():
+        for name, given in EXECUTORS.items():
+            # ionq: the key and the fake's URL travel in the description
+            quantum = fake_ionq.quantum_config(**given) if name == "ionq" else given
             service.create_pilot(
                 {
                     "resource_type": "quantum",
