@@ -53,6 +53,7 @@ _IBM = (
     "local", "local_backend", "mode", "session_max_time", "optimization_level", "seed",
 )  # fmt: skip
 _BRAKET_AWS = ("braket_device_arn", "s3_bucket", "s3_prefix", "aws_region", *_REMOTE)
+_AZURE = ("backends", "backend", "resource_id", "location", "url", "optimization_level", *_REMOTE)
 
 _SPECS = (
     ExecutorSpec(
@@ -156,6 +157,17 @@ _SPECS = (
         remote=True,
         device_key="braket_device_arn",
         options=_BRAKET_AWS,
+    ),
+    ExecutorSpec(
+        "azure_quantum",
+        "pilot.backends.azure_quantum:AzureQuantumBackend",
+        "azure.quantum",
+        "pip install 'qdreamer[azure]'",
+        "an Azure Quantum workspace's targets (IonQ, Quantinuum, Rigetti) via azure-quantum",
+        aliases=("azure",),
+        remote=True,
+        device_key="backends",
+        options=_AZURE,
     ),
 )
 
