@@ -78,6 +78,7 @@ from pilot.backends.jobs import current_job, retrying, submit
 from pilot.convert.qiskit import (
     bits_from_qiskit_key,
     measured_circuit,
+    portable_from_qiskit,
     register_sizes,
     spaced_counts,
 )
@@ -423,6 +424,11 @@ class AzureQuantumBackend(QuantumBackend):
         if shots is None:
             raise NotImplementedError
         circuits = list(circuits)
+        for qc in circuits:
+            # Final measurements only (capabilities declare no dynamic features): the
+            # portable reading refuses a reset, a mid-circuit measurement or a branch,
+            # naming it; the circuit itself is then sent as written.
+            portable_from_qiskit(qc)
         counts = self._run(resource, circuits, shots)
         return [
             NativeOutput(

@@ -27,6 +27,9 @@ EXECUTORS: dict[str, dict[str, Any]] = {
     "torch_statevector": {"seed": 11, "precision": "complex128"},
     "braket_local": {},
     "braket_sv1": {"s3_bucket": "qdreamer-test", "poll_interval_seconds": 0.01},
+    # The fake workspace's IonQ simulator (tests/fakes/azure_quantum_service.py: the
+    # submitted QIR runs in Microsoft's own simulator, ideal).
+    "azure_quantum": {"backends": ["ionq.simulator"], "poll_interval_seconds": 0.01},
 }
 EXPECTED_RESOURCES = {
     "qiskit_local": ["aer_simulator"],
@@ -37,6 +40,7 @@ EXPECTED_RESOURCES = {
     "torch_statevector": ["torch_statevector"],
     "braket_local": ["braket_sv"],
     "braket_sv1": ["SV1"],
+    "azure_quantum": ["ionq.simulator"],
 }
 NOISY = {"qiskit_fake", "ibm_runtime"}
 FRAMEWORK = {
@@ -48,16 +52,19 @@ FRAMEWORK = {
     "torch_statevector": "qiskit",
     "braket_local": "braket",
     "braket_sv1": "braket",
+    "azure_quantum": "qiskit",
 }
 
 
 @pytest.fixture(scope="module")
-def workers(fake_braket: Any) -> dict[str, QuantumWorker]:
+def workers(fake_braket: Any, fake_azure: Any) -> dict[str, QuantumWorker]:
     mp = pytest.MonkeyPatch()
-    for key, value in fake_braket.env.items():
+    for key, value in {**fake_braket.env, **fake_azure.env}.items():
         mp.setenv(key, value)
     out = {}
     for executor, extra in EXECUTORS.items():
+        if executor == "azure_quantum":
+            extra = fake_azure.quantum_config(**extra)
         config = parse_description(
             {"resource_type": "quantum", "quantum": {"executor": executor, **extra}}
         ).quantum
