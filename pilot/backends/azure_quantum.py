@@ -217,7 +217,7 @@ class AzureQuantumBackend(QuantumBackend):
         return credential
 
     def _connect(self, config: QuantumConfig) -> Any:
-        from azure.core.exceptions import ClientAuthenticationError
+        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
         from azure.quantum import Workspace
 
         if not config.resource_id and not all(os.environ.get(v) for v in WORKSPACE_ENV[:3]):
@@ -236,7 +236,12 @@ class AzureQuantumBackend(QuantumBackend):
             kwargs["arm_endpoint"] = config.url
         try:
             return self._retrying("workspace", lambda: Workspace(**kwargs))
-        except ClientAuthenticationError as exc:
+        except (ClientAuthenticationError, HttpResponseError) as exc:
+            if not _refused(exc):
+                raise PilotStartError(
+                    "could not read the Azure Quantum workspace: "
+                    f"{_first_lines(scrub(str(exc)))}"
+                ) from None
             raise CredentialsError(
                 f"executor {self.executor!r}: Azure refused the credential for the workspace: "
                 f"{_first_lines(scrub(str(exc)))}; check that its identity has a role on the "
@@ -264,8 +269,9 @@ class AzureQuantumBackend(QuantumBackend):
             except Exception as exc:
                 transient, status = is_azure_transient(exc)
                 if transient:
+                    http = f" (HTTP {status})" if status else ""
                     raise AzureTransientError(
-                        f"Azure Quantum {what} failed: {type(exc).__name__}: "
+                        f"Azure Quantum {what} failed{http}: {type(exc).__name__}: "
                         f"{_first_lines(scrub(str(exc)))}",
                         status_code=status,
                     ) from None
@@ -331,9 +337,8 @@ class AzureQuantumBackend(QuantumBackend):
         from qiskit import transpile
 
         basis = sorted(set(self._backends[resource].target.operation_names) - {"reset"})
-        return transpile(
-            qc, basis_gates=basis, optimization_level=self.config.optimization_level
-        )
+        isa = transpile(qc, basis_gates=basis, optimization_level=self.config.optimization_level)
+        return _pad_unmeasured(isa)
 
     def _run(self, resource: str, circuits: list[QuantumCircuit], shots: int) -> list[Any]:
         """Counts (Qiskit keys) of each circuit, one job each: all created, then awaited."""
@@ -458,6 +463,39 @@ class AzureQuantumBackend(QuantumBackend):
             self._workspace.close()
         except Exception as exc:  # already closed
             logger.debug("pilot %s: closing the Azure workspace client: %s", self.pilot, exc)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Did Azure refuse the credential (401/403, or azure-core's ClientAuthenticationError)?"""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    return isinstance(exc, ClientAuthenticationError) or getattr(exc, "status_code", None) in (
+        401,
+        403,
+    )
+
+
+def _pad_unmeasured(qc: QuantumCircuit) -> QuantumCircuit:
+    """``qc`` with every classical bit no measurement writes measured from a fresh qubit.
+
+    The SDK's QIR translation refuses an output bit nothing was measured into
+    ("ensure all output registers have been measured into"); Qiskit reads such
+    a bit as 0, and so does a fresh qubit measured into it.
+    """
+    written = {
+        bit for inst in qc.data if inst.operation.name == "measure" for bit in inst.clbits
+    }
+    missing = [bit for bit in qc.clbits if bit not in written]
+    if not missing:
+        return qc
+    from qiskit import QuantumRegister
+
+    out = qc.copy()
+    pad = QuantumRegister(len(missing), "qdreamer_pad")
+    out.add_register(pad)
+    for qubit, bit in zip(pad, missing, strict=True):
+        out.measure(qubit, bit)
+    return out
 
 
 def _default_target(name: str, provider_id: str | None) -> bool:
