@@ -64,6 +64,7 @@ fails the task over once retries are spent).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -193,7 +194,7 @@ class AzureQuantumBackend(QuantumBackend):
                     "Azure Quantum target", "quantum.backend", str(name), sorted(statuses)
                 )
             self._backends[name] = self._retrying(
-                f"target {name}", lambda n=name: self._provider.get_backend(n)
+                f"target {name}", functools.partial(self._provider.get_backend, name)
             )
         self._caps = [self._capabilities(n, b, statuses[n]) for n, b in self._backends.items()]
 
@@ -239,8 +240,7 @@ class AzureQuantumBackend(QuantumBackend):
         except (ClientAuthenticationError, HttpResponseError) as exc:
             if not _refused(exc):
                 raise PilotStartError(
-                    "could not read the Azure Quantum workspace: "
-                    f"{_first_lines(scrub(str(exc)))}"
+                    f"could not read the Azure Quantum workspace: {_first_lines(scrub(str(exc)))}"
                 ) from None
             raise CredentialsError(
                 f"executor {self.executor!r}: Azure refused the credential for the workspace: "
@@ -353,7 +353,7 @@ class AzureQuantumBackend(QuantumBackend):
 
             job = submit(
                 create=self._provider_call(f"job submission to {resource}", create),
-                attach=lambda job_id, create=create: self._attach(job_id, create),
+                attach=functools.partial(self._attach, create=create),
                 job_id=lambda j: str(j.id()),
             )
             logger.info(
@@ -482,9 +482,7 @@ def _pad_unmeasured(qc: QuantumCircuit) -> QuantumCircuit:
     ("ensure all output registers have been measured into"); Qiskit reads such
     a bit as 0, and so does a fresh qubit measured into it.
     """
-    written = {
-        bit for inst in qc.data if inst.operation.name == "measure" for bit in inst.clbits
-    }
+    written = {bit for inst in qc.data if inst.operation.name == "measure" for bit in inst.clbits}
     missing = [bit for bit in qc.clbits if bit not in written]
     if not missing:
         return qc

@@ -147,8 +147,8 @@ class QuantumConfig(Strict):
     #: ibm_runtime: IBM Cloud base URL (the SDK's ``url``; default https://cloud.ibm.com).
     #: azure_quantum: the Azure Resource Manager endpoint (default https://management.azure.com/).
     url: str | None = None
-    #: azure_quantum: the workspace's resource ID
-    #: (``/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Quantum/Workspaces/<name>``).
+    #: azure_quantum: the workspace's resource ID (``/subscriptions/<id>/resourceGroups/
+    #: <group>/providers/Microsoft.Quantum/Workspaces/<name>``).
     resource_id: str | None = None
     #: azure_quantum: the workspace's Azure region ("eastus"); read from Azure when unset.
     location: str | None = None

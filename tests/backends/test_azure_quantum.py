@@ -136,7 +136,7 @@ def test_status_is_availability_and_average_queue_time(
 
 
 def test_unknown_target_is_a_config_error_naming_the_targets(fake: FakeAzureQuantum) -> None:
-    with pytest.raises(ConfigError, match="ionq.simulator") as info:
+    with pytest.raises(ConfigError, match=r"ionq\.simulator") as info:
         make_backend(fake, backend="ionq.simulater")
     assert info.value.key == "quantum.backend"
     assert info.value.suggestion == SIM
@@ -145,7 +145,12 @@ def test_unknown_target_is_a_config_error_naming_the_targets(fake: FakeAzureQuan
 def test_missing_credentials_say_which_variables_to_set(
     fake: FakeAzureQuantum, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "AZURE_FEDERATED_TOKEN_FILE"):
+    for name in (
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "MSI_ENDPOINT",
+        "AZURE_FEDERATED_TOKEN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no `az login` cache
     monkeypatch.setenv("PATH", str(tmp_path))  # no az / azd / pwsh to ask
@@ -195,7 +200,9 @@ def test_bell_in_a_job_context_reports_the_job(
     assert {"GetSasUri", "PutBlob", "CreateJob", "GetBlob"} <= {op for op, _ in fake.requests}
 
 
-def test_qiskit_registers_keep_their_keys(fake: FakeAzureQuantum, backend: AzureQuantumBackend) -> None:
+def test_qiskit_registers_keep_their_keys(
+    fake: FakeAzureQuantum, backend: AzureQuantumBackend
+) -> None:
     from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
     q, a, b = QuantumRegister(3, "q"), ClassicalRegister(2, "a"), ClassicalRegister(2, "b")
@@ -248,9 +255,11 @@ def test_a_failed_job_raises_its_error_data(
     fake: FakeAzureQuantum, backend: AzureQuantumBackend
 ) -> None:
     fake.fail_next_job("qubit 3 lost its ion")
-    with pytest.raises(TaskFailedError, match="ExecutionFailed: qubit 3 lost its ion"):
-        with running(JobContext("t-failed", retry=FAST)):
-            backend.sample(SIM, [bell_job()], 100)
+    with (
+        pytest.raises(TaskFailedError, match="ExecutionFailed: qubit 3 lost its ion"),
+        running(JobContext("t-failed", retry=FAST)),
+    ):
+        backend.sample(SIM, [bell_job()], 100)
     assert fake.calls("CreateJob") == 1
 
 
@@ -397,7 +406,11 @@ def pcs(ray_session: None, workdir: Any, fake_azure: FakeAzureQuantum) -> Iterat
                 "name": "aer",
                 "cores_per_node": 0.25,
                 # noisy: below the ideal Azure simulators under the "fidelity" objective
-                "quantum": {"executor": "qiskit_local", "seed": 3, "noise": {"depolarizing_2q": 0.02}},
+                "quantum": {
+                    "executor": "qiskit_local",
+                    "seed": 3,
+                    "noise": {"depolarizing_2q": 0.02},
+                },
             }
         )
         yield service

@@ -63,11 +63,10 @@ def workers(fake_braket: Any, fake_azure: Any) -> dict[str, QuantumWorker]:
         mp.setenv(key, value)
     out = {}
     for executor, extra in EXECUTORS.items():
-        if executor == "azure_quantum":
-            extra = fake_azure.quantum_config(**extra)
-        config = parse_description(
-            {"resource_type": "quantum", "quantum": {"executor": executor, **extra}}
-        ).quantum
+        quantum = {"executor": executor, **extra}
+        if executor == "azure_quantum":  # the fake workspace: its resource ID and ARM endpoint
+            quantum = fake_azure.quantum_config(**extra)
+        config = parse_description({"resource_type": "quantum", "quantum": quantum}).quantum
         out[executor] = QuantumWorker(config, pilot=f"p-{executor}", num_cpus=1)
     yield out
     mp.undo()

@@ -94,9 +94,7 @@ OPERATIONS = (
 ARM_SCOPE = "https://management.azure.com"
 DATA_SCOPE = "https://quantum.microsoft.com"
 FINAL = frozenset({"Succeeded", "Failed", "Cancelled"})
-WORKSPACE_PATH = (
-    "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Quantum/workspaces/{w}"
-)
+WORKSPACE_PATH = "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Quantum/workspaces/{w}"
 
 
 def _iso(when: float | None = None) -> str:
@@ -410,7 +408,9 @@ class FakeAzureQuantum:
         auth = headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip()
         if not auth.startswith("Bearer ") or token not in self.tokens:
-            raise _Reply(401, "InvalidAuthenticationToken", "the access token is missing or invalid")
+            raise _Reply(
+                401, "InvalidAuthenticationToken", "the access token is missing or invalid"
+            )
         if not self.tokens[token].startswith(scope):
             raise _Reply(401, "InvalidAuthenticationTokenAudience", "wrong audience")
 
@@ -426,7 +426,13 @@ class FakeAzureQuantum:
         if operation == "GetWorkspace":
             self._check_bearer(headers, ARM_SCOPE)
             return 200, self._workspace(), {}
-        if operation in ("CreateContainer", "GetContainer", "PutBlob", "GetBlob", "GetBlobProperties"):
+        if operation in (
+            "CreateContainer",
+            "GetContainer",
+            "PutBlob",
+            "GetBlob",
+            "GetBlobProperties",
+        ):
             self._check_sas(query)
             return self._blob(operation, parts, headers, body)
         self._check_bearer(headers, DATA_SCOPE)
@@ -510,7 +516,9 @@ class FakeAzureQuantum:
         with self._lock:
             self.containers.add(container)  # the service creates it
         path = f"{self.url}{self.ACCOUNT}/{container}" + (f"/{blob}" if blob else "")
-        return f"{path}?sv=2023-11-03&sr={'b' if blob else 'c'}&sp=racw&se={expiry}&sig=fake-signature"
+        return (
+            f"{path}?sv=2023-11-03&sr={'b' if blob else 'c'}&sp=racw&se={expiry}&sig=fake-signature"
+        )
 
     def _blob(
         self, operation: str, parts: list[str], headers: Any, body: bytes
@@ -522,7 +530,9 @@ class FakeAzureQuantum:
         if operation == "CreateContainer":
             with self._lock:
                 if container in self.containers:
-                    raise _Reply(409, "ContainerAlreadyExists", "The specified container already exists.")
+                    raise _Reply(
+                        409, "ContainerAlreadyExists", "The specified container already exists."
+                    )
                 self.containers.add(container)
             return 201, None, common
         if operation == "GetContainer":
@@ -568,7 +578,9 @@ class FakeAzureQuantum:
         request = json.loads(body or b"{}")
         target = self.targets.get(str(request.get("target")))
         if target is None:
-            raise _Reply(400, "InvalidJobDefinition", f"target {request.get('target')!r} is unknown")
+            raise _Reply(
+                400, "InvalidJobDefinition", f"target {request.get('target')!r} is unknown"
+            )
         if target.availability == "Unavailable":
             raise _Reply(
                 400, "InvalidJobDefinition", f"target {target.id} is unavailable; try again later"
