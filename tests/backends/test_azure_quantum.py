@@ -142,6 +142,7 @@ def test_unknown_target_is_a_config_error_naming_the_targets(fake: FakeAzureQuan
     assert info.value.suggestion == SIM
 
 
+@pytest.mark.slow  # DefaultAzureCredential tries each source, IMDS's probe among them (~5 s)
 def test_missing_credentials_say_which_variables_to_set(
     fake: FakeAzureQuantum, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
@@ -154,8 +155,6 @@ def test_missing_credentials_say_which_variables_to_set(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no `az login` cache
     monkeypatch.setenv("PATH", str(tmp_path))  # no az / azd / pwsh to ask
-    # No IMDS on loopback: the managed-identity probe fails at once.
-    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")
     with pytest.raises(CredentialsError) as info:
         make_backend(fake)
     text = str(info.value)
