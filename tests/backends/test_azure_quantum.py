@@ -142,7 +142,6 @@ def test_unknown_target_is_a_config_error_naming_the_targets(fake: FakeAzureQuan
     assert info.value.suggestion == SIM
 
 
-@pytest.mark.slow  # DefaultAzureCredential tries each source, IMDS's probe among them (~5 s)
 def test_missing_credentials_say_which_variables_to_set(
     fake: FakeAzureQuantum, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
