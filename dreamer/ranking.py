@@ -207,7 +207,12 @@ class Ranker:
         est = self.models.estimate(cap, profile) if profile.num_qubits <= cap.num_qubits else None
         run = estimate_run_seconds(profile, cap)
         cost = estimate_cost(
-            cap.pricing, profile.shots, run, profile.one_qubit_gates, profile.two_qubit_gates
+            cap.pricing,
+            profile.shots,
+            run,
+            one_qubit_gates=profile.one_qubit_gates,
+            two_qubit_gates=profile.two_qubit_gates,
+            qubits=profile.num_qubits,
         )
         value = (tuple(reasons), est, run, cost)
         if len(self._memo) > 50_000:

@@ -95,6 +95,11 @@ class ResourceStatus:
     resource runs at once (a local pilot's actors; 1 for a device).  The
     predicted queue ahead of a new task is ``queue_depth +
     priority_queue_depth + ours / servers`` (:func:`dreamer.timing.predicted_queue`).
+
+    ``queue_seconds`` is the provider's own estimate of how long a new job
+    waits (Azure Quantum's ``averageQueueTime``), for providers that report a
+    wait rather than a queue length; when set, the expected wait is it plus our
+    own uncounted tasks (:func:`dreamer.timing.expected_wait_seconds`).
     """
 
     online: bool = True
@@ -112,3 +117,5 @@ class ResourceStatus:
     #: them: the service's count learns from it which of its tasks the provider's
     #: figure may already hold, before the pilot's own reports arrive.
     submitted: tuple[tuple[str, str, float], ...] = ()
+    #: The provider's estimate of the seconds a new job waits in its queue, if it gives one.
+    queue_seconds: float | None = None

@@ -60,4 +60,9 @@ def job_seconds(status: ResourceStatus | None, run_seconds: float) -> float:
 
 
 def expected_wait_seconds(status: ResourceStatus | None, run_seconds: float) -> float:
+    """The predicted queue times one job's seconds; for a provider that reports its
+    wait itself (``queue_seconds``), that wait plus our own tasks it does not count yet."""
+    if status is not None and status.queue_seconds is not None:
+        servers = max(1, status.servers)
+        return status.queue_seconds + status.ours / servers * job_seconds(status, run_seconds)
     return predicted_queue(status) * job_seconds(status, run_seconds)

@@ -5,7 +5,8 @@ come from three places only:
 
 * the environment: :data:`IBM_TOKEN_ENV` (``pilot.backends.ibm.TOKEN_ENV``),
   :data:`IONQ_KEY_ENV`,
-  boto3's ``AWS_*`` variables, Ray's ``RAY_AUTH_TOKEN``;
+  boto3's ``AWS_*`` variables, azure-identity's ``AZURE_CLIENT_SECRET`` and a
+  managed identity's ``IDENTITY_HEADER``, Ray's ``RAY_AUTH_TOKEN``;
 * the SDKs' own stores, read by the SDKs (``QiskitRuntimeService.save_account``,
   ``~/.aws/credentials``, ``~/.ray/auth_token``);
 * a pilot description's ``quantum.ibmqx_token`` (alias ``token``) or
@@ -49,6 +50,11 @@ SECRET_ENV = (
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "IDENTITY_HEADER",
+    "MSI_SECRET",
+    "AZURE_QUANTUM_CONNECTION_STRING",
     "RAY_AUTH_TOKEN",
 )
 

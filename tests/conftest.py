@@ -1,9 +1,12 @@
-"""Shared fixtures: one real local Ray per test session, and the fake AWS endpoint.
+"""Shared fixtures: one real local Ray per test session, and the fake AWS and Azure endpoints.
 
 The fake Braket/S3 service (``tests/fakes/braket_service.py``) is an HTTP
 server on 127.0.0.1 reached by the real boto3 clients through the standard
-``AWS_ENDPOINT_URL_*`` variables.  It starts before Ray so that Ray's worker
-processes inherit its environment.
+``AWS_ENDPOINT_URL_*`` variables; the fake Azure Quantum workspace
+(``tests/fakes/azure_quantum_service.py``) an HTTPS server reached through a
+pilot's ``quantum.url`` and the standard ``IDENTITY_ENDPOINT``/``IDENTITY_HEADER``
+(a managed identity) and ``REQUESTS_CA_BUNDLE`` variables.  Both start before
+Ray so that Ray's worker processes inherit their environment.
 """
 
 from __future__ import annotations
@@ -29,8 +32,20 @@ def fake_braket() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def fake_azure() -> Iterator[Any]:
+    """The fake Azure Quantum workspace (it needs no Azure SDK itself)."""
+    from tests.fakes.azure_quantum_service import FakeAzureQuantum
+
+    with FakeAzureQuantum() as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
 def ray_session(
-    request: pytest.FixtureRequest, fake_braket: Any, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    fake_braket: Any,
+    fake_azure: Any,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[None]:
     """``ray.init(num_cpus=2)`` once per session (with the fake AWS endpoint in the env).
 
@@ -40,6 +55,7 @@ def ray_session(
     import ray
 
     fake_braket.export_env()
+    fake_azure.export_env()
     dashboard = any("ray_dashboard" in item.fixturenames for item in request.session.items)
     ray.init(num_cpus=2, include_dashboard=dashboard, log_to_driver=False)
     try:

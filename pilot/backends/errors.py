@@ -1,6 +1,6 @@
 """What a provider's error means: try the same call again, or try another resource.
 
-One table of provider error codes (Amazon Braket / AWS, IBM Quantum) and HTTP
+One table of provider error codes (Amazon Braket / AWS, IBM Quantum, Azure Quantum) and HTTP
 statuses serves both questions.  A *transient* failure (a throttled or timed-out
 call, a 5xx answer) is retried in place (:func:`pilot.backends.jobs.retrying`);
 an *unavailable* resource (the transient failures, once retries are spent, and a
@@ -27,6 +27,10 @@ TRANSIENT_CODES = frozenset(
         "RequestTimeout",
         "RequestTimeoutException",
         "SlowDown",
+        # Azure's error.code of throttled and failing calls.
+        "TooManyRequests",
+        "ServerBusy",
+        "InternalServerError",
     }
 )
 #: Provider error codes that mean "not now", not "never": the transient ones, and a
@@ -42,19 +46,29 @@ _NETWORK_ERRORS = frozenset(
         "ReadTimeoutError",
         "ConnectionClosedError",
         "ProxyConnectionError",
+        # azure-core (Azure Quantum): no answer, or the connection broke mid-answer.
+        "ServiceRequestError",
+        "ServiceResponseError",
+        "ServiceRequestTimeoutError",
+        "ServiceResponseTimeoutError",
     }
 )
 
 
 def _answer(exc: BaseException) -> tuple[str | None, Any, str]:
     """The provider's error code, HTTP status and message in ``exc`` (botocore's
-    ``ClientError.response``, or a ``status_code`` on the error or its response)."""
+    ``ClientError.response``, azure-core's ``HttpResponseError.error``, or a
+    ``status_code`` on the error or its response)."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):  # botocore ClientError
         error = response.get("Error") or {}
         status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
         return error.get("Code"), status, str(error.get("Message", ""))
     status = getattr(exc, "status_code", None) or getattr(response, "status_code", None)
+    if type(exc).__module__.startswith("azure."):  # HttpResponseError: {"error": {code, message}}
+        odata = getattr(exc, "error", None)
+        code = getattr(odata, "code", None)
+        return (str(code) if code else None), status, str(getattr(odata, "message", "") or "")
     return None, status, ""
 
 

@@ -145,7 +145,13 @@ class QuantumConfig(Strict):
     channel: str | None = None
     instance: str | None = None
     #: ibm_runtime: IBM Cloud base URL (the SDK's ``url``; default https://cloud.ibm.com).
+    #: azure_quantum: the Azure Resource Manager endpoint (default https://management.azure.com/).
     url: str | None = None
+    #: azure_quantum: the workspace's resource ID (``/subscriptions/<id>/resourceGroups/
+    #: <group>/providers/Microsoft.Quantum/Workspaces/<name>``).
+    resource_id: str | None = None
+    #: azure_quantum: the workspace's Azure region ("eastus"); read from Azure when unset.
+    location: str | None = None
     #: ibm_runtime: HTTP(S) proxy for every IBM Cloud request (the SDK's ``proxies``).
     proxy: str | None = None
     #: ibm_runtime: verify TLS certificates (false only for a TLS-intercepting proxy).

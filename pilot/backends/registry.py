@@ -54,6 +54,7 @@ _IBM = (
 )  # fmt: skip
 _IONQ = ("backends", "backend", "ionq_api_key", "ionq_url", "seed", "optimization_level")
 _BRAKET_AWS = ("braket_device_arn", "s3_bucket", "s3_prefix", "aws_region", *_REMOTE)
+_AZURE = ("backends", "backend", "resource_id", "location", "url", "optimization_level", *_REMOTE)
 
 _SPECS = (
     ExecutorSpec(
@@ -168,6 +169,17 @@ _SPECS = (
         remote=True,
         device_key="backends",
         options=(*_IONQ, *_REMOTE),
+    ),
+    ExecutorSpec(
+        "azure_quantum",
+        "pilot.backends.azure_quantum:AzureQuantumBackend",
+        "azure.quantum",
+        "pip install 'qdreamer[azure]'",
+        "an Azure Quantum workspace's targets (IonQ, Quantinuum, Rigetti) via azure-quantum",
+        aliases=("azure",),
+        remote=True,
+        device_key="backends",
+        options=_AZURE,
     ),
 )
 

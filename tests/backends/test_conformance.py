@@ -29,6 +29,9 @@ EXECUTORS: dict[str, dict[str, Any]] = {
     "braket_sv1": {"s3_bucket": "qdreamer-test", "poll_interval_seconds": 0.01},
     # IonQ's ideal cloud simulator, reached through IONQ_API_KEY / IONQ_API_URL (fake_ionq).
     "ionq": {"poll_interval_seconds": 0.01, "seed": 11},
+    # The fake workspace's IonQ simulator (tests/fakes/azure_quantum_service.py: the
+    # submitted QIR runs in Microsoft's own simulator, ideal).
+    "azure_quantum": {"backends": ["ionq.simulator"], "poll_interval_seconds": 0.01},
 }
 EXPECTED_RESOURCES = {
     "qiskit_local": ["aer_simulator"],
@@ -40,6 +43,7 @@ EXPECTED_RESOURCES = {
     "braket_local": ["braket_sv"],
     "braket_sv1": ["SV1"],
     "ionq": ["simulator"],
+    "azure_quantum": ["ionq.simulator"],
 }
 NOISY = {"qiskit_fake", "ibm_runtime"}
 FRAMEWORK = {
@@ -52,6 +56,7 @@ FRAMEWORK = {
     "braket_local": "braket",
     "braket_sv1": "braket",
     "ionq": "qiskit",
+    "azure_quantum": "qiskit",
 }
 
 
@@ -64,15 +69,16 @@ def fake_ionq() -> Any:
 
 
 @pytest.fixture(scope="module")
-def workers(fake_braket: Any, fake_ionq: Any) -> dict[str, QuantumWorker]:
+def workers(fake_braket: Any, fake_ionq: Any, fake_azure: Any) -> dict[str, QuantumWorker]:
     mp = pytest.MonkeyPatch()
-    for key, value in {**fake_braket.env, **fake_ionq.env}.items():
+    for key, value in {**fake_braket.env, **fake_ionq.env, **fake_azure.env}.items():
         mp.setenv(key, value)
     out = {}
     for executor, extra in EXECUTORS.items():
-        config = parse_description(
-            {"resource_type": "quantum", "quantum": {"executor": executor, **extra}}
-        ).quantum
+        quantum = {"executor": executor, **extra}
+        if executor == "azure_quantum":  # the fake workspace: its resource ID and ARM endpoint
+            quantum = fake_azure.quantum_config(**extra)
+        config = parse_description({"resource_type": "quantum", "quantum": quantum}).quantum
         out[executor] = QuantumWorker(config, pilot=f"p-{executor}", num_cpus=1)
     yield out
     mp.undo()

@@ -461,7 +461,8 @@ def test_qdreamer_ranks_prices_and_fails_over_ionq_resources(
     assert fid["simulator.aria-1"] == pytest.approx(fid["qpu.aria-1"])
     # The QPUs are priced per gate-shot (conf/pricing.toml); the simulator is free.
     costs = pcs.estimate_cost(task, resource="qpu.aria-1")
-    assert costs["total_cost"] == pytest.approx(97.50)  # the minimum per job
+    # IonQ's published formula: USD 97.50 per job plus the gate-shots of one H, one CX.
+    assert costs["total_cost"] == pytest.approx(97.50 + 1000 * (0.000220 + 0.000975))
     assert ranked["simulator"].breakdown.get("estimated_cost", 0) == 0
 
     # QDREAMER's choice is unavailable (IonQ answers 503 however often it is asked):
