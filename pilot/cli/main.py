@@ -77,6 +77,8 @@ DEFAULT_FAKE_DEVICES = ("fake_manila", "fake_lagos", "fake_perth")
 
 #: Executors ranked by ``qdreamer resources`` when none is given.
 DEFAULT_RESOURCE_EXECUTORS = ("qiskit_local", "qiskit_fake")
+#: Seconds ``qdreamer resources`` waits for the providers' statuses before ranking.
+STATUS_TIMEOUT = 30.0
 
 #: The circuit ranked by ``qdreamer resources`` when no ``--circuit`` is given.
 GHZ3_QASM = """OPENQASM 2.0;
@@ -612,6 +614,9 @@ def resources(
     with _service(address) as pcs:
         _create_pilots(pcs, descriptions)
         q = pcs.initialize_dreamer(objective)
+        # The providers' queues and availability before ranking (a ranking in a
+        # running program never waits for them; here they are what is asked).
+        q.refresh(timeout=STATUS_TIMEOUT)
         ranked = q.rank(QuantumTask(text, shots=shots, name=name), loaded)
         rows = ranking_rows(ranked)
     title = (

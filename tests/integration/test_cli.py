@@ -567,3 +567,51 @@ def test_a_command_starting_ray_prints_no_token_notice(
     assert len(rows) == 3 and "…" not in out.stdout, out.stdout
     for row in rows:
         assert re.search(r"│ +[01]\.\d{3} │ +\d+\.\d{3} │$", row), row
+
+
+@pytest.mark.slow
+def test_resources_ranks_ionq_and_azure_targets_beside_ibm_and_braket_with_cost_and_queue(
+    driver_env: dict[str, str], files: Path, fake_braket: Any, fake_azure: Any
+) -> None:
+    """``qdreamer resources`` with an IonQ pilot (the fake IonQ API) and an Azure Quantum
+    workspace (the fake workspace) beside an IBM device and Braket's SV1: every target
+    ranked, each with its price and its provider's queue."""
+    from tests.fakes.ionq_service import FakeIonQService
+
+    azure_targets = ["ionq.simulator", "ionq.qpu.aria-1", "rigetti.qpu.ankaa-3"]
+    with FakeIonQService() as ionq:
+        # The user file (owner-only: it holds the IonQ key), as on a cluster whose
+        # workers do not see the driver's environment.
+        config = files / "config.toml"
+        config.write_text(
+            "[executors.ionq]\n"
+            f'ionq_api_key = "{ionq.key}"\n'
+            f'ionq_url = "{ionq.url}"\n'
+            "[executors.azure_quantum]\n"
+            f'resource_id = "{fake_azure.resource_id}"\n'
+            f'location = "{fake_azure.LOCATION}"\n'
+            f'url = "{fake_azure.url}"\n'
+            "[executors.braket_sv1]\n"
+            's3_bucket = "qdreamer-test"\n'
+        )
+        config.chmod(0o600)
+        env = {**driver_env, "QDREAMER_CONFIG": str(config)}
+        args = ["resources", "--json", "--circuit", "ghz3.qasm", "--objective", "balanced"]
+        args += ["-e", "qiskit_fake:fake_perth", "-e", "braket_sv1"]
+        args += ["-e", "ionq:simulator,qpu.forte-1"]
+        args += ["-e", "azure_quantum:" + ",".join(azure_targets)]
+        rows = json_out(cli(args, env, files))
+    by_name = {r["resource"]: r for r in rows}
+    assert set(by_name) == {"fake_perth", "SV1", "simulator", "qpu.forte-1", *azure_targets}
+    assert all(r["feasible"] for r in rows), [(r["resource"], r["reasons"]) for r in rows]
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    # Priced from conf/pricing.toml: IonQ's QPUs per gate-shot plus their per-job
+    # charge (directly and on Azure), the simulators free.
+    assert by_name["qpu.forte-1"]["estimated_cost"] > 97.5
+    assert by_name["ionq.qpu.aria-1"]["estimated_cost"] > 97.5
+    assert by_name["simulator"]["estimated_cost"] == 0
+    assert by_name["ionq.simulator"]["estimated_cost"] == 0
+    # The providers' queues, read before ranking: Azure's averageQueueTime is the wait.
+    waits = {name: by_name[name]["expected_wait_seconds"] for name in azure_targets}
+    assert waits == {"ionq.simulator": 3, "rigetti.qpu.ankaa-3": 1800, "ionq.qpu.aria-1": 5400}
+    cluster_left_as_it_was()
