@@ -59,8 +59,11 @@ class QuantumResult:
     native_bytes: bytes | None = field(default=None, repr=False)
     metadata: dict[str, Any] = field(default_factory=dict)
     selection: dict[str, Any] | None = None
-    #: One per expectation value, where it was estimated from samples (a cut task's
-    #: reconstruction; ``None`` where not estimated).
+    #: One per expectation value where it was estimated from samples: Pauli
+    #: observables measured with ``shots`` (the spread of each measured term over the
+    #: shots, terms measured together counted with their correlation), and a cut
+    #: task's reconstruction (a bootstrap).  ``None`` where not estimated (exact
+    #: values, and values a framework computed itself, such as a QNode's).
     standard_errors: list[float] | None = None
 
     @property
@@ -136,7 +139,8 @@ class QuantumResult:
         missing = [
             f.name
             for f in fields(cls)
-            if f.name not in data and f.name not in ("native_bytes", "metadata", "selection")
+            if f.name not in data
+            and f.name not in ("native_bytes", "metadata", "selection", "standard_errors")
         ]
         if missing:
             raise ValueError(f"not a QuantumResult JSON document: no {', '.join(missing)}")
@@ -163,6 +167,11 @@ class QuantumResult:
             finished_at=float(data["finished_at"]),
             metadata=dict(data.get("metadata") or {}),
             selection=data.get("selection"),
+            standard_errors=(
+                None
+                if data.get("standard_errors") is None
+                else [float(v) for v in data["standard_errors"]]
+            ),
         )
 
     def plot(

@@ -46,7 +46,7 @@ from dreamer.workload import TaskRequirements, WorkloadProfile
 from pilot.backends.registry import resolve_executor
 from pilot.config import dreamer_defaults
 from pilot.convert.workload import profile_loaded
-from pilot.cutting import plan_for
+from pilot.cutting import CutEstimate, plan_for
 from pilot.errors import ConfigError, NoFeasibleResourceError
 from pilot.observe import metrics
 from pilot.pilots.actor import PilotActor
@@ -388,15 +388,15 @@ class QDreamer:
                 "subexperiments": len(circuits),
                 "cost_each": each,
             }
-        return {
+        return CutEstimate(
             **plan.summary(),
-            "shots": shots,
-            "total_shots": None if shots is None else shots * plan.num_subexperiments,
-            "total_cost": total,
-            "currency": currency,
-            "estimated_time_minutes": slowest / 60.0,
-            "per_fragment": fragments,
-        }
+            shots=shots,
+            total_shots=None if shots is None else shots * plan.num_subexperiments,
+            total_cost=total,
+            currency=currency,
+            estimated_time_minutes=slowest / 60.0,
+            per_fragment=fragments,
+        )
 
     def _unconstrained(self, task: QuantumTask) -> RankedResource:
         """The resource QDREAMER's objective prefers for ``task``, cost and deadline limits

@@ -1,5 +1,12 @@
 """Circuit cutting: fragments narrower than any one resource (``qiskit-addon-cutting``)."""
 
-from pilot.cutting.plan import CutPlan, CuttingOptions, plan_cuts, plan_for, reconstruct
+from pilot.cutting.plan import (
+    CutEstimate,
+    CutPlan,
+    CuttingOptions,
+    plan_cuts,
+    plan_for,
+    reconstruct,
+)
 
-__all__ = ["CutPlan", "CuttingOptions", "plan_cuts", "plan_for", "reconstruct"]
+__all__ = ["CutEstimate", "CutPlan", "CuttingOptions", "plan_cuts", "plan_for", "reconstruct"]

@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import ray
 
+from pilot.convert.load import load_circuit
 from pilot.convert.observables import QISKIT_ORDER, to_pauli_sums
 from pilot.errors import ConfigError
 
@@ -128,6 +130,34 @@ class CutPlan:
         }
 
 
+class CutEstimate(dict[str, Any]):
+    """``pcs.estimate_cost`` of a cut task: a dict (the plan's summary, shots, cost,
+    time and ``per_fragment``) that prints as a table."""
+
+    def __str__(self) -> str:
+        cuts = self.get("cuts", [])
+        lines = [
+            f"cut plan: {self['num_qubits']} qubits, {len(cuts)} cut(s) "
+            f"({', '.join(f'{kind.lower()} at instruction {i}' for kind, i in cuts) or 'none'}),"
+            f" sampling overhead {self['sampling_overhead']:g}",
+            f"{'fragment':<10}{'qubits':>7}{'subexperiments':>16}  {'resource':<24}"
+            f"{'pilot':<14}{'cost each':>12}",
+        ]
+        for label, f in self.get("per_fragment", {}).items():
+            each = f"{f['cost_each']:.2f} {self['currency']}" if f["cost_each"] else "free"
+            lines.append(
+                f"{label:<10}{self['fragments'][label]:>7}{f['subexperiments']:>16}  "
+                f"{f['resource']:<24}{f['pilot']:<14}{each:>12}"
+            )
+        shots = "exact" if self["total_shots"] is None else f"{self['total_shots']:,} shots"
+        lines.append(
+            f"total: {self['num_subexperiments']} subexperiments, {shots}, "
+            f"{self['total_cost']:.2f} {self['currency']}, "
+            f"about {self['estimated_time_minutes']:.1f} min"
+        )
+        return "\n".join(lines)
+
+
 def _sparse_observables(observables: Sequence[Any], num_qubits: int) -> tuple[Any, ...]:
     from qiskit.quantum_info import SparsePauliOp
 
@@ -165,6 +195,17 @@ def plan_for(qt: Any) -> tuple[CutPlan, Any]:
     when it cannot be cut)."""
     assert qt.cutting is not None
     loaded = qt.load_on_driver()
+    if loaded is None and callable(qt.circuit):
+        # A circuit function (``@pcs.quantum_task(cutting=...)``): the cuts are planned
+        # here, so its circuit is built here, from its arguments' values.
+        if any(isinstance(v, ray.ObjectRef) for v in (*qt.args, *qt.kwargs.values())):
+            raise ConfigError(
+                f"cutting plans {qt.name!r} on the driver, which needs its arguments' "
+                "values: pass values, not ObjectRefs (ray.get them first), or cut a "
+                "circuit built beforehand",
+                key="cutting",
+            )
+        loaded = load_circuit(qt.circuit, qt.args, qt.kwargs)
     if loaded is None or loaded.source_format not in QISKIT_ORDER:
         fmt = loaded.source_format if loaded is not None else "a circuit built on the pilot"
         raise ConfigError(

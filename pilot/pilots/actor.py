@@ -303,6 +303,7 @@ class QuantumWorker:
             shots=spec.shots,
             probabilities=outcome.probabilities,
             expectation_values=outcome.expectation_values,
+            standard_errors=outcome.standard_errors,
             backend=spec.resource,
             executor=self.backend.executor,
             pilot=self.pilot,

@@ -10,6 +10,7 @@ probabilities, when ``shots=None``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ class Outcome:
     path: str  # "native" | "portable" | "dynamic"
     metadata: dict[str, Any] = field(default_factory=dict)
     native: Any = None
+    standard_errors: list[float] | None = None
 
 
 def _normalise(dist: dict[str, Any]) -> dict[str, float]:
@@ -211,9 +213,10 @@ def _from_portable(
         if shots is not None and p.want_counts:
             counts = p.keys.format_dist(main)
         probs = p.keys.format_dist(_normalise(main))
-    expvals = None
+    expvals = errors = None
     if p.observables:
         values = [[t.coeff if not t.paulis else 0.0 for t in obs] for obs in p.observables]
+        variances = [0.0] * len(p.observables)
         for g, (_basis, members) in enumerate(groups):
             job = jobs[offset + g]
             dist = _normalise(dists[offset + g])
@@ -222,5 +225,37 @@ def _from_portable(
                 values[oi][ti] = term.coeff * _parity_expectation(
                     dist, job.measured, [q for q, _ in term.paulis]
                 )
+            if shots is not None:
+                for oi, var in _group_variances(p, job, members, dist).items():
+                    variances[oi] += var / max(1, shots - 1)
         expvals = [float(sum(v)) for v in values]
-    return Outcome(counts, probs, expvals, "portable", {"circuits_run": len(jobs)})
+        if shots is not None:
+            errors = [math.sqrt(v) for v in variances]
+    outcome = Outcome(counts, probs, expvals, "portable", {"circuits_run": len(jobs)})
+    outcome.standard_errors = errors
+    return outcome
+
+
+def _group_variances(
+    p: PortableCircuit,
+    job: PreparedCircuit,
+    members: list[tuple[int, int]],
+    dist: dict[str, float],
+) -> dict[int, float]:
+    """Per observable, the variance over one shot of the terms this group measured
+    (each shot gives every term of the group a +-1 value, so terms measured together
+    vary together: the variance of their weighted sum, not a sum of variances)."""
+    by_obs: dict[int, list[tuple[float, list[int]]]] = {}
+    for oi, ti in members:
+        term = p.observables[oi][ti]
+        pos = [job.measured.index(q) for q, _ in term.paulis]
+        by_obs.setdefault(oi, []).append((float(term.coeff.real), pos))
+    out = {}
+    for oi, terms in by_obs.items():
+        mean = square = 0.0
+        for key, prob in dist.items():
+            y = sum(c * (-1 if sum(key[i] == "1" for i in pos) % 2 else 1) for c, pos in terms)
+            mean += prob * y
+            square += prob * y * y
+        out[oi] = max(0.0, square - mean * mean)
+    return out

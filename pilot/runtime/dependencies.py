@@ -67,6 +67,7 @@ QUANTUM_OPTIONS = (
     "observables",
     "timeout_seconds",
     "keep_native",
+    "cutting",
 )
 #: ``submit_task`` arguments a classical function accepts as options.
 CLASSICAL_OPTIONS = ("pilot", "num_cpus", "num_gpus", "memory")

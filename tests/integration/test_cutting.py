@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import ray
 from qiskit.quantum_info import Pauli, StabilizerState
 
 from pilot import ConfigError, PilotComputeService, QuantumTask
@@ -155,3 +156,47 @@ def test_a_40_qubit_clifford_circuit_cut_in_two_matches_its_stabilizer_state(
     result = pcs.get_results(pcs.submit_quantum_task(sampled), timeout=600)
     values, errors = np.array(result.expectation_values), np.array(result.standard_errors)
     assert np.all(np.abs(values - exact) <= 4 * errors + 1e-9), (values, exact, errors)
+
+
+def test_ordinary_sampled_expectation_values_have_standard_errors(
+    pcs: PilotComputeService,
+) -> None:
+    qc = ladder()
+    result = pcs.get_results(
+        pcs.submit_quantum_task(QuantumTask(qc, shots=4000, observables=OBSERVABLES))
+    )
+    errors = np.array(result.standard_errors)
+    assert errors.shape == (len(OBSERVABLES),) and np.all(errors > 0)
+    exact = exact_expectations(qc, OBSERVABLES)
+    assert np.all(np.abs(np.array(result.expectation_values) - exact) <= 4 * errors)
+    exact_run = pcs.get_results(
+        pcs.submit_quantum_task(QuantumTask(qc, shots=None, observables=OBSERVABLES))
+    )
+    assert exact_run.standard_errors is None
+
+
+def rotated_ladder(scale: float) -> Any:
+    qc = ladder()
+    for q in range(qc.num_qubits):
+        qc.rz(scale * (q + 1), q)
+    return qc
+
+
+def test_a_decorated_circuit_function_is_cut_and_its_plan_prints(
+    pcs: PilotComputeService,
+) -> None:
+    options = {"shots": None, "observables": OBSERVABLES, "cutting": {"max_fragment_qubits": 3}}
+    decorated = pcs.quantum_task(**options)(rotated_ladder)
+    result = pcs.get_results(decorated.remote(0.1), timeout=300)
+    exact = exact_expectations(rotated_ladder(0.1), OBSERVABLES)
+    assert result.metadata["cutting"]["num_cuts"] >= 1
+    assert np.max(np.abs(np.array(result.expectation_values) - exact)) <= 1e-6
+    # pcs.quantum takes it too; the estimate of its task prints as a plan.
+    task = pcs.quantum(rotated_ladder, **options).task(0.1)
+    estimate = pcs.estimate_cost(task)
+    text = str(estimate)
+    assert text.startswith("cut plan: 6 qubits, 1 cut(s) (gate cut at instruction"), text
+    assert f"total: {estimate['num_subexperiments']} subexperiments, exact, 0.00 USD" in text
+    assert "aer_simulator" in text and "free" in text
+    with pytest.raises(ConfigError, match="pass values, not ObjectRefs"):
+        pcs.submit_quantum_task(decorated.task(ray.put(0.1)))
