@@ -33,8 +33,9 @@ the backend list (status, qubits, ``average_queue_time``) and each QPU's
 latest characterization (``GET /backends/<qpu>/characterizations``: mean 1q,
 2q and SPAM fidelities, gate and readout times).  IonQ devices are all-to-all
 (no coupling map); circuits are transpiled to the QIS gates qiskit-ionq sends
-(:data:`QIS_GATES`).  Status reports the average queue time as a queue depth
-of ``average_queue_time / typical_job_seconds`` jobs.
+(:data:`QIS_GATES`).  Status reports the average queue time as the provider's
+own wait (``ResourceStatus.queue_seconds``, as for Azure Quantum), not as a
+number of jobs.
 
 Remote jobs
 -----------
@@ -75,7 +76,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import threading
 import time
@@ -463,13 +463,12 @@ class IonQBackend(QuantumBackend):
         state = str(entry.get("status") or "available")
         wait = float(entry.get("average_queue_time") or 0) / 1000.0
         typical = self.config.typical_job_seconds or TYPICAL_JOB_SECONDS
-        depth = math.ceil(wait / typical) if wait > 0 else 0
         message = state + (", degraded" if entry.get("degraded") else "")
         if wait > 0:
             message += f", average queue time {wait:.0f} s"
         return ResourceStatus(
             online=state not in OFFLINE_STATUSES,
-            queue_depth=depth,
+            queue_seconds=wait,
             typical_job_seconds=typical,
             message=message,
         )

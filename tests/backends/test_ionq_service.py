@@ -135,7 +135,7 @@ def test_status_reports_availability_and_queue_time(
     device = fake.devices["qpu.forte-1"]
     device.average_queue_time, device.degraded = 1_200_000, True  # 20 minutes
     status = backend.status("qpu.forte-1")
-    assert status.online and status.queue_depth == 20  # typical_job_seconds 60
+    assert status.online and status.queue_seconds == 1200 and status.queue_depth == 0
     assert "degraded" in status.message and "1200 s" in status.message
     device.status = "unavailable"
     assert backend.status("qpu.forte-1").online is False
