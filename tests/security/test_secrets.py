@@ -319,6 +319,7 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[Logs]:
 def test_a_planted_secret_reaches_no_output_channel(
     ray_session: None,
     fake_braket: Any,
+    fake_azure: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     debug_logs: Logs,
@@ -329,15 +330,20 @@ def test_a_planted_secret_reaches_no_output_channel(
     secret = planted()
     # The AWS secret the pilots' workers really sign with (this session's Ray
     # inherited the fake endpoint's environment); it is not planted per test.
-    watched = [secret, fake_braket.secret_access_key]
+    # The same for the Azure workspace's managed identity (its header is the secret).
+    watched = [secret, fake_braket.secret_access_key, fake_azure.identity_header]
     monkeypatch.setenv("IBM_QUANTUM_TOKEN", secret)
     config = write_config(
         tmp_path / "config.toml", f'[executors.ibm_runtime]\ntoken = "{secret}"\n', 0o600
     )
     monkeypatch.setenv("QDREAMER_CONFIG", str(config))
     shown: dict[str, Any] = {}
+    from tests.fakes.ionq_service import FakeIonQService
 
-    with PilotComputeService(working_directory=tmp_path / "work") as pcs:
+    with (
+        FakeIonQService(key=secret) as ionq,  # IonQ accepts the planted key
+        PilotComputeService(working_directory=tmp_path / "work") as pcs,
+    ):
         ibm_desc = {
             "name": "sec-ibm-desc",
             "resource_type": "quantum",
@@ -360,7 +366,19 @@ def test_a_planted_secret_reaches_no_output_channel(
                 "poll_interval_seconds": 0.01,
             },
         }
-        pilots = [pcs.create_pilot(d) for d in (ibm_desc, ibm_file, sv1)]
+        ionq_desc = {  # the key in the description, the fake's URL beside it
+            "name": "sec-ionq",
+            "resource_type": "quantum",
+            "quantum": ionq.quantum_config(poll_interval_seconds=0.01),
+        }
+        azure = {
+            "name": "sec-azure",
+            "resource_type": "quantum",
+            "quantum": fake_azure.quantum_config(
+                backends=["ionq.simulator"], poll_interval_seconds=0.01
+            ),
+        }
+        pilots = [pcs.create_pilot(d) for d in (ibm_desc, ibm_file, sv1, ionq_desc, azure)]
         for p in pilots[:2]:  # the planted token really travelled to both IBM pilots
             assert p.config.quantum is not None and p.config.quantum.token == secret
         pcs.initialize_dreamer()
