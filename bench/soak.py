@@ -211,6 +211,15 @@ def report(args: argparse.Namespace, rss: list[int], sizes: list[int], snapshots
     if args.rounds >= 4:
         late = (rss[-1] - rss[2]) / MIB * 10_000 / (args.n * (args.rounds - 3))
         print(f"  from the end of round 3: {late:.2f} MiB per 10,000 tasks")
+    if args.rounds >= 3:
+        # The trend through every reading from the end of round 1 (least squares): one noisy
+        # reading moves it less than it moves the end-to-end difference above.
+        xs = [args.n * i for i in range(len(rss))]
+        mean_x, mean_y = sum(xs) / len(xs), sum(rss) / len(rss)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, rss, strict=True)) / sum(
+            (x - mean_x) ** 2 for x in xs
+        )
+        print(f"  fitted trend over all rounds: {slope / MIB * 10_000:.2f} MiB per 10,000 tasks")
     if not args.no_journal:
         print(f"journal: {per_task:.0f} bytes per task (target <= 500)")
     if args.trace and len(snapshots) == 2:
