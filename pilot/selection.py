@@ -171,6 +171,20 @@ class QDreamer:
             caps.extend(pilot.resources)
         return caps
 
+    def widest_for_cuts(self, task: QuantumTask) -> int | None:
+        """The widest resource a cut task's subexperiments can run on (they measure
+        mid-circuit; exactly, for ``shots=None``), within the task's pins; ``None``
+        when none can (their submission then says why)."""
+        widths = [
+            cap.num_qubits
+            for cap in self._resources(task)
+            if (task.pilot is None or cap.pilot == task.pilot)
+            and (task.resource is None or cap.name == task.resource)
+            and "mid_circuit_measurement"
+            in (cap.dynamic_exact if task.shots is None else cap.dynamic)
+        ]
+        return max(widths) if widths else None
+
     @staticmethod
     def _is_remote(cap: ResourceCapabilities) -> bool:
         return resolve_executor(cap.executor).remote
@@ -368,7 +382,7 @@ class QDreamer:
         bases and QPD operations); the time assumes each fragment's
         subexperiments run one after another there, the fragments side by side.
         """
-        plan, _ = plan_for(task)
+        plan, _ = plan_for(task, self.widest_for_cuts(task))
         shots = task.shots
         total, slowest, currency = 0.0, 0.0, "USD"
         fragments: dict[str, Any] = {}

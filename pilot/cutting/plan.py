@@ -24,7 +24,7 @@ model of how the quasi-probability terms correlate; exact outcomes have none.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -190,9 +190,13 @@ def _qiskit_observables(qt: Any, width: int, source_format: str) -> list[Any]:
     return out
 
 
-def plan_for(qt: Any) -> tuple[CutPlan, Any]:
+def plan_for(qt: Any, widest: int | None = None) -> tuple[CutPlan, Any]:
     """The cut plan of the ``QuantumTask`` ``qt`` and its Qiskit circuit (``ConfigError``
-    when it cannot be cut)."""
+    when it cannot be cut).
+
+    ``widest``: the most qubits a resource that can run the subexperiments has; the
+    fragments fit it too when it is narrower than ``max_fragment_qubits``.
+    """
     assert qt.cutting is not None
     loaded = qt.load_on_driver()
     if loaded is None and callable(qt.circuit):
@@ -215,7 +219,10 @@ def plan_for(qt: Any) -> tuple[CutPlan, Any]:
         )
     circuit = loaded.native
     observables = _qiskit_observables(qt, loaded.num_qubits, loaded.source_format)
-    return plan_cuts(circuit, observables, qt.cutting), circuit
+    options = qt.cutting
+    if widest is not None and widest < options.max_fragment_qubits:
+        options = replace(options, max_fragment_qubits=max(1, widest))
+    return plan_cuts(circuit, observables, options), circuit
 
 
 def plan_cuts(circuit: Any, observables: Sequence[Any], options: CuttingOptions) -> CutPlan:

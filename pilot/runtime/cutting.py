@@ -33,11 +33,13 @@ def submit_cut(
     record: Callable[[Any, tuple[Any, ...]], None],
     qt: QuantumTask,
     check_cost: Callable[[QuantumTask], None] | None = None,
+    widest: int | None = None,
 ) -> Any:
     """Submit the subexperiments of ``qt`` (``submit_many``: ``submit_quantum_tasks``)
     and the task that reconstructs its result, recorded as their consumer (``record``:
-    the dependency graph's, so that cancelling it cancels them)."""
-    plan, _ = plan_for(qt)
+    the dependency graph's, so that cancelling it cancels them).  ``widest``: the
+    widest resource that can run them (fragments fit it: :func:`plan_for`)."""
+    plan, _ = plan_for(qt, widest)
     if check_cost is not None:
         check_cost(qt)
     tasks: list[QuantumTask] = []

@@ -182,7 +182,11 @@ class Submission:
         """``PilotComputeService.submit_quantum_task`` (documented there)."""
         if getattr(quantum_task, "cutting", None) is not None:
             return submit_cut(
-                self.quantum_tasks, self._deps.record, quantum_task, self._cut_within_cost
+                self.quantum_tasks,
+                self._deps.record,
+                quantum_task,
+                self._cut_within_cost,
+                self._selector.widest_for_cuts(quantum_task),
             )
         placed = self._prepare(quantum_task)
         if quantum_task.parameter_values is not None:

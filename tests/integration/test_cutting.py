@@ -200,3 +200,32 @@ def test_a_decorated_circuit_function_is_cut_and_its_plan_prints(
     assert "aer_simulator" in text and "free" in text
     with pytest.raises(ConfigError, match="pass values, not ObjectRefs"):
         pcs.submit_quantum_task(decorated.task(ray.put(0.1)))
+
+
+def test_fragments_also_fit_the_widest_resource_that_can_run_them(
+    pcs: PilotComputeService,
+) -> None:
+    """Pinned to a 5-qubit device, a 6-qubit circuit allowed fragments of 20 is cut
+    anyway: every fragment fits the device."""
+    pcs.create_pilot(
+        name="manila",
+        resource_type="quantum",
+        quantum={"executor": "qiskit_fake", "backends": ["fake_manila"], "seed": 5},
+    )
+    try:
+        task = QuantumTask(
+            ladder(),
+            shots=1000,
+            observables=OBSERVABLES,
+            cutting={"max_fragment_qubits": 20},
+            pilot="manila",
+        )
+        assert max(pcs.estimate_cost(task)["fragments"].values()) <= 5
+        result = pcs.get_results(pcs.submit_quantum_task(task), timeout=300)
+        cut = result.metadata["cutting"]
+        assert cut["num_cuts"] >= 1 and max(cut["fragments"].values()) <= 5
+        assert set(cut["where"]["0"]) == {"manila/fake_manila"}
+        exact = exact_expectations(ladder(), OBSERVABLES)
+        assert np.all(np.abs(np.array(result.expectation_values) - exact) < 0.5)  # noisy
+    finally:
+        pcs.get_pilot("manila").cancel()
