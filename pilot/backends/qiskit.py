@@ -47,6 +47,11 @@ _NOT_GATES = {
 }
 
 
+#: Extra qubits (one per mid-circuit measurement or reset) up to which a dynamic
+#: circuit without branches is sampled from its deferred form in one simulation.
+DEFERRED_EXTRA = 8
+
+
 def memory_qubit_limit(bytes_per_amplitude: int = 16, cap: int = 30) -> int:
     """Largest statevector width that fits in half of this machine's memory."""
     try:
@@ -566,8 +571,10 @@ class AerBackend(QiskitDevices, _AerRunner):
         simulation gives the classical bits' exact distribution (Aer's automatic
         method: a stabilizer simulation for Clifford circuits, so a cut's
         subexperiments of a wide Clifford circuit stay cheap)."""
-        if shots is not None or self._noise is not None:
+        if self._noise is not None:
             return super().run_dynamic(resource, circuits, shots, layout)
+        if shots is not None:
+            return self._sample_deferred(resource, circuits, shots, layout)
         from qiskit_aer.library import SaveProbabilities
 
         from pilot.convert.dynamic import deferred
@@ -593,6 +600,50 @@ class AerBackend(QiskitDevices, _AerRunner):
             _ordered_probabilities(result.data(i)["probabilities"], width)
             for i, width in enumerate(widths)
         ]
+
+    def _sample_deferred(
+        self, resource: str, circuits: Sequence[QuantumCircuit], shots: int, layout: Layout
+    ) -> list[dict[str, Any]]:
+        """Counts of dynamic circuits without branches from one simulation each: their
+        deferred form (:func:`~pilot.convert.dynamic.deferred`) measured at the end, so
+        Aer samples every shot from one final state instead of simulating shot by shot
+        (a cut's subexperiments measure mid-circuit).  Circuits with branches, or whose
+        deferred form would need more than :data:`DEFERRED_EXTRA` extra qubits, run as
+        they are."""
+        from qiskit import QuantumCircuit as QC
+
+        from pilot.convert.dynamic import deferred
+
+        out: list[dict[str, Any] | None] = [None] * len(circuits)
+        flat_runs, flat_idx = [], []
+        for i, qc in enumerate(circuits):
+            try:
+                flat, holders = deferred(qc)
+            except ValueError:  # branches: as it is
+                continue
+            if flat.num_qubits - qc.num_qubits > DEFERRED_EXTRA:
+                continue
+            measured = QC(flat.num_qubits, qc.num_clbits)
+            measured.compose(flat, range(flat.num_qubits), inplace=True)
+            for clbit, qubit in enumerate(holders):
+                measured.measure(qubit, clbit)
+            flat_runs.append(measured)
+            flat_idx.append(i)
+        if flat_runs:
+            result = self._run(resource, flat_runs, shots, layout=layout)
+            for j, i in enumerate(flat_idx):
+                out[i] = {
+                    k.replace(" ", "")[::-1]: n for k, n in counts_from_result(result, j).items()
+                }
+        rest = [i for i, o in enumerate(out) if o is None]
+        if rest:
+            for i, dist in zip(
+                rest,
+                super().run_dynamic(resource, [circuits[i] for i in rest], shots, layout),
+                strict=True,
+            ):
+                out[i] = dist
+        return [o for o in out if o is not None]
 
     def estimate(
         self,
