@@ -41,6 +41,7 @@ EXAMPLES_RUN_IN_CI = {
     "examples/qaoa_maxcut.py": (
         "tests/integration/test_variational_examples.py::test_qaoa_samples_the_brute_force_maxcut"
     ),
+    "examples/cutting.py": "tests/integration/test_docs_and_examples.py::test_cutting_example",
 }
 
 
@@ -100,6 +101,27 @@ def test_quickstart_example(driver_env: dict[str, str], tmp_path: Path) -> None:
     assert len(rows) == 9
     assert {r[0] for r in rows} == {"qiskit_local", "pennylane_lightning", "braket_local"}
     assert all(r[-1] == "1.000" for r in rows)  # GHZ: only 000 and 111
+
+
+@pytest.mark.slow
+def test_cutting_example(driver_env: dict[str, str], tmp_path: Path) -> None:
+    """40 qubits over two Aer pilots: exact values equal the stabilizer state's, sampled
+    ones lie within 4 standard errors, both pilots ran subexperiments, and the plot of
+    where they ran is written to the working directory by default."""
+    out = run_driver(
+        [sys.executable, str(ROOT / "examples" / "cutting.py"), "--shots", "2000"],
+        driver_env,
+        tmp_path,
+    )
+    text = out.stdout
+    assert re.search(r"^plan: 2 cuts .*fragments \{'0': 20, '1': 20\}", text, re.M), text
+    diff = re.search(r"^exact: max \|cut - StabilizerState\| = (\S+)", text, re.M)
+    assert diff is not None and float(diff[1]) <= 1e-6, text
+    assert "every value within 4 standard errors: True" in text, text
+    ran = set(re.findall(r"(aer-\d)/aer_simulator x\d+", text))
+    assert ran == {"aer-0", "aer-1"}, text
+    assert (tmp_path / "cutting.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert re.search(r"^OK in ", text, re.M), text
 
 
 @pytest.mark.slow
