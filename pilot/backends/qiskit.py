@@ -20,7 +20,7 @@ from dreamer.resource import ResourceCapabilities
 from dreamer.workload import VIRTUAL_GATES, canonical_gate
 from pilot.backends.base import Layout, NativeOutput, PreparedCircuit, QuantumBackend
 from pilot.backends.fake_devices import fake_devices, normalise_fake_name
-from pilot.convert.dynamic import DEFERRABLE
+from pilot.convert.dynamic import DEFERRABLE, circuit_needs, deferred
 from pilot.convert.qiskit import bits_from_qiskit_key, measured_circuit
 from pilot.errors import ConfigError, TaskFailedError, UnsupportedOperationError
 
@@ -577,8 +577,6 @@ class AerBackend(QiskitDevices, _AerRunner):
             return self._sample_deferred(resource, circuits, shots, layout)
         from qiskit_aer.library import SaveProbabilities
 
-        from pilot.convert.dynamic import deferred
-
         runs, widths = [], []
         for qc in circuits:
             try:
@@ -604,46 +602,44 @@ class AerBackend(QiskitDevices, _AerRunner):
     def _sample_deferred(
         self, resource: str, circuits: Sequence[QuantumCircuit], shots: int, layout: Layout
     ) -> list[dict[str, Any]]:
-        """Counts of dynamic circuits without branches from one simulation each: their
-        deferred form (:func:`~pilot.convert.dynamic.deferred`) measured at the end, so
-        Aer samples every shot from one final state instead of simulating shot by shot
-        (a cut's subexperiments measure mid-circuit).  Circuits with branches, or whose
-        deferred form would need more than :data:`DEFERRED_EXTRA` extra qubits, run as
-        they are."""
+        """Counts of dynamic circuits (clbit 0 first), those without branches sampled
+        from one simulation of their deferred form (:meth:`_deferred_measured`)."""
+        runs = [self._deferred_measured(qc) or qc for qc in circuits]
+        return super().run_dynamic(resource, runs, shots, layout)
+
+    def run_native(
+        self, resource: str, circuits: Sequence[Any], shots: int | None, layout: Layout = None
+    ) -> list[NativeOutput]:
+        if shots is not None and self._noise is None:
+            circuits = [self._deferred_measured(qc) or qc for qc in circuits]
+        return super().run_native(resource, circuits, shots, layout)
+
+    def _deferred_measured(self, qc: QuantumCircuit) -> QuantumCircuit | None:
+        """``qc``, when it measures or resets mid-way without branches, as its deferred
+        form (:func:`~pilot.convert.dynamic.deferred`) measured at the end into the same
+        classical registers: the same distribution, but Aer samples every shot from
+        one final state instead of simulating shot by shot (a cut's subexperiments
+        measure mid-circuit).  ``None`` for other circuits, and when the deferred form
+        needs more than :data:`DEFERRED_EXTRA` extra qubits or more than this
+        simulator holds."""
+        needs = circuit_needs(qc)
+        if not needs or needs - DEFERRABLE:
+            return None
+        flat, holders = deferred(qc)
+        if flat.num_qubits - qc.num_qubits > DEFERRED_EXTRA or (
+            flat.num_qubits > self._caps.num_qubits
+        ):
+            return None
         from qiskit import QuantumCircuit as QC
+        from qiskit import QuantumRegister
 
-        from pilot.convert.dynamic import deferred
-
-        out: list[dict[str, Any] | None] = [None] * len(circuits)
-        flat_runs, flat_idx = [], []
-        for i, qc in enumerate(circuits):
-            try:
-                flat, holders = deferred(qc)
-            except ValueError:  # branches: as it is
-                continue
-            if flat.num_qubits - qc.num_qubits > DEFERRED_EXTRA:
-                continue
-            measured = QC(flat.num_qubits, qc.num_clbits)
-            measured.compose(flat, range(flat.num_qubits), inplace=True)
-            for clbit, qubit in enumerate(holders):
-                measured.measure(qubit, clbit)
-            flat_runs.append(measured)
-            flat_idx.append(i)
-        if flat_runs:
-            result = self._run(resource, flat_runs, shots, layout=layout)
-            for j, i in enumerate(flat_idx):
-                out[i] = {
-                    k.replace(" ", "")[::-1]: n for k, n in counts_from_result(result, j).items()
-                }
-        rest = [i for i, o in enumerate(out) if o is None]
-        if rest:
-            for i, dist in zip(
-                rest,
-                super().run_dynamic(resource, [circuits[i] for i in rest], shots, layout),
-                strict=True,
-            ):
-                out[i] = dist
-        return [o for o in out if o is not None]
+        measured = QC(QuantumRegister(flat.num_qubits, "q"), *qc.cregs, name=qc.name)
+        if measured.num_clbits != qc.num_clbits:  # bits outside registers: as it is
+            return None
+        measured.compose(flat, measured.qubits, inplace=True)
+        for clbit, qubit in zip(qc.clbits, holders, strict=True):
+            measured.measure(qubit, clbit)
+        return measured
 
     def estimate(
         self,
