@@ -133,6 +133,16 @@ SLURM_MODULES = frozenset(
 )
 
 
+#: The longest units of work, started first so that neither worker is left with one
+#: at the end (longest first; the rest keep their collection order).
+LONGEST_FIRST = ("slurm", "tests/corpus/test_corpus.py")
+
+
+def _unit(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0]
+    return "slurm" if module in SLURM_MODULES else module
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``-n``: each module is one unit of work (its module-scoped pilots start
     once, on one worker), and the Slurm modules together are one.
@@ -144,15 +154,18 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class ByModule(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return "slurm" if module in SLURM_MODULES else module
+            return _unit(nodeid)
 
     return ByModule(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip ``slurm`` tests without a Slurm cluster, unless CI requires them."""
+    """Skip ``slurm`` tests without a Slurm cluster, unless CI requires them; the
+    longest units first (:data:`LONGEST_FIRST`)."""
     import os
+
+    first = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(_unit(item.nodeid), len(first)))
 
     slurm_items = [item for item in items if "slurm" in item.keywords]
     stray = {item.nodeid.split("::")[0] for item in slurm_items} - SLURM_MODULES
