@@ -136,9 +136,7 @@ def dynamic_counts(qc: QuantumCircuit) -> DynamicCounts:
     return DynamicCounts(mids, resets, tuple(sorted(pending)), gates)
 
 
-# ------------------------------------------------------------------ conditions
-
-
+# ------------------------------------------------------------------ deferred measurement
 #: The dynamic features :func:`deferred` removes (no branch reads a measured bit).
 DEFERRABLE = frozenset({"mid_circuit_measurement", "reset"})
 
