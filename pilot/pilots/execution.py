@@ -231,9 +231,9 @@ def _from_portable(
         expvals = [float(sum(v)) for v in values]
         if shots is not None:
             errors = [math.sqrt(v) for v in variances]
-    outcome = Outcome(counts, probs, expvals, "portable", {"circuits_run": len(jobs)})
-    outcome.standard_errors = errors
-    return outcome
+    return Outcome(
+        counts, probs, expvals, "portable", {"circuits_run": len(jobs)}, standard_errors=errors
+    )
 
 
 def _group_variances(
