@@ -60,7 +60,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import shutil
 import ssl
 import tempfile
 import threading
@@ -72,6 +71,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["OPERATIONS", "FakeAzureJob", "FakeAzureQuantum", "FakeTarget"]
 
@@ -186,7 +187,7 @@ class _Reply(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class FakeAzureQuantum:
+class FakeAzureQuantum(LoopbackServer):
     """An Azure Quantum workspace, its ARM resource, storage and managed identity."""
 
     SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -232,43 +233,12 @@ class FakeAzureQuantum:
         if self._server is not None:
             return self
         context = self._tls_context()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-azure-quantum",
-            daemon=True,
+        self._serve(
+            _Handler,
+            "fake-azure-quantum",
+            lambda sock: context.wrap_socket(sock, server_side=True),
         )
-        self._thread.start()
         return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._certdir is not None:
-            shutil.rmtree(self._certdir, ignore_errors=True)
-            self._certdir = None
-
-    def __enter__(self) -> FakeAzureQuantum:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeAzureQuantum is not started; call start() first")
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:

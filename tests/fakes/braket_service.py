@@ -108,6 +108,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from tests.fakes.drain import Drain, Slot
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = [
     "DEFAULT_PENDING_STATUSES",
@@ -525,7 +526,7 @@ class _Reply(Exception):
         self.message = message
 
 
-class FakeBraketService:
+class FakeBraketService(LoopbackServer):
     """Braket REST API + S3 + STS on 127.0.0.1 for the real SDK (see the module docstring).
 
     Attributes:
@@ -611,40 +612,8 @@ class FakeBraketService:
     def start(self) -> FakeBraketService:
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-braket",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serve(_Handler, "fake-braket")
         return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeBraketService:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeBraketService is not started; call start() first")
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:

@@ -118,7 +118,6 @@ import contextlib
 import datetime as dt
 import json
 import random
-import shutil
 import socket
 import ssl
 import struct
@@ -134,6 +133,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.drain import Drain, Slot
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = [
     "OPERATIONS",
@@ -355,7 +355,7 @@ class _Drop(Exception):
 
 
 # ---------------------------------------------------------------- the service
-class FakeIBMQuantumPlatform:
+class FakeIBMQuantumPlatform(LoopbackServer):
     """IBM Cloud IAM + Global Search/Catalog + Quantum Compute API (see the module docstring).
 
     Attributes:
@@ -427,42 +427,8 @@ class FakeIBMQuantumPlatform:
         if self._server is not None:
             return self
         self._tls = self._tls_context()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-ibm-quantum",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serve(_Handler, "fake-ibm-quantum")
         return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._certdir is not None:
-            shutil.rmtree(self._certdir, ignore_errors=True)
-            self._certdir = None
-
-    def __enter__(self) -> FakeIBMQuantumPlatform:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeIBMQuantumPlatform is not started; call start() first")
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:

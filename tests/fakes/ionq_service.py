@@ -67,6 +67,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.fakes.loopback import LoopbackServer
+
 __all__ = ["OPERATIONS", "FakeIonQDevice", "FakeIonQJob", "FakeIonQService"]
 
 OPERATIONS = (
@@ -259,7 +261,7 @@ _REASONS = {
 
 
 # ---------------------------------------------------------------- the service
-class FakeIonQService:
+class FakeIonQService(LoopbackServer):
     """IonQ's v0.4 API on loopback (see the module docstring).
 
     Attributes:
@@ -299,33 +301,8 @@ class FakeIonQService:
     # ------------------------------------------------------------ lifecycle
     def start(self) -> FakeIonQService:
         if self._server is None:
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-            server.daemon_threads = True
-            server.fake = self  # type: ignore[attr-defined]
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="fake-ionq",
-                daemon=True,
-            )
-            self._thread.start()
+            self._serve(_Handler, "fake-ionq")
         return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeIonQService:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
