@@ -22,6 +22,7 @@ arguments (Ray's own model); :class:`Dependencies` remembers them so that
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import threading
@@ -271,7 +272,7 @@ class Dependencies:
         ref: Any,
         *,
         force: bool,
-        held_internally: Callable[[bytes], int],
+        held_outside: Callable[[bytes, Iterable[bytes], int], bool],
         on_cancel: Callable[[Any], bool] | None = None,
     ) -> int:
         """Cancel ``ref``'s task and, recursively, upstream tasks nothing else needs.
@@ -288,6 +289,9 @@ class Dependencies:
         chosen = {ref.binary()}
         inputs: dict[bytes, tuple[bytes, ...]] = {}
         todo = [ref.binary()]
+        # Garbage not yet collected (a cycle through a finished frame, as Ray's DAG
+        # execution leaves) may still hold refs: it must not count as the program's.
+        gc.collect()
         counts = _reference_counts()
         while todo:
             me = todo.pop()
@@ -298,7 +302,7 @@ class Dependencies:
                 if u in chosen:
                     mine.append(u)
                     continue
-                if not self._unneeded(u, chosen, counts, held_internally):
+                if not self._unneeded(u, chosen, counts, held_outside):
                     continue
                 up: Any = ray.ObjectRef(u)
                 ready, _ = ray.wait([up], timeout=0, fetch_local=False)
@@ -323,7 +327,7 @@ class Dependencies:
         u: bytes,
         cancelled: set[bytes],
         counts: Mapping[bytes, int] | None,
-        held_internally: Callable[[bytes], int],
+        held_outside: Callable[[bytes, Iterable[bytes], int], bool],
     ) -> bool:
         with self._lock:
             consumers = set(self._consumers.get(u, ()))
@@ -334,7 +338,7 @@ class Dependencies:
                 return False  # another live task still needs it
         if counts is None:
             return True
-        return counts.get(u, 0) - held_internally(u) <= 0
+        return not held_outside(u, consumers, counts.get(u, 0))
 
 
 def _cancel(ref: Any, force: bool) -> None:
@@ -354,10 +358,25 @@ def _ray_reference_counts() -> dict[bytes, dict[str, int]] | None:
     try:
         worker: Any = ray._private.worker.global_worker
         counts = worker.core_worker.get_all_reference_counts()
+        return {_binary_id(oid): c for oid, c in counts.items()}
     except Exception:
         logger.debug("Ray reference counts unavailable", exc_info=True)
         return None
-    return {oid if isinstance(oid, bytes) else oid.binary(): c for oid, c in counts.items()}
+
+
+#: Bytes in an object id (``ObjectRef.binary()``).
+_ID_BYTES = 28
+
+
+def _binary_id(oid: Any) -> bytes:
+    """An object id as ``ObjectRef.binary()`` gives it.  Ray 2.60 keys its reference
+    table by the id's hex digits, as bytes (``b"00ff…"``, 56 of them), which never equal
+    a ref's binary id: compared as they come, every ref looks unreferenced."""
+    if isinstance(oid, bytes | bytearray):
+        return bytes.fromhex(oid.decode("ascii")) if len(oid) == 2 * _ID_BYTES else bytes(oid)
+    if isinstance(oid, str):
+        return bytes.fromhex(oid)
+    return bytes(oid.binary())
 
 
 def referenced() -> set[bytes] | None:

@@ -41,6 +41,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -120,7 +121,9 @@ MAX_RESUBMITS = 3
 JOURNAL_WAIT = 1.0
 #: Seconds between prunes of the records of finished tasks the program let go of.
 PRUNE_SECONDS = 2.0
-#: Records kept before a prune is worth its cost (Ray's reference table is read whole).
+#: Records kept before a prune is worth its cost (Ray's reference table is read whole)
+#: while tasks keep coming; once none came for PRUNE_SECONDS, a prune runs whatever the
+#: count, so that the last records of a burst do not stay until the next one.
 PRUNE_ABOVE = 2000
 #: Records a prune must let go of before the driver hands its free heap back to the
 #: system (glibc keeps freed memory for reuse; a long run's RSS would creep up by it).
@@ -209,6 +212,8 @@ class Supervisor:
         self._drained_at = 0.0
         self._pruned_at = 0.0
         self._forgotten = 0
+        #: A task was watched since the last prune (a burst is still going on).
+        self._busy = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.resubmitted = 0
@@ -257,6 +262,7 @@ class Supervisor:
         key = ref.binary()
         group = record.actor if record.kind is RecordKind.QUANTUM else record.pilot
         with self._lock:
+            self._busy = True
             self._records[key] = record
             if record.task_id:
                 self._by_task[record.task_id] = record
@@ -276,7 +282,8 @@ class Supervisor:
         when that has ended.  Returns how many records went.
         """
         self._pruned_at = time.monotonic()
-        if not force and len(self._records) <= PRUNE_ABOVE:
+        busy, self._busy = self._busy, False
+        if not force and (not self._records or (busy and len(self._records) <= PRUNE_ABOVE)):
             return 0
         alive = referenced()
         with self._lock:
@@ -317,10 +324,48 @@ class Supervisor:
                 return ref
             ref, seen = rec.replaced_by, seen + 1
 
-    def holds(self, binary: bytes) -> int:
-        """References to ``binary`` held here (for the cancel logic's reference counts)."""
+    def held_outside(self, binary: bytes, consumers: Iterable[bytes], instances: int) -> bool:
+        """Whether something other than this service -- the program, most often --
+        still holds an ObjectRef of ``binary`` (for the cancel logic).
+
+        The service keeps the very ObjectRef objects the program was given (in its
+        pending table, and as arguments in the records of ``consumers``), so each
+        one it holds is checked by its Python reference count against the
+        references the service itself has to it.  Ray's own count, ``instances``,
+        only decides when the service holds none: it counts ObjectRef objects, not
+        references to them, and it includes objects Ray pins for good (an ObjectRef
+        pickled out of band, as Ray's DAG does to the arguments it scans).
+        """
+        # No supervisor round in progress: one holds the pending refs in its lists.
+        with self._check_lock, self._sync_lock:
+            mine = self._objects_of(binary, consumers)
+            if not mine:
+                return instances > 0
+            # Beyond the references held here: the list in `mine`, the loop's name and
+            # getrefcount's own argument.
+            return any(sys.getrefcount(obj) - 3 > held for obj, held in mine.values())
+
+    def _objects_of(self, binary: bytes, consumers: Iterable[bytes]) -> dict[int, list[Any]]:
+        """The ObjectRef objects of ``binary`` this service holds, with how many
+        references to each it holds: ``{id(object): [object, references]}``."""
+        mine: dict[int, list[Any]] = {}
+        args: list[Any] = []
         with self._lock:
-            return sum(binary in refs for refs in self._pending.values())
+            for refs in self._pending.values():
+                if binary in refs:
+                    args.append(refs[binary])
+            for c in consumers:
+                rec = self._records.get(c)
+                if rec is not None and rec.spec is not None:
+                    args.extend(rec.spec.args)
+                    args.extend(rec.spec.kwargs.values())
+                if rec is not None and rec.call is not None:
+                    args.extend(rec.call[1])
+                    args.extend(rec.call[2].values())
+        for obj in args:
+            if isinstance(obj, ray.ObjectRef) and obj.binary() == binary:
+                mine.setdefault(id(obj), [obj, 0])[1] += 1
+        return mine
 
     # ------------------------------------------------------------ completions
     def sync(self) -> None:

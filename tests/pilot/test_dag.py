@@ -235,6 +235,27 @@ def test_cancelling_keeps_upstream_work_others_need(pcs: Any) -> None:
         ray.get(final_a, timeout=60)
 
 
+@pytest.mark.slow
+def test_cancelling_keeps_upstream_work_the_program_holds(pcs: Any) -> None:
+    import ray
+
+    @pcs.task(pilot="cpu", num_cpus=0.5)
+    def slowish(x: float) -> float:
+        time.sleep(3)
+        return x
+
+    @pcs.task(pilot="cpu", num_cpus=0.5)
+    def post(result: Any) -> Any:
+        return result.most_frequent()
+
+    upstream = slowish.remote(math.pi)
+    final = post.remote(pcs.quantum(rotated_bell, num_qubits=2).remote(upstream))
+    assert pcs.cancel_task(final) == 2  # post and its quantum stage: `upstream` is held here
+    assert ray.get(upstream, timeout=60) == math.pi
+    with pytest.raises(ray.exceptions.TaskCancelledError):
+        ray.get(final, timeout=60)
+
+
 def test_cancel_task_needs_a_ref(pcs: Any) -> None:
     with pytest.raises(ConfigError, match="cancel_task takes an ObjectRef, got str"):
         pcs.cancel_task("abc")

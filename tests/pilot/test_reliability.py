@@ -356,3 +356,26 @@ def test_freed_heap_goes_back_to_the_system_on_glibc() -> None:
 
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert _return_free_memory() is glibc
+
+
+@pytest.mark.slow
+def test_the_last_records_of_a_burst_go_once_it_is_over(ray_session: None, workdir: Any) -> None:
+    """A burst smaller than PRUNE_ABOVE: its records go once no task has come for a
+    prune period, not when the next burst comes; a record whose ref is still held stays
+    (its result, errors and cancel still reach the service)."""
+    from pilot.runtime.supervisor import PRUNE_ABOVE
+
+    with PilotComputeService(working_directory=workdir / "burst") as pcs:
+        pcs.create_pilot({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}})
+        refs = pcs.submit_quantum_tasks([QuantumTask(basis(i % 4, 2), shots=10) for i in range(40)])
+        assert PRUNE_ABOVE > 40
+        assert [r.counts for r in pcs.get_results(refs)] == [{key(i % 4, 2): 10} for i in range(40)]
+        kept = refs[7]
+        task_id = pcs._supervisor.record(kept).task_id
+        del refs
+        deadline = time.monotonic() + 30
+        while pcs._supervisor.records_held() > 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pcs._supervisor.records_held() == 1
+        assert pcs._supervisor.record(kept).task_id == task_id
+        assert pcs.get_results(kept).counts == {key(3, 2): 10}
