@@ -5,18 +5,23 @@ One driver, one default ``qiskit_local`` pilot, ``--rounds`` rounds of
 result and drops them (``--single``: one ``submit_quantum_task`` per task,
 else ``submit_quantum_tasks``); after it, the driver's resident memory (RSS,
 after ``gc.collect()``) and the journal's size on disk (``journal.sqlite3``
-after a flush and a checkpoint) are read.  The first round warms up (imports,
-caches, Ray's worker), so growth is measured from the end of round 1 to the end
-of the last round, per 10,000 tasks:
+after a flush and a checkpoint) are read.
 
-* memory growth per 10,000 tasks (target <= 2 MiB),
+The first ``--warmup`` rounds (3: 30,000 tasks) are the driver reaching its
+working size: imports, caches, Ray's worker, and the memory the allocator and
+Ray keep for a round's 10,000 tasks in flight.  That step is printed on its
+own; growth is then measured over the rounds after it (6: 60,000 tasks), per
+10,000 tasks, end to end and as a least-squares trend through every reading:
+
+* memory growth per 10,000 tasks (target <= 2 MiB across 60,000),
 * journal bytes per task (target <= 500 for results with few outcomes).
 
 ``--raw`` runs the same rounds with no service at all -- one plain Ray actor
 holding an ``AerSimulator``, one actor call per circuit -- as the baseline of
 what Ray itself (and the allocator) adds to a driver over the same work.
 
-    python bench/soak.py [--n 10000] [--rounds 6] [--single | --raw] [--no-journal] [--trace]
+    python bench/soak.py [--n 10000] [--warmup 3] [--rounds 6] [--single | --raw]
+                         [--no-journal] [--trim] [--trace]
 
 ``--trace`` prints the top tracemalloc growth sites between round 1 and the
 last round (slower; for finding what grows).
@@ -61,7 +66,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=10_000, help="tasks per round")
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="rounds before growth is measured (>= 1)"
+    )
+    parser.add_argument("--rounds", type=int, default=6, help="rounds measured after the warm-up")
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--single", action="store_true", help="submit_quantum_task per task")
     parser.add_argument("--raw", action="store_true", help="plain Ray actor calls, no service")
@@ -74,6 +82,9 @@ def main() -> None:
         "use, not memory the allocator keeps for reuse",
     )
     args = parser.parse_args()
+    if args.warmup < 1 or args.rounds < 1:
+        parser.error("--warmup and --rounds must be at least 1")
+    args.total = args.warmup + args.rounds
 
     workdir = Path(tempfile.mkdtemp(prefix="qdreamer-soak-"))
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
@@ -112,7 +123,7 @@ class RawActor:
 def raw_rounds(args: argparse.Namespace, proc: psutil.Process, rss: list[int]) -> None:
     actor = ray.remote(num_cpus=0)(RawActor).remote()
     qc = bell()
-    for r in range(args.rounds):
+    for r in range(args.total):
         t = time.perf_counter()
         out = ray.get([actor.run.remote(qc) for _ in range(args.n)])
         assert all(sum(c.values()) == SHOTS for c in out)
@@ -139,7 +150,7 @@ def service_rounds(
     held: list[str] = []
     with PilotComputeService(working_directory=workdir, journal=not args.no_journal) as pcs:
         pcs.create_pilot({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}})
-        for r in range(args.rounds):
+        for r in range(args.total):
             t = time.perf_counter()
             tasks = [QuantumTask(qc, shots=SHOTS) for _ in range(args.n)]
             if args.single:
@@ -158,7 +169,7 @@ def service_rounds(
             rss.append(proc.memory_info().rss)
             sizes.append(journal_bytes(workdir))
             held.append(what_is_held(pcs))
-            if args.trace and r in (0, args.rounds - 1):
+            if args.trace and r in (args.warmup - 1, args.total - 1):
                 import tracemalloc
 
                 snapshots.append(tracemalloc.take_snapshot())
@@ -201,29 +212,37 @@ def what_is_held(pcs: PilotComputeService) -> str:
 
 
 def report(args: argparse.Namespace, rss: list[int], sizes: list[int], snapshots: list) -> None:
-    tasks_after_warmup = args.n * (args.rounds - 1)
-    growth = (rss[-1] - rss[0]) / MIB * 10_000 / tasks_after_warmup
-    per_task = (sizes[-1] - sizes[0]) / tasks_after_warmup
+    w = args.warmup
+    measured = args.n * args.rounds
+    base = rss[w - 1]  # the end of the warm-up
     print(
-        f"\nmemory growth: {growth:.2f} MiB per 10,000 tasks (target <= 2) "
-        f"over {tasks_after_warmup:,} tasks after round 1"
+        f"\nwarm-up: {rss[0] / MIB:.1f} MiB after round 1, {base / MIB:.1f} MiB after round {w} "
+        f"({(base - rss[0]) / MIB:+.1f} MiB over {args.n * (w - 1):,} tasks)"
     )
-    if args.rounds >= 4:
-        late = (rss[-1] - rss[2]) / MIB * 10_000 / (args.n * (args.rounds - 3))
-        print(f"  from the end of round 3: {late:.2f} MiB per 10,000 tasks")
-    if args.rounds >= 3:
-        # The trend through every reading from the end of round 1 (least squares): one noisy
-        # reading moves it less than it moves the end-to-end difference above.
-        xs = [args.n * i for i in range(len(rss))]
-        mean_x, mean_y = sum(xs) / len(xs), sum(rss) / len(rss)
-        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, rss, strict=True)) / sum(
+    growth = (rss[-1] - base) / MIB * 10_000 / measured
+    print(
+        f"memory growth: {growth:.2f} MiB per 10,000 tasks (target <= 2) over the "
+        f"{measured:,} tasks after the warm-up"
+    )
+    if args.rounds >= 2:
+        # The trend through every reading from the end of the warm-up (least squares): one
+        # noisy reading moves it less than it moves the end-to-end difference above.
+        ys = rss[w - 1 :]
+        xs = [args.n * i for i in range(len(ys))]
+        mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
             (x - mean_x) ** 2 for x in xs
         )
-        print(f"  fitted trend over all rounds: {slope / MIB * 10_000:.2f} MiB per 10,000 tasks")
+        print(f"  fitted trend over those rounds: {slope / MIB * 10_000:.2f} MiB per 10,000 tasks")
+        print(f"  band: {min(ys) / MIB:.1f} - {max(ys) / MIB:.1f} MiB")
+    if w >= 2:
+        since_one = (rss[-1] - rss[0]) / MIB * 10_000 / (args.n * (args.total - 1))
+        print(f"  counted from the end of round 1 instead: {since_one:.2f} MiB per 10,000 tasks")
     if not args.no_journal:
-        print(f"journal: {per_task:.0f} bytes per task (target <= 500)")
+        per_task = (sizes[-1] - sizes[0]) / (args.n * (args.total - 1))
+        print(f"journal: {per_task:.0f} bytes per task (target <= 500), rounds 2-{args.total}")
     if args.trace and len(snapshots) == 2:
-        print("\ntop growth sites (tracemalloc, round 1 -> last):")
+        print("\ntop growth sites (tracemalloc, end of the warm-up -> last round):")
         for stat in snapshots[1].compare_to(snapshots[0], "traceback")[:12]:
             print(f"{stat.size_diff / 1024:9.1f} KiB  {stat.count_diff:+7d} blocks")
             for line in stat.traceback.format()[-6:]:
