@@ -289,10 +289,7 @@ class Dependencies:
         chosen = {ref.binary()}
         inputs: dict[bytes, tuple[bytes, ...]] = {}
         todo = [ref.binary()]
-        # Garbage not yet collected (a cycle through a finished frame, as Ray's DAG
-        # execution leaves) may still hold refs: it must not count as the program's.
-        gc.collect()
-        counts = _reference_counts()
+        counts = _Counts()
         while todo:
             me = todo.pop()
             with self._lock:
@@ -326,7 +323,7 @@ class Dependencies:
         self,
         u: bytes,
         cancelled: set[bytes],
-        counts: Mapping[bytes, int] | None,
+        counts: _Counts,
         held_outside: Callable[[bytes, Iterable[bytes], int], bool],
     ) -> bool:
         with self._lock:
@@ -336,9 +333,43 @@ class Dependencies:
             _, pending = ray.wait(others, num_returns=len(others), timeout=0, fetch_local=False)
             if pending:
                 return False  # another live task still needs it
-        if counts is None:
+        if counts.table() is None:
             return True
-        return not held_outside(u, consumers, counts.get(u, 0))
+        if not held_outside(u, consumers, counts.of(u)):
+            return True
+        # Garbage not yet collected (a cycle through a finished frame, as Ray's DAG
+        # execution leaves) may still hold refs: it must not count as the program's.
+        # Collected once per cancel, and only when something looks held.
+        if not counts.collect():
+            return False
+        return not held_outside(u, consumers, counts.of(u))
+
+
+class _Counts:
+    """Ray's local reference counts for one cancel, read when first needed and read
+    again once after a garbage collection."""
+
+    def __init__(self) -> None:
+        self._table: Mapping[bytes, int] | None = None
+        self._read = False
+        self._collected = False
+
+    def table(self) -> Mapping[bytes, int] | None:
+        if not self._read:
+            self._table, self._read = _reference_counts(), True
+        return self._table
+
+    def of(self, u: bytes) -> int:
+        table = self.table()
+        return 0 if table is None else table.get(u, 0)
+
+    def collect(self) -> bool:
+        """Collect garbage and read the counts again; False when done already."""
+        if self._collected:
+            return False
+        gc.collect()
+        self._collected, self._read = True, False
+        return True
 
 
 def _cancel(ref: Any, force: bool) -> None:
