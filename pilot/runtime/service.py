@@ -423,7 +423,7 @@ class PilotComputeService:
         n = self._deps.cancel(
             ref,
             force=force,
-            held_internally=self._supervisor.holds,
+            held_outside=self._supervisor.held_outside,
             on_cancel=self._cancel_remote,
         )
         rec = self._supervisor.record(ref)
