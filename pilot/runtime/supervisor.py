@@ -121,6 +121,10 @@ MAX_RESUBMITS = 3
 JOURNAL_WAIT = 1.0
 #: Seconds between prunes of the records of finished tasks the program let go of.
 PRUNE_SECONDS = 2.0
+#: Longest wait between prunes while no task comes and prunes find nothing to forget
+#: (the wait doubles from PRUNE_SECONDS): a quiet program holding its refs is not
+#: made to pay for reading Ray's reference table every PRUNE_SECONDS.
+QUIET_PRUNE_SECONDS = 60.0
 #: Records kept before a prune is worth its cost (Ray's reference table is read whole)
 #: while tasks keep coming; once none came for PRUNE_SECONDS, a prune runs whatever the
 #: count, so that the last records of a burst do not stay until the next one.
@@ -211,6 +215,7 @@ class Supervisor:
         self._checked_at = 0.0
         self._drained_at = 0.0
         self._pruned_at = 0.0
+        self._prune_every = PRUNE_SECONDS
         self._forgotten = 0
         #: A task was watched since the last prune (a burst is still going on).
         self._busy = False
@@ -251,7 +256,7 @@ class Supervisor:
                 self.sync()
                 if time.monotonic() - self._checked_at >= HEALTH_SECONDS:
                     self.check_pilots()
-                if time.monotonic() - self._pruned_at >= PRUNE_SECONDS:
+                if time.monotonic() - self._pruned_at >= self._prune_every:
                     self.prune()
             except Exception:  # never let the supervisor die
                 logger.exception("supervisor round failed")
@@ -262,7 +267,7 @@ class Supervisor:
         key = ref.binary()
         group = record.actor if record.kind is RecordKind.QUANTUM else record.pilot
         with self._lock:
-            self._busy = True
+            self._busy, self._prune_every = True, PRUNE_SECONDS
             self._records[key] = record
             if record.task_id:
                 self._by_task[record.task_id] = record
@@ -298,6 +303,10 @@ class Supervisor:
                     del self._by_task[rec.task_id]
         if alive is not None:
             self._service.prune_dependencies(alive)
+        if not busy:  # quiet: wait longer each time nothing goes
+            self._prune_every = (
+                PRUNE_SECONDS if gone else min(2 * self._prune_every, QUIET_PRUNE_SECONDS)
+            )
         if gone:
             logger.debug("supervisor: forgot %d finished tasks", len(gone))
             self._forgotten += len(gone)

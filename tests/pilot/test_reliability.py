@@ -367,7 +367,7 @@ def test_the_last_records_of_a_burst_go_once_it_is_over(ray_session: None, workd
     """A burst smaller than PRUNE_ABOVE: its records go once no task has come for a
     prune period, not when the next burst comes; a record whose ref is still held stays
     (its result, errors and cancel still reach the service)."""
-    from pilot.runtime.supervisor import PRUNE_ABOVE
+    from pilot.runtime.supervisor import PRUNE_ABOVE, PRUNE_SECONDS
 
     with PilotComputeService(working_directory=workdir / "burst") as pcs:
         pcs.create_pilot({"resource_type": "quantum", "quantum": {"executor": "qiskit_local"}})
@@ -383,3 +383,10 @@ def test_the_last_records_of_a_burst_go_once_it_is_over(ray_session: None, workd
         assert pcs._supervisor.records_held() == 1
         assert pcs._supervisor.record(kept).task_id == task_id
         assert pcs.get_results(kept).counts == {key(3, 2): 10}
+        # Quiet prunes that find nothing to forget come less and less often; a task
+        # brings them back to every PRUNE_SECONDS.
+        pcs._supervisor.prune()
+        pcs._supervisor.prune()
+        assert pcs._supervisor._prune_every >= 4 * PRUNE_SECONDS
+        pcs.submit_quantum_task(QuantumTask(basis(1, 2), shots=10))
+        assert pcs._supervisor._prune_every == PRUNE_SECONDS
