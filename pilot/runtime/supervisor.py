@@ -166,6 +166,11 @@ class Record:
     journaled: bool = False
 
 
+def _refcounts(entries: Iterable[list[Any]]) -> list[int]:
+    """``sys.getrefcount`` of each entry's object (``entry[0]``), all taken the same way."""
+    return [sys.getrefcount(entry[0]) for entry in entries]
+
+
 @functools.cache
 def _malloc_trim() -> Any:
     """glibc's ``malloc_trim`` (``None`` elsewhere: macOS, musl)."""
@@ -347,12 +352,14 @@ class Supervisor:
         """
         # No supervisor round in progress: one holds the pending refs in its lists.
         with self._check_lock, self._sync_lock:
-            mine = self._objects_of(binary, consumers)
-            if not mine:
+            entries = list(self._objects_of(binary, consumers).values())
+            if not entries:
                 return instances > 0
-            # Beyond the references held here: the list in `mine`, the loop's name and
-            # getrefcount's own argument.
-            return any(sys.getrefcount(obj) - 3 > held for obj, held in mine.values())
+            # What getrefcount says of an object only its entry's list holds (its own
+            # argument and the interpreter's temporaries vary between versions).
+            alone = _refcounts([[object(), 0]])[0]
+            counts = _refcounts(entries)
+            return any(n - alone > held for n, (_, held) in zip(counts, entries, strict=True))
 
     def _objects_of(self, binary: bytes, consumers: Iterable[bytes]) -> dict[int, list[Any]]:
         """The ObjectRef objects of ``binary`` this service holds, with how many
