@@ -336,8 +336,14 @@ def page_script(blocks: list[Block]) -> str:
 
 
 def run_outputs(stdout: str) -> list[str]:
-    """The stdout of each run block (Ray's ``(pid=...)`` worker lines left out)."""
-    lines = [line for line in stdout.splitlines() if not re.match(r"\(\S* ?pid=\d+", line)]
+    """The stdout of each run block, without the lines Ray forwards to the driver from
+    its workers (``(pid=...)``, ``(PilotActor pid=...)``) and its raylet (``(raylet)``,
+    e.g. when a doc kills a pilot's actor), coloured or not."""
+    lines = [
+        line
+        for line in stdout.splitlines()
+        if not re.match(r"(\x1b\[[0-9;]*m)?\((raylet|\S* ?pid=\d+)", line)
+    ]
     chunks: list[list[str]] = []
     for line in lines:
         if line.startswith(SEPARATOR):
