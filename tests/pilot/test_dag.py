@@ -210,9 +210,8 @@ def test_cancelling_the_final_ref_cancels_unneeded_upstream_work(pcs: Any) -> No
     ) == {"00": 10}
 
 
-@pytest.mark.slow
-def test_cancelling_keeps_upstream_work_others_need(pcs: Any) -> None:
-    import ray
+def slowish_and_post(pcs: Any) -> tuple[Any, Any]:
+    """Two classical stages on pilot "cpu": a 3 s pass-through and a most-frequent reader."""
 
     @pcs.task(pilot="cpu", num_cpus=0.5)
     def slowish(x: float) -> float:
@@ -223,6 +222,14 @@ def test_cancelling_keeps_upstream_work_others_need(pcs: Any) -> None:
     def post(result: Any) -> Any:
         return result.most_frequent()
 
+    return slowish, post
+
+
+@pytest.mark.slow
+def test_cancelling_keeps_upstream_work_others_need(pcs: Any) -> None:
+    import ray
+
+    slowish, post = slowish_and_post(pcs)
     shared = slowish.remote(math.pi)
     a = pcs.quantum(rotated_bell, num_qubits=2).remote(shared)
     b = pcs.quantum(rotated_bell, num_qubits=2).remote(shared)
@@ -239,15 +246,7 @@ def test_cancelling_keeps_upstream_work_others_need(pcs: Any) -> None:
 def test_cancelling_keeps_upstream_work_the_program_holds(pcs: Any) -> None:
     import ray
 
-    @pcs.task(pilot="cpu", num_cpus=0.5)
-    def slowish(x: float) -> float:
-        time.sleep(3)
-        return x
-
-    @pcs.task(pilot="cpu", num_cpus=0.5)
-    def post(result: Any) -> Any:
-        return result.most_frequent()
-
+    slowish, post = slowish_and_post(pcs)
     upstream = slowish.remote(math.pi)
     final = post.remote(pcs.quantum(rotated_bell, num_qubits=2).remote(upstream))
     assert pcs.cancel_task(final) == 2  # post and its quantum stage: `upstream` is held here
